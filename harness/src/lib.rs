@@ -1,0 +1,398 @@
+//! Grafana's side of the backend-plugin contract, for tests: start a plugin executable with
+//! Grafana's environment, read the go-plugin handshake from its first stdout line, talk
+//! `pluginv2` gRPC to it, and stop it as Grafana does (`GRPCController/Shutdown`, then kill).
+use std::{
+    collections::HashMap,
+    ffi::OsString,
+    io::{BufRead, BufReader, Read},
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+pub use grafana_plugin_sdk::pluginv2;
+use pluginv2::{diagnostics_client::DiagnosticsClient, resource_client::ResourceClient};
+use tonic::transport::{Channel, Endpoint};
+
+/// How long Grafana waits for the handshake line.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long Grafana waits after `Shutdown` before it kills the process.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// go-plugin's handshake line: `CORE|APP|NETWORK|ADDRESS|PROTOCOL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    pub core_protocol: u32,
+    pub app_protocol: u32,
+    pub address: SocketAddr,
+}
+
+impl Handshake {
+    /// Parses the line as go-plugin's client does, accepting only what Grafana accepts:
+    /// core protocol 1, plugin protocol 2, TCP, gRPC.
+    pub fn parse(line: &str) -> Result<Handshake> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        let parts: Vec<&str> = line.split('|').collect();
+        ensure!(
+            parts.len() == 5,
+            "handshake {line:?} does not have the 5 fields CORE|APP|NETWORK|ADDRESS|PROTOCOL"
+        );
+        let core_protocol: u32 = parts[0]
+            .parse()
+            .with_context(|| format!("core protocol {:?} is not a number", parts[0]))?;
+        ensure!(
+            core_protocol == 1,
+            "core protocol {core_protocol}, expected 1"
+        );
+        let app_protocol: u32 = parts[1]
+            .parse()
+            .with_context(|| format!("plugin protocol {:?} is not a number", parts[1]))?;
+        ensure!(
+            app_protocol == 2,
+            "plugin protocol {app_protocol}, expected 2"
+        );
+        ensure!(parts[2] == "tcp", "network {:?}, expected tcp", parts[2]);
+        let address: SocketAddr = parts[3]
+            .parse()
+            .with_context(|| format!("address {:?} is not host:port", parts[3]))?;
+        ensure!(parts[4] == "grpc", "protocol {:?}, expected grpc", parts[4]);
+        Ok(Handshake {
+            core_protocol,
+            app_protocol,
+            address,
+        })
+    }
+}
+
+/// The environment Grafana adds to its own when it starts a backend plugin.
+pub fn grafana_environment() -> Vec<(&'static str, &'static str)> {
+    vec![
+        // go-plugin's magic cookie; Grafana uses this value for every plugin type.
+        ("grafana_plugin_type", "datasource"),
+        ("PLUGIN_PROTOCOL_VERSIONS", "2"),
+        ("PLUGIN_MIN_PORT", "10000"),
+        ("PLUGIN_MAX_PORT", "25000"),
+        ("GF_VERSION", "11.3.0"),
+        ("GF_EDITION", "oss"),
+    ]
+}
+
+/// A running plugin process, started as Grafana starts it.
+pub struct PluginProcess {
+    child: Child,
+    pub handshake: Handshake,
+    channel: Channel,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<thread::JoinHandle<()>>,
+}
+
+/// A plugin process that has exited, with everything it wrote to stderr.
+#[derive(Debug)]
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+impl PluginProcess {
+    pub async fn launch(executable: &Path) -> Result<PluginProcess> {
+        PluginProcess::launch_with(executable, &[]).await
+    }
+
+    /// Starts `executable` with Grafana's environment plus `extra_env`, waits for the
+    /// handshake and connects gRPC.
+    pub async fn launch_with(
+        executable: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> Result<PluginProcess> {
+        let mut command = Command::new(executable);
+        command
+            .envs(grafana_environment())
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = executable.parent() {
+            command.current_dir(dir);
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", executable.display()))?;
+
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr_sink = stderr.clone();
+        let stderr_reader = thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read @ 1..) = stderr_pipe.read(&mut buffer) {
+                stderr_sink
+                    .lock()
+                    .unwrap()
+                    .extend_from_slice(&buffer[..read]);
+            }
+        });
+
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stdout_sink = stdout.clone();
+        let (first_line, first_line_received) = mpsc::channel();
+        let stdout_pipe = child.stdout.take().expect("stdout is piped");
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout_pipe).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = first_line.send(line);
+            }
+            for line in lines.map_while(Result::ok) {
+                stdout_sink.lock().unwrap().push(line);
+            }
+        });
+
+        let line = match first_line_received.recv_timeout(HANDSHAKE_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                bail!(
+                    "{} printed no handshake line (exit: {status:?}); stderr:\n{}",
+                    executable.display(),
+                    String::from_utf8_lossy(&stderr.lock().unwrap())
+                );
+            }
+        };
+        let handshake = match Handshake::parse(&line) {
+            Ok(handshake) => handshake,
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error.context(format!(
+                    "first stdout line of {} is not a go-plugin handshake",
+                    executable.display()
+                )));
+            }
+        };
+        let channel = Endpoint::from_shared(format!("http://{}", handshake.address))?
+            .connect_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to the plugin at {}", handshake.address))?;
+        Ok(PluginProcess {
+            child,
+            handshake,
+            channel,
+            stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        })
+    }
+
+    pub fn diagnostics(&self) -> DiagnosticsClient<Channel> {
+        DiagnosticsClient::new(self.channel.clone())
+    }
+
+    pub fn resource(&self) -> ResourceClient<Channel> {
+        ResourceClient::new(self.channel.clone())
+    }
+
+    pub async fn check_health(
+        &self,
+        plugin_context: pluginv2::PluginContext,
+    ) -> Result<pluginv2::CheckHealthResponse> {
+        let request = pluginv2::CheckHealthRequest {
+            plugin_context: Some(plugin_context),
+            headers: HashMap::new(),
+        };
+        Ok(self.diagnostics().check_health(request).await?.into_inner())
+    }
+
+    /// Calls a resource as Grafana forwards `/api/plugins/<id>/resources/<url>`:
+    /// `url` without a leading slash, query string included.
+    pub async fn call_resource(
+        &self,
+        method: &str,
+        url: &str,
+        plugin_context: pluginv2::PluginContext,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<ResourceAnswer> {
+        let path = url.split_once('?').map_or(url, |(path, _)| path);
+        let request = pluginv2::CallResourceRequest {
+            plugin_context: Some(plugin_context),
+            path: path.to_owned(),
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    let values = vec![(*value).to_owned()];
+                    ((*name).to_owned(), pluginv2::StringList { values })
+                })
+                .collect(),
+            body: body.to_vec().into(),
+        };
+        let mut stream = self.resource().call_resource(request).await?.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .context("CallResource returned an empty stream")?;
+        let mut body = first.body.to_vec();
+        while let Some(more) = stream.message().await? {
+            body.extend_from_slice(&more.body);
+        }
+        Ok(ResourceAnswer {
+            status: first.code,
+            headers: first.headers,
+            body,
+        })
+    }
+
+    /// Stops the plugin as Grafana does: `plugin.GRPCController/Shutdown`, then waits up to
+    /// [`SHUTDOWN_TIMEOUT`] for the process to exit. Errors if it had to be killed.
+    pub async fn shutdown(self) -> Result<Stopped> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready().await?;
+        let codec = tonic::codec::ProstCodec::<(), ()>::default();
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCController/Shutdown");
+        grpc.unary(tonic::Request::new(()), path, codec)
+            .await
+            .context("GRPCController/Shutdown failed")?;
+        self.wait_for_exit(SHUTDOWN_TIMEOUT).await
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; kills it and errors after that.
+    pub async fn wait_for_exit(mut self, timeout: Duration) -> Result<Stopped> {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                bail!(
+                    "plugin still running {timeout:?} after it was told to stop; killed it. stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // The pipe closes with the process: the reader thread ends after the last byte.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        Ok(Stopped {
+            status,
+            stderr: self.stderr(),
+        })
+    }
+
+    /// Everything the plugin wrote to stderr so far (its log).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Stdout lines after the handshake line.
+    pub fn stdout_after_handshake(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A CallResource answer: status, headers and the body of all streamed messages.
+#[derive(Debug)]
+pub struct ResourceAnswer {
+    pub status: i32,
+    pub headers: HashMap<String, pluginv2::StringList>,
+    pub body: Vec<u8>,
+}
+
+impl ResourceAnswer {
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_slice(&self.body)
+            .with_context(|| format!("body is not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// The plugin context Grafana sends for an app: org 1, the given user role (`None` for no
+/// user), and app settings with `json_data` bytes and decrypted secure values.
+pub fn app_context(
+    plugin_id: &str,
+    role: Option<&str>,
+    json_data: &[u8],
+    secure: &[(&str, &str)],
+) -> pluginv2::PluginContext {
+    pluginv2::PluginContext {
+        org_id: 1,
+        plugin_id: plugin_id.to_owned(),
+        user: role.map(|role| pluginv2::User {
+            login: format!("{}-user", role.to_ascii_lowercase()),
+            name: format!("{role} User"),
+            email: format!("{}@example.com", role.to_ascii_lowercase()),
+            role: role.to_owned(),
+        }),
+        app_instance_settings: Some(pluginv2::AppInstanceSettings {
+            json_data: json_data.to_vec(),
+            decrypted_secure_json_data: secure
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            last_updated_ms: 1,
+        }),
+        data_source_instance_settings: None,
+    }
+}
+
+/// Runs `executable ARGS` to completion (for `--version` and friends).
+pub fn run_to_end(executable: &Path, args: &[&str]) -> Result<(ExitStatus, String, String)> {
+    let output = Command::new(executable)
+        .args(args.iter().map(OsString::from))
+        .output()
+        .with_context(|| format!("cannot run {}", executable.display()))?;
+    Ok((
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_parses_grafanas_accepted_form() {
+        let handshake = Handshake::parse("1|2|tcp|127.0.0.1:40123|grpc\n").unwrap();
+        assert_eq!(handshake.address, "127.0.0.1:40123".parse().unwrap());
+        assert_eq!((handshake.core_protocol, handshake.app_protocol), (1, 2));
+    }
+
+    #[test]
+    fn handshake_rejects_what_grafana_rejects() {
+        for (line, why) in [
+            ("hello world", "5 fields"),
+            ("2|2|tcp|127.0.0.1:1|grpc", "core protocol 2"),
+            ("1|1|tcp|127.0.0.1:1|grpc", "plugin protocol 1"),
+            ("1|2|udp|127.0.0.1:1|grpc", "network"),
+            ("1|2|tcp|localhost|grpc", "host:port"),
+            ("1|2|tcp|127.0.0.1:1|netrpc", "protocol"),
+        ] {
+            let error = Handshake::parse(line).unwrap_err().to_string();
+            assert!(error.contains(why), "{line:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Entry point of the backend binary Grafana starts: flags, logging, the go-plugin handshake
+//! and the gRPC server. SDK wiring only; behaviour lives in the other modules.
+mod build_info;
+mod context;
+mod controller;
+mod grpc;
+mod health;
+mod resources;
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use grafana_plugin_sdk::{
+    backend,
+    pluginv2::{diagnostics_server::DiagnosticsServer, resource_server::ResourceServer},
+};
+use tokio::sync::watch;
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// How long in-flight requests may run after a shutdown request. Grafana kills the process
+/// 2 s after asking it to stop, so finish before that.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+fn main() -> ExitCode {
+    // Grafana starts the binary without arguments. Anything printed to stdout before the
+    // handshake line breaks loading, so flags print only when asked for and then exit.
+    let argument = std::env::args_os().nth(1);
+    if let Some(argument) = argument {
+        return match argument.to_str() {
+            Some("--version" | "-version") => {
+                println!("{}", build_info::version_line());
+                ExitCode::SUCCESS
+            }
+            Some("--buildinfo" | "-buildinfo") => {
+                println!("{}", build_info::as_json());
+                ExitCode::SUCCESS
+            }
+            _ => {
+                eprintln!(
+                    "error: unexpected argument {argument:?}: Grafana starts this binary without \
+                     arguments; use --version or --buildinfo to see what it is"
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("plugin-worker")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "plugin stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs go to stderr as hclog JSON lines, which Grafana parses into its own log.
+    tracing_subscriber::registry()
+        .with(backend::layer())
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let (stop, mut stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    tokio::spawn(stop_on_signal(stop.clone()));
+
+    // Binds 127.0.0.1:0 and prints `1|2|tcp|127.0.0.1:<port>|grpc`, the first stdout line.
+    let listener = backend::initialize().await?;
+    let app = Arc::new(grpc::App::new());
+    tracing::info!(version = build_info::VERSION, "plugin started");
+
+    let mut server_stopping = stopping.clone();
+    let server = tonic::transport::Server::builder()
+        .add_service(DiagnosticsServer::from_arc(app.clone()))
+        .add_service(ResourceServer::from_arc(app))
+        .add_service(controller::GrpcControllerServer::new(stop))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async move {
+                let _ = server_stopping.wait_for(|stop| *stop).await;
+            },
+        );
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
+    }
+    tracing::info!("plugin stopped");
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C (SIGINT, or the console event on Windows) stop the plugin gracefully.
+async fn stop_on_signal(stop: Arc<watch::Sender<bool>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("signal received, shutting down");
+    stop.send_replace(true);
+}
