@@ -1,0 +1,282 @@
+//! Assembling dist/: stage every file in `target/xtask/dist.staging`, then swap the
+//! directory in with renames, so dist/ is always either the old tree or the new one.
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+
+/// Values for the placeholders Grafana's create-plugin tooling fills in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placeholders {
+    pub version: String,
+    /// UTC `YYYY-MM-DD`.
+    pub today: String,
+    pub plugin_id: String,
+}
+
+impl Placeholders {
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("%VERSION%", &self.version)
+            .replace("%TODAY%", &self.today)
+            .replace("%PLUGIN_ID%", &self.plugin_id)
+    }
+}
+
+/// A file to put into dist/.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedFile {
+    pub source: PathBuf,
+    /// Path inside dist/, with `/` separators.
+    pub dest: String,
+    /// Fill placeholders (plugin.json, README.md).
+    pub fill: bool,
+    /// Mode 0755 (backend binaries); 0644 otherwise.
+    pub executable: bool,
+}
+
+/// Everything that goes into the new dist/, computed before anything is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistPlan {
+    pub dist_dir: PathBuf,
+    pub staging_dir: PathBuf,
+    /// Where the previous dist/ waits while the new one is renamed in.
+    pub previous_dir: PathBuf,
+    pub files: Vec<StagedFile>,
+    pub placeholders: Placeholders,
+}
+
+/// Writes the staged tree and swaps it in. On any error dist/ is left as it was.
+pub fn assemble(plan: &DistPlan) -> Result<()> {
+    remove_dir_if_present(&plan.staging_dir)?;
+    fs::create_dir_all(&plan.staging_dir)
+        .with_context(|| format!("cannot create {}", plan.staging_dir.display()))?;
+    for file in &plan.files {
+        stage_file(&plan.staging_dir, file, &plan.placeholders)?;
+    }
+    swap_in(&plan.staging_dir, &plan.dist_dir, &plan.previous_dir)
+}
+
+fn stage_file(staging_dir: &Path, file: &StagedFile, placeholders: &Placeholders) -> Result<()> {
+    let dest = staging_dir.join(&file.dest);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if file.fill {
+        let text = fs::read_to_string(&file.source)
+            .with_context(|| format!("cannot read {}", file.source.display()))?;
+        fs::write(&dest, placeholders.fill(&text))
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+    } else {
+        fs::copy(&file.source, &dest).with_context(|| {
+            format!(
+                "cannot copy {} to {}",
+                file.source.display(),
+                dest.display()
+            )
+        })?;
+    }
+    set_mode(&dest, if file.executable { 0o755 } else { 0o644 })
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
+    // Windows has no mode bits; `cargo xtask package` stores Unix modes in the archive.
+    Ok(())
+}
+
+/// `dist → previous`, `staging → dist`, delete `previous`; undo the first rename if the
+/// second fails. Both live in the repository, so the renames stay on one filesystem.
+fn swap_in(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
+    remove_dir_if_present(previous)?;
+    let had_previous = match fs::rename(dist, previous) {
+        Ok(()) => true,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => false,
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!(
+                    "cannot move {} aside to replace it (is a program using it?)",
+                    dist.display()
+                )
+            });
+        }
+    };
+    if let Err(error) = fs::rename(staging, dist) {
+        if had_previous {
+            let _ = fs::rename(previous, dist);
+        }
+        return Err(error)
+            .with_context(|| format!("cannot rename {} to {}", staging.display(), dist.display()));
+    }
+    if had_previous {
+        remove_dir_if_present(previous)?;
+    }
+    Ok(())
+}
+
+fn remove_dir_if_present(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// UTC `YYYY-MM-DD` of a Unix time (Howard Hinnant's `civil_from_days`).
+pub fn utc_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placeholders() -> Placeholders {
+        Placeholders {
+            version: "1.2.3".into(),
+            today: "2026-11-24".into(),
+            plugin_id: "acme-checks-app".into(),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled_everywhere_they_appear() {
+        let text = r#"{"version": "%VERSION%", "updated": "%TODAY%", "path": "/a/%PLUGIN_ID%", "again": "%VERSION%"}"#;
+        assert_eq!(
+            placeholders().fill(text),
+            r#"{"version": "1.2.3", "updated": "2026-11-24", "path": "/a/acme-checks-app", "again": "1.2.3"}"#
+        );
+        assert_eq!(
+            placeholders().fill("no placeholders %OTHER%"),
+            "no placeholders %OTHER%"
+        );
+    }
+
+    #[test]
+    fn utc_dates_match_known_days() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(1_795_478_399), "2026-11-23");
+        assert_eq!(utc_date(1_795_478_400), "2026-11-24");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_date(4_107_542_400), "2100-03-01");
+    }
+
+    fn tree(dir: &Path) -> Vec<(String, String)> {
+        let mut entries: Vec<(String, String)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let name = entry.file_name().into_string().unwrap();
+                (name, fs::read_to_string(entry.path()).unwrap_or_default())
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    fn plan(root: &Path, files: Vec<StagedFile>) -> DistPlan {
+        DistPlan {
+            dist_dir: root.join("dist"),
+            staging_dir: root.join("target/xtask/dist.staging"),
+            previous_dir: root.join("target/xtask/dist.previous"),
+            files,
+            placeholders: placeholders(),
+        }
+    }
+
+    #[test]
+    fn assemble_replaces_dist_and_fills_only_marked_files() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("plugin.json"), "{\"v\": \"%VERSION%\"}").unwrap();
+        fs::write(root.path().join("module.js"), "// %VERSION%").unwrap();
+        fs::create_dir_all(root.path().join("dist")).unwrap();
+        fs::write(root.path().join("dist/stale.txt"), "old").unwrap();
+        let files = vec![
+            StagedFile {
+                source: root.path().join("plugin.json"),
+                dest: "plugin.json".into(),
+                fill: true,
+                executable: false,
+            },
+            StagedFile {
+                source: root.path().join("module.js"),
+                dest: "module.js".into(),
+                fill: false,
+                executable: false,
+            },
+            StagedFile {
+                source: root.path().join("module.js"),
+                dest: "img/copy.js".into(),
+                fill: false,
+                executable: true,
+            },
+        ];
+        assemble(&plan(root.path(), files)).unwrap();
+        let dist = root.path().join("dist");
+        assert_eq!(
+            tree(&dist),
+            [
+                ("img".to_owned(), String::new()),
+                ("module.js".to_owned(), "// %VERSION%".to_owned()),
+                ("plugin.json".to_owned(), "{\"v\": \"1.2.3\"}".to_owned()),
+            ]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &str| fs::metadata(dist.join(p)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode("img/copy.js"), 0o755);
+            assert_eq!(mode("module.js"), 0o644);
+        }
+        assert!(!root.path().join("target/xtask/dist.staging").exists());
+        assert!(!root.path().join("target/xtask/dist.previous").exists());
+    }
+
+    #[test]
+    fn a_failure_while_staging_leaves_dist_untouched() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("dist")).unwrap();
+        fs::write(root.path().join("dist/plugin.json"), "previous").unwrap();
+        let files = vec![StagedFile {
+            source: root.path().join("does-not-exist.js"),
+            dest: "module.js".into(),
+            fill: false,
+            executable: false,
+        }];
+        let error = assemble(&plan(root.path(), files)).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("does-not-exist.js"),
+            "{error:#}"
+        );
+        assert_eq!(
+            tree(&root.path().join("dist")),
+            [("plugin.json".to_owned(), "previous".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! `cargo xtask build` end to end, in a scratch copy of this repository that shares the
+//! test run's target directory (so only the plugin crate itself compiles again). The dist/
+//! it produces is checked the way Grafana uses it: file names, modes, the filled
+//! plugin.json, and the binary answering the handshake and gRPC.
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::SystemTime,
+};
+
+use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
+
+const PLUGIN_ID: &str = "acme-servicechecks-app";
+const EXECUTABLE: &str = "gpx_service_checks";
+/// 2026-11-24T00:00:00Z, pinned through SOURCE_DATE_EPOCH.
+const EPOCH: &str = "1795478400";
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `<target>/debug/xtask` → `<target>`.
+fn shared_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_xtask"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_owned()
+}
+
+fn host_binary_name() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{EXECUTABLE}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
+}
+
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let from = repository();
+        for entry in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "plugin.json",
+            "README.md",
+            "LICENSE",
+            "CHANGELOG.md",
+            ".cargo",
+            "plugin",
+            "xtask",
+            "harness",
+            "static",
+        ] {
+            copy_tree(&from.join(entry), &dir.path().join(entry));
+        }
+        Scratch { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn xtask(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(self.root())
+            .env("CARGO_TARGET_DIR", shared_target_dir())
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("CARGO_TERM_COLOR", "never")
+            .output()
+            .unwrap()
+    }
+
+    fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.root().join(file);
+        fs::write(&path, edit(fs::read_to_string(&path).unwrap())).unwrap();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "target" {
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            }
+        }
+    } else {
+        fs::copy(from, to).unwrap();
+    }
+}
+
+/// Every file under `dir`: relative path → (contents, modification time).
+fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let modified = fs::metadata(&path).unwrap().modified().unwrap();
+                files.insert(relative, (fs::read(&path).unwrap(), modified));
+            }
+        }
+    }
+    files
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Exactly one `error:` line, containing `expected`.
+fn assert_one_error_line(output: &Output, expected: &str) {
+    assert!(
+        !output.status.success(),
+        "should fail: {}",
+        text(&output.stderr)
+    );
+    let stderr = text(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let ours: Vec<&&str> = errors.iter().filter(|l| l.contains(expected)).collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "expected one `error:` line with {expected:?} in:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn build_assembles_a_dist_that_grafana_can_load() {
+    let scratch = Scratch::new();
+    let dist = scratch.root().join("dist");
+    fs::create_dir_all(&dist).unwrap();
+    let other_platform = format!("{EXECUTABLE}_linux_arm64");
+    fs::write(dist.join(&other_platform), "an earlier cross build").unwrap();
+    fs::write(dist.join("stale.txt"), "from an old layout").unwrap();
+
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("    Building acme-servicechecks-app 0.1.0 backend for "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("    Finished dist/"), "{stderr}");
+
+    let binary = host_binary_name();
+    let files: Vec<String> = snapshot(&dist).into_keys().collect();
+    let mut expected = vec![
+        "CHANGELOG.md".to_owned(),
+        "LICENSE".into(),
+        "README.md".into(),
+        "img/logo.svg".into(),
+        "module.js".into(),
+        "plugin.json".into(),
+        binary.clone(),
+        other_platform.clone(),
+    ];
+    expected.sort();
+    assert_eq!(files, expected);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dist.join(&binary))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+
+    let plugin_json = fs::read_to_string(dist.join("plugin.json")).unwrap();
+    assert!(!plugin_json.contains('%'), "{plugin_json}");
+    let plugin_json: serde_json::Value = serde_json::from_str(&plugin_json).unwrap();
+    assert_eq!(plugin_json["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(plugin_json["info"]["updated"], "2026-11-24");
+    assert_eq!(
+        plugin_json["includes"][0]["path"],
+        format!("/a/{PLUGIN_ID}")
+    );
+
+    let (status, stdout, _) = harness::run_to_end(&dist.join(&binary), &["--buildinfo"]).unwrap();
+    assert!(status.success());
+    let build_info: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(build_info["pluginID"], PLUGIN_ID);
+    assert_eq!(build_info["time"], "2026-11-24T00:00:00Z");
+
+    let plugin = PluginProcess::launch(&dist.join(&binary)).await.unwrap();
+    let health = plugin
+        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
+        .await
+        .unwrap();
+    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
+    let ping = plugin
+        .call_resource(
+            "GET",
+            "ping",
+            app_context(PLUGIN_ID, Some("Viewer"), b"{}", &[]),
+            &[],
+            b"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ping.status, 200);
+    assert!(plugin.shutdown().await.unwrap().status.success());
+
+    // A second build keeps what it did not build unless told to clean.
+    let output = scratch.xtask(&["build", "--debug", "--clean", "--quiet"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).is_empty(),
+        "--quiet: {}",
+        text(&output.stderr)
+    );
+    assert!(!dist.join(&other_platform).exists());
+    assert!(dist.join(&binary).exists());
+}
+
+#[test]
+fn failing_builds_and_bad_input_leave_dist_untouched() {
+    let scratch = Scratch::new();
+    let dist = scratch.root().join("dist");
+    fs::create_dir_all(dist.join("img")).unwrap();
+    fs::write(dist.join("plugin.json"), "the previous build").unwrap();
+    fs::write(dist.join(host_binary_name()), "the previous binary").unwrap();
+    fs::write(dist.join("img/logo.svg"), "<svg/>").unwrap();
+    let before = snapshot(&dist);
+
+    // A compile error: cargo's diagnostics are shown, then our one error line.
+    scratch.edit("plugin/src/main.rs", |s| {
+        s + "\ncompile_error!(\"broken on purpose\");\n"
+    });
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert_one_error_line(
+        &output,
+        "cargo could not build the backend; dist/ was left as it was",
+    );
+    assert!(text(&output.stderr).contains("broken on purpose"));
+    assert_eq!(snapshot(&dist), before);
+    scratch.edit("plugin/src/main.rs", |s| {
+        s.replace("compile_error!(\"broken on purpose\");", "")
+    });
+
+    let original = fs::read_to_string(scratch.root().join("plugin.json")).unwrap();
+    let plugin_json = scratch.root().join("plugin.json").display().to_string();
+    // (edit: replace the first `find` with `replace`, expected error line)
+    let cases = [
+        (
+            "\"type\": \"app\",",
+            "\"type\": \"app\"",
+            format!("{plugin_json}:4:3: invalid JSON: expected `,` or `}}`"),
+        ),
+        (
+            "acme-servicechecks-app",
+            "Acme_Checks",
+            format!("{plugin_json}: field `id` is \"Acme_Checks\", which Grafana rejects"),
+        ),
+        (
+            "\"backend\": true",
+            "\"backend\": false",
+            format!("{plugin_json}: field `backend` is false"),
+        ),
+        (
+            "\"type\": \"app\"",
+            "\"type\": \"frontend\"",
+            format!("{plugin_json}: field `type` is \"frontend\""),
+        ),
+        (
+            "\"executable\": \"gpx_service_checks\"",
+            "\"executable\": 7",
+            format!("{plugin_json}: field `executable` must be a string, found a number"),
+        ),
+    ];
+    for (find, replace, expected) in cases {
+        fs::write(
+            scratch.root().join("plugin.json"),
+            original.replacen(find, replace, 1),
+        )
+        .unwrap();
+        let output = scratch.xtask(&["build", "--debug"]);
+        assert_one_error_line(&output, &expected);
+        assert_eq!(snapshot(&dist), before, "{find}");
+    }
+    fs::remove_file(scratch.root().join("plugin.json")).unwrap();
+    let output = scratch.xtask(&["build"]);
+    assert_one_error_line(&output, &format!("cannot read {plugin_json}"));
+    assert_eq!(snapshot(&dist), before);
+    fs::write(scratch.root().join("plugin.json"), &original).unwrap();
+
+    scratch.edit("Cargo.toml", |s| {
+        s.replacen("version = \"0.1.0\"", "version = \"0.2.0-beta.1\"", 1)
+    });
+    let output = scratch.xtask(&["build"]);
+    let cargo_toml = scratch.root().join("Cargo.toml").display().to_string();
+    assert_one_error_line(
+        &output,
+        &format!(
+            "{cargo_toml}: field `workspace.package.version` is \"0.2.0-beta.1\"; Grafana needs X.Y.Z"
+        ),
+    );
+    assert_eq!(snapshot(&dist), before);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["build", "--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let plan = text(&output.stdout);
+    assert!(
+        plan.starts_with("build acme-servicechecks-app 0.1.0 for "),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("  run   cargo build --package plugin --release\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("-> dist/{} (0755)", host_binary_name())),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("  fill  plugin.json -> dist/plugin.json (0644)"),
+        "{plan}"
+    );
+    assert!(!scratch.root().join("dist").exists());
+    assert!(!scratch.root().join("target").exists());
+}
+
+#[test]
+fn every_command_has_help() {
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["--help"]);
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    assert!(help.contains("build") && help.contains("--quiet"), "{help}");
+    let output = scratch.xtask(&["build", "--help"]);
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for flag in ["--debug", "--clean", "--dry-run", "--quiet"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    let output = scratch.xtask(&["frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).starts_with("error:"),
+        "{}",
+        text(&output.stderr)
+    );
+}
