@@ -118,7 +118,9 @@ fn swap_in(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
             .with_context(|| format!("cannot rename {} to {}", staging.display(), dist.display()));
     }
     if had_previous {
-        remove_dir_if_present(previous)?;
+        // The new dist/ is in place; a leftover is removed by the next build's first step,
+        // which reports it if it still cannot be removed.
+        let _ = fs::remove_dir_all(previous);
     }
     Ok(())
 }
