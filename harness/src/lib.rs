@@ -109,6 +109,10 @@ impl PluginProcess {
         executable: &Path,
         extra_env: &[(&str, &str)],
     ) -> Result<PluginProcess> {
+        // Absolute, because the child runs in the executable's directory (as under Grafana)
+        // and a relative program path would be resolved from there.
+        let executable = &std::path::absolute(executable)
+            .with_context(|| format!("cannot resolve {}", executable.display()))?;
         let mut command = Command::new(executable);
         command
             .envs(grafana_environment())
@@ -355,6 +359,13 @@ pub fn app_context(
         }),
         data_source_instance_settings: None,
     }
+}
+
+/// Reports a test that cannot run here, and why, where `cargo test` shows it: written to
+/// the stderr handle directly, which libtest does not capture (it captures `eprintln!`).
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
 
 /// Runs `executable ARGS` to completion (for `--version` and friends).
