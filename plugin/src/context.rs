@@ -1,7 +1,14 @@
-//! Who is calling: the user and org Grafana puts in every request's plugin context, read
-//! from the raw protocol message. Parsed here rather than by the SDK because the SDK fails
-//! the whole request for role `"None"` (org users without a basic role) before any handler runs.
+//! What Grafana sends with every request, read from the raw protocol message: who is calling
+//! (user, org, role) and the app's settings. Parsed here rather than by the SDK because the
+//! SDK fails the whole request for role `"None"` (org users without a basic role) or for
+//! jsonData that does not fit a type, before any handler runs, and then logs the request
+//! with its decrypted secrets.
 use grafana_plugin_sdk::pluginv2;
+
+use crate::auth::Secret;
+
+/// The key in `secureJsonData` that holds the token of `hooks/report`.
+pub const HOOK_TOKEN_KEY: &str = "hookToken";
 
 /// A Grafana org role, weakest first, so `role >= Role::Editor` reads as "Editor or above".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +61,28 @@ impl Caller {
     }
 }
 
+/// The app's settings as Grafana sends them; `json_data` is parsed by `settings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppSettings {
+    pub last_updated_ms: i64,
+    pub json_data: Vec<u8>,
+    pub hook_token: Option<Secret>,
+}
+
+impl AppSettings {
+    pub fn from_proto(context: Option<&pluginv2::PluginContext>) -> Option<AppSettings> {
+        let settings = context?.app_instance_settings.as_ref()?;
+        Some(AppSettings {
+            last_updated_ms: settings.last_updated_ms,
+            json_data: settings.json_data.clone(),
+            hook_token: settings
+                .decrypted_secure_json_data
+                .get(HOOK_TOKEN_KEY)
+                .map(|token| Secret::new(token.clone())),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +122,31 @@ mod tests {
         assert_eq!(Caller::from_proto(None), Caller::default());
         let no_user = pluginv2::PluginContext::default();
         assert_eq!(Caller::from_proto(Some(&no_user)).user, None);
+    }
+
+    #[test]
+    fn app_settings_carry_json_data_and_only_the_hook_token() {
+        let context = pluginv2::PluginContext {
+            app_instance_settings: Some(pluginv2::AppInstanceSettings {
+                json_data: b"null".to_vec(),
+                decrypted_secure_json_data: [
+                    ("hookToken".to_owned(), "t0ken".to_owned()),
+                    ("other".to_owned(), "x".to_owned()),
+                ]
+                .into(),
+                last_updated_ms: 42,
+            }),
+            ..Default::default()
+        };
+        let settings = AppSettings::from_proto(Some(&context)).unwrap();
+        assert_eq!(settings.last_updated_ms, 42);
+        assert_eq!(settings.json_data, b"null");
+        assert_eq!(settings.hook_token, Some(Secret::new("t0ken".into())));
+        assert!(!format!("{settings:?}").contains("t0ken"));
+        assert_eq!(
+            AppSettings::from_proto(Some(&pluginv2::PluginContext::default())),
+            None
+        );
+        assert_eq!(AppSettings::from_proto(None), None);
     }
 }

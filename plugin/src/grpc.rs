@@ -9,19 +9,23 @@ use grafana_plugin_sdk::pluginv2::{
 };
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
 use crate::{
-    context::Caller,
+    context::{AppSettings, Caller},
     health,
     resources::{self, ResourceRequest, ResourceResponse},
+    worker::Checks,
 };
 
 /// The plugin's shared state, handed to every gRPC service.
-#[derive(Debug, Default)]
-pub struct App {}
+pub struct App {
+    checks: Arc<Checks>,
+}
 
 impl App {
-    pub fn new() -> App {
-        App {}
+    pub fn new(checks: Arc<Checks>) -> App {
+        App { checks }
     }
 }
 
@@ -29,9 +33,16 @@ impl App {
 impl Diagnostics for App {
     async fn check_health(
         &self,
-        _request: Request<pluginv2::CheckHealthRequest>,
+        request: Request<pluginv2::CheckHealthRequest>,
     ) -> Result<Response<pluginv2::CheckHealthResponse>, Status> {
-        let report = health::check();
+        let context = request.into_inner().plugin_context;
+        let configured = match AppSettings::from_proto(context.as_ref()) {
+            Some(settings) => self
+                .checks
+                .observe(settings.last_updated_ms, &settings.json_data),
+            None => self.checks.current(),
+        };
+        let report = health::check(&configured, &self.checks.snapshot());
         Ok(Response::new(pluginv2::CheckHealthResponse {
             status: if report.ok {
                 HealthStatus::Ok
@@ -62,7 +73,7 @@ impl Resource for App {
         request: Request<pluginv2::CallResourceRequest>,
     ) -> Result<Response<Self::CallResourceStream>, Status> {
         let request = resource_request(request.into_inner());
-        let response = resources::handle(&request);
+        let response = resources::handle(&self.checks, &request).await;
         tracing::debug!(
             method = %request.method,
             path = %request.path,
@@ -78,6 +89,7 @@ impl Resource for App {
 fn resource_request(proto: pluginv2::CallResourceRequest) -> ResourceRequest {
     let mut request = ResourceRequest::new(&proto.method, &proto.path, &proto.url);
     request.caller = Caller::from_proto(proto.plugin_context.as_ref());
+    request.settings = AppSettings::from_proto(proto.plugin_context.as_ref());
     request.headers = proto
         .headers
         .into_iter()

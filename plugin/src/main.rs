@@ -1,11 +1,15 @@
 //! Entry point of the backend binary Grafana starts: flags, logging, the go-plugin handshake
 //! and the gRPC server. SDK wiring only; behaviour lives in the other modules.
+mod auth;
 mod build_info;
+mod checker;
 mod context;
 mod controller;
 mod grpc;
 mod health;
 mod resources;
+mod settings;
+mod worker;
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
@@ -76,7 +80,9 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 
     // Binds 127.0.0.1:0 and prints `1|2|tcp|127.0.0.1:<port>|grpc`, the first stdout line.
     let listener = backend::initialize().await?;
-    let app = Arc::new(grpc::App::new());
+    let checks = Arc::new(worker::Checks::new(checker::Timeouts::default()));
+    let worker = tokio::spawn(checks.clone().run(stopping.clone()));
+    let app = Arc::new(grpc::App::new(checks));
     tracing::info!(version = build_info::VERSION, "plugin started");
 
     let mut server_stopping = stopping.clone();
@@ -97,6 +103,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
     }
+    // The worker saw the same stop signal; its tasks end at their next await point.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, worker).await;
     tracing::info!("plugin stopped");
     Ok(())
 }
