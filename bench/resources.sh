@@ -9,8 +9,9 @@ export CARGO_TERM_COLOR=never
 callers=${1:-100}
 seconds=${2:-10}
 cargo xtask build -q
-binary=$(ls dist/gpx_service_checks_linux_* dist/gpx_service_checks_darwin_* 2>/dev/null | head -n 1)
-[ -n "$binary" ] || { echo "error: no host binary in dist/ (this script runs on Linux or macOS)" >&2; exit 1; }
+# The host binary cargo built, which `cargo xtask build` copied into dist/ under Grafana's name.
+binary=${CARGO_TARGET_DIR:-target}/release/plugin
+[ -x "$binary" ] || { echo "error: no release binary at $binary" >&2; exit 1; }
 echo "## $(date -u +%Y-%m-%d) on $(nproc 2>/dev/null || sysctl -n hw.ncpu) cores, $(uname -sm): $callers callers for ${seconds}s each"
 echo
 cargo run -q --release -p harness --example resource_load -- "$binary" "$callers" "$seconds"

@@ -109,11 +109,28 @@ impl PluginProcess {
         executable: &Path,
         extra_env: &[(&str, &str)],
     ) -> Result<PluginProcess> {
+        PluginProcess::launch_under(None, executable, extra_env).await
+    }
+
+    /// Like [`PluginProcess::launch_with`], through `runner` when given (an emulator such
+    /// as `qemu-aarch64` or `wine` for a binary of another platform).
+    pub async fn launch_under(
+        runner: Option<&Path>,
+        executable: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> Result<PluginProcess> {
         // Absolute, because the child runs in the executable's directory (as under Grafana)
         // and a relative program path would be resolved from there.
         let executable = &std::path::absolute(executable)
             .with_context(|| format!("cannot resolve {}", executable.display()))?;
-        let mut command = Command::new(executable);
+        let mut command = match runner {
+            Some(runner) => {
+                let mut command = Command::new(runner);
+                command.arg(executable);
+                command
+            }
+            None => Command::new(executable),
+        };
         command
             .envs(grafana_environment())
             .envs(extra_env.iter().copied())

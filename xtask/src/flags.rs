@@ -1,5 +1,7 @@
 //! The whole command line of `cargo xtask`, in one place. Doc comments are the help text.
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::toolchain::Backend;
 
 /// Build, run and ship the Grafana backend plugin in this repository.
 #[derive(Debug, Parser)]
@@ -15,17 +17,38 @@ pub struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the backend for this machine's platform and assemble dist/.
+    /// Build the backend and assemble dist/.
     ///
     /// Reads id, executable and type from plugin.json and the version from Cargo.toml,
-    /// builds `gpx_<name>_<os>_<arch>[.exe]` and fills %VERSION%, %TODAY% and %PLUGIN_ID%
-    /// in dist/plugin.json and dist/README.md. dist/ is replaced in one step: a failed
-    /// build leaves the previous dist/ as it was.
+    /// builds `gpx_<name>_<os>_<arch>[.exe]` for this machine (or the given targets) and
+    /// fills %VERSION%, %TODAY% and %PLUGIN_ID% in dist/plugin.json and dist/README.md.
+    /// dist/ is replaced in one step: a failed build leaves the previous dist/ as it was,
+    /// and the binaries that built land together.
     Build(BuildFlags),
 }
 
 #[derive(Debug, Args)]
 pub struct BuildFlags {
+    /// Platform to build, repeatable: a Grafana name (linux/arm64), a Rust target of the
+    /// table (aarch64-unknown-linux-musl), or TRIPLE=OS/ARCH for any other target.
+    /// Default: this machine.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Build the six platforms of a Grafana release (linux amd64/arm64/arm, darwin
+    /// amd64/arm64, windows amd64).
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+
+    /// Use this back end for every target instead of choosing per target.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+
+    /// Type-check the targets with `cargo check` instead of building them (e.g. darwin on
+    /// a machine without Apple's SDK). dist/ is not touched.
+    #[arg(long)]
+    pub check_only: bool,
+
     /// Build with the debug profile: faster to compile, larger and slower binary.
     #[arg(long)]
     pub debug: bool,
@@ -34,7 +57,19 @@ pub struct BuildFlags {
     #[arg(long)]
     pub clean: bool,
 
-    /// Print what would be built, copied and kept, and do nothing.
+    /// Print the plan (target, back end, command, output) and do nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// How --dry-run prints the plan and how the per-target summary is reported.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Text for people.
+    Human,
+    /// JSON on stdout: one document for --dry-run, one line per target after a build.
+    Json,
 }

@@ -5,6 +5,7 @@ mod dist;
 mod flags;
 mod project;
 mod targets;
+mod toolchain;
 mod ui;
 
 use std::process::ExitCode;

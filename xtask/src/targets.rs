@@ -47,10 +47,50 @@ pub const PLATFORMS: [Platform; 6] = [
     },
 ];
 
+/// On a Windows host, windows/amd64 is built with the MSVC toolchain that host has.
+pub const WINDOWS_MSVC: &str = "x86_64-pc-windows-msvc";
+/// The oldest macOS the darwin binaries run on (arm64 Macs start at 11).
+pub const MACOSX_DEPLOYMENT_TARGET: &str = "11.0";
+
 impl Platform {
     /// `linux/amd64`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.os, self.arch)
+    }
+}
+
+/// What one build produces: a binary for a Grafana os/arch, from a Rust target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildTarget {
+    pub os: String,
+    pub arch: String,
+    /// `None` for this machine built without `--target` (its own flavour, e.g. glibc on
+    /// Linux); otherwise the triple passed to cargo.
+    pub triple: Option<String>,
+}
+
+impl BuildTarget {
+    fn of(platform: &Platform, host_os: &str) -> BuildTarget {
+        let triple = if platform.os == "windows" && host_os == "windows" {
+            WINDOWS_MSVC
+        } else {
+            platform.triple
+        };
+        BuildTarget {
+            os: platform.os.to_owned(),
+            arch: platform.arch.to_owned(),
+            triple: Some(triple.to_owned()),
+        }
+    }
+
+    /// `linux/amd64`.
+    pub fn platform_name(&self) -> String {
+        format!("{}/{}", self.os, self.arch)
+    }
+
+    /// The triple, or `host` for a build without `--target`.
+    pub fn triple_name(&self) -> &str {
+        self.triple.as_deref().unwrap_or("host")
     }
 
     /// The file Grafana starts: `<executable>_<os>_<arch>`, plus `.exe` on Windows
@@ -60,20 +100,45 @@ impl Platform {
         format!("{executable}_{}_{}{extension}", self.os, self.arch)
     }
 
-    /// The prefix shared by every platform's executable file, for finding them in dist/.
-    pub fn executable_prefix(executable: &str) -> String {
-        format!("{executable}_")
+    /// Does the binary cargo writes for this target end in `.exe`?
+    pub fn binary_has_exe_suffix(&self) -> bool {
+        match &self.triple {
+            Some(triple) => triple.contains("-windows"),
+            None => cfg!(windows),
+        }
+    }
+
+    pub fn is_darwin(&self) -> bool {
+        self.triple
+            .as_deref()
+            .is_some_and(|t| t.contains("-apple-darwin"))
+    }
+
+    pub fn is_linux_musl(&self) -> bool {
+        self.triple
+            .as_deref()
+            .is_some_and(|t| t.contains("-linux-musl"))
+    }
+
+    pub fn is_windows_gnu(&self) -> bool {
+        self.triple
+            .as_deref()
+            .is_some_and(|t| t.ends_with("-windows-gnu"))
     }
 }
 
-/// The platform of the machine this tool runs on, from Rust's `std::env::consts` names.
-pub fn host() -> Result<Platform> {
-    platform_of(std::env::consts::OS, std::env::consts::ARCH)
+/// The prefix shared by every platform's executable file, for finding them in dist/.
+pub fn executable_prefix(executable: &str) -> String {
+    format!("{executable}_")
 }
 
-/// Maps Rust's OS/ARCH names to the table's row; the triple is the table's (a host build
-/// without `--target` produces the host's own flavour, e.g. glibc on Linux).
-pub fn platform_of(rust_os: &str, rust_arch: &str) -> Result<Platform> {
+/// This machine, built without `--target`.
+pub fn host() -> Result<BuildTarget> {
+    host_of(std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// Maps Rust's OS/ARCH names to Grafana's.
+pub fn host_of(rust_os: &str, rust_arch: &str) -> Result<BuildTarget> {
     let os = match rust_os {
         "linux" => "linux",
         "macos" => "darwin",
@@ -87,13 +152,93 @@ pub fn platform_of(rust_os: &str, rust_arch: &str) -> Result<Platform> {
         _ => "",
     };
     match PLATFORMS.iter().find(|p| p.os == os && p.arch == arch) {
-        Some(platform) => Ok(*platform),
+        Some(platform) => Ok(BuildTarget {
+            os: platform.os.to_owned(),
+            arch: platform.arch.to_owned(),
+            triple: None,
+        }),
         None => bail!(
             "this machine ({rust_os}/{rust_arch}) is not a platform Grafana runs backend plugins \
-             on; Grafana supports {}",
-            PLATFORMS.map(|p| p.name()).join(", ")
+             on; build for one with --target ({})",
+            platform_names()
         ),
     }
+}
+
+/// The six release platforms, as built from a host running `host_os` (Rust's name).
+pub fn all(host_os: &str) -> Vec<BuildTarget> {
+    PLATFORMS
+        .iter()
+        .map(|p| BuildTarget::of(p, host_os))
+        .collect()
+}
+
+fn platform_names() -> String {
+    PLATFORMS.map(|p| p.name()).join(", ")
+}
+
+/// Parses a `--target`: a Grafana platform (`linux/arm64`), a triple of the table
+/// (`aarch64-unknown-linux-musl`), or `TRIPLE=OS/ARCH` for any other target (Mage's
+/// `build:custom`).
+pub fn parse(spec: &str, host_os: &str) -> Result<BuildTarget> {
+    let spec = spec.trim();
+    if let Some((triple, platform)) = spec.split_once('=') {
+        let Some((os, arch)) = platform.split_once('/') else {
+            bail!("--target {spec}: after `=` give Grafana's OS/ARCH, e.g. {triple}=linux/riscv64");
+        };
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        if !word(os) || !word(arch) {
+            bail!("--target {spec}: OS and ARCH are Go's names in lower case, e.g. linux/riscv64");
+        }
+        if triple.split('-').count() < 2
+            || triple.split('-').any(str::is_empty)
+            || triple.contains(char::is_whitespace)
+        {
+            bail!(
+                "--target {spec}: {triple:?} is not a Rust target triple (see `rustc --print target-list`)"
+            );
+        }
+        return Ok(BuildTarget {
+            os: os.to_owned(),
+            arch: arch.to_owned(),
+            triple: Some(triple.to_owned()),
+        });
+    }
+    let found = if spec.contains('/') {
+        PLATFORMS.iter().find(|p| p.name() == spec)
+    } else {
+        PLATFORMS
+            .iter()
+            .find(|p| p.triple == spec || (spec == WINDOWS_MSVC && p.os == "windows"))
+    };
+    if let Some(platform) = found {
+        let mut target = BuildTarget::of(platform, host_os);
+        if spec == WINDOWS_MSVC {
+            target.triple = Some(WINDOWS_MSVC.to_owned());
+        }
+        return Ok(target);
+    }
+    if spec.contains("-linux-gnu") {
+        bail!(
+            "--target {spec}: Grafana's default Docker image is Alpine, where a glibc binary does not \
+             start; use the static musl target ({}), or {spec}=linux/<arch> to build it anyway",
+            PLATFORMS
+                .iter()
+                .filter(|p| p.os == "linux")
+                .map(|p| p.triple)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    bail!(
+        "--target {spec}: not a platform of the table; use one of {} (or its Rust target), or \
+         TRIPLE=OS/ARCH for another target",
+        platform_names()
+    )
 }
 
 #[cfg(test)]
@@ -102,9 +247,9 @@ mod tests {
 
     #[test]
     fn executable_names_follow_grafanas_executable_path() {
-        let names: Vec<String> = PLATFORMS
+        let names: Vec<String> = all("linux")
             .iter()
-            .map(|p| p.executable_file_name("gpx_service_checks"))
+            .map(|t| t.executable_file_name("gpx_service_checks"))
             .collect();
         assert_eq!(
             names,
@@ -120,45 +265,104 @@ mod tests {
         assert!(
             names
                 .iter()
-                .all(|n| n.starts_with(&Platform::executable_prefix("gpx_service_checks")))
+                .all(|n| n.starts_with(&executable_prefix("gpx_service_checks")))
         );
     }
 
     #[test]
-    fn linux_binaries_are_static_musl() {
+    fn the_table_is_the_six_release_platforms_with_static_linux() {
+        let names: Vec<String> = PLATFORMS.iter().map(Platform::name).collect();
+        assert_eq!(
+            names,
+            [
+                "linux/amd64",
+                "linux/arm64",
+                "linux/arm",
+                "darwin/amd64",
+                "darwin/arm64",
+                "windows/amd64"
+            ]
+        );
         for platform in PLATFORMS.iter().filter(|p| p.os == "linux") {
             assert!(platform.triple.contains("-linux-musl"), "{platform:?}");
         }
     }
 
     #[test]
+    fn windows_is_gnu_from_unix_hosts_and_msvc_on_windows() {
+        let triple = |host: &str| all(host)[5].triple.clone().unwrap();
+        assert_eq!(triple("linux"), "x86_64-pc-windows-gnu");
+        assert_eq!(triple("macos"), "x86_64-pc-windows-gnu");
+        assert_eq!(triple("windows"), "x86_64-pc-windows-msvc");
+        assert!(all("windows")[5].binary_has_exe_suffix());
+    }
+
+    #[test]
     fn host_names_map_from_rust_to_go() {
-        assert_eq!(
-            platform_of("linux", "x86_64").unwrap().name(),
-            "linux/amd64"
-        );
-        assert_eq!(
-            platform_of("linux", "aarch64").unwrap().name(),
-            "linux/arm64"
-        );
-        assert_eq!(platform_of("linux", "arm").unwrap().name(), "linux/arm");
-        assert_eq!(
-            platform_of("macos", "aarch64").unwrap().name(),
-            "darwin/arm64"
-        );
-        assert_eq!(
-            platform_of("macos", "x86_64").unwrap().name(),
-            "darwin/amd64"
-        );
-        assert_eq!(
-            platform_of("windows", "x86_64").unwrap().name(),
-            "windows/amd64"
-        );
-        let error = platform_of("freebsd", "x86_64").unwrap_err().to_string();
+        let name = |os, arch| host_of(os, arch).unwrap().platform_name();
+        assert_eq!(name("linux", "x86_64"), "linux/amd64");
+        assert_eq!(name("linux", "aarch64"), "linux/arm64");
+        assert_eq!(name("linux", "arm"), "linux/arm");
+        assert_eq!(name("macos", "aarch64"), "darwin/arm64");
+        assert_eq!(name("macos", "x86_64"), "darwin/amd64");
+        assert_eq!(name("windows", "x86_64"), "windows/amd64");
+        assert_eq!(host_of("linux", "x86_64").unwrap().triple, None);
+        let error = host_of("freebsd", "x86_64").unwrap_err().to_string();
         assert!(
-            error.contains("freebsd/x86_64") && error.contains("linux/amd64"),
+            error.contains("freebsd/x86_64") && error.contains("--target"),
             "{error}"
         );
-        assert!(platform_of("windows", "aarch64").is_err());
+    }
+
+    #[test]
+    fn targets_parse_from_grafana_names_triples_and_custom_pairs() {
+        let parsed = |spec| parse(spec, "linux").unwrap();
+        assert_eq!(parsed("linux/arm64"), parsed("aarch64-unknown-linux-musl"));
+        assert_eq!(
+            parsed("linux/arm64").triple.as_deref(),
+            Some("aarch64-unknown-linux-musl")
+        );
+        assert_eq!(
+            parsed("darwin/amd64").triple.as_deref(),
+            Some("x86_64-apple-darwin")
+        );
+        assert_eq!(
+            parsed(" windows/amd64 ").triple.as_deref(),
+            Some("x86_64-pc-windows-gnu")
+        );
+        assert_eq!(
+            parse("windows/amd64", "windows").unwrap().triple.as_deref(),
+            Some(WINDOWS_MSVC)
+        );
+        let msvc = parsed("x86_64-pc-windows-msvc");
+        assert_eq!(
+            (msvc.platform_name(), msvc.triple.as_deref()),
+            ("windows/amd64".into(), Some(WINDOWS_MSVC))
+        );
+
+        let custom = parsed("riscv64gc-unknown-linux-musl=linux/riscv64");
+        assert_eq!(custom.platform_name(), "linux/riscv64");
+        assert_eq!(custom.executable_file_name("gpx_x"), "gpx_x_linux_riscv64");
+        assert_eq!(
+            custom.triple.as_deref(),
+            Some("riscv64gc-unknown-linux-musl")
+        );
+    }
+
+    #[test]
+    fn bad_targets_say_what_to_write_instead() {
+        let error = |spec| parse(spec, "linux").unwrap_err().to_string();
+        assert!(error("linux/mips").starts_with("--target linux/mips: not a platform of the table; use one of linux/amd64, linux/arm64"), "{}", error("linux/mips"));
+        assert!(error("amd64").contains("TRIPLE=OS/ARCH"));
+        assert!(
+            error("x86_64-unknown-linux-gnu")
+                .contains("static musl target (x86_64-unknown-linux-musl")
+        );
+        assert!(
+            error("x86_64-unknown-linux-gnu").contains("x86_64-unknown-linux-gnu=linux/<arch>")
+        );
+        assert!(error("riscv64gc-unknown-linux-musl=linux").contains("give Grafana's OS/ARCH"));
+        assert!(error("riscv64gc-unknown-linux-musl=Linux/RISCV").contains("lower case"));
+        assert!(error("riscv=linux/riscv64").contains("is not a Rust target triple"));
     }
 }

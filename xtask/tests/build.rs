@@ -1,111 +1,12 @@
-//! `cargo xtask build` end to end, in a scratch copy of this repository that shares the
-//! test run's target directory (so only the plugin crate itself compiles again). The dist/
+//! `cargo xtask build` end to end, in a scratch copy of this repository (see `scratch`). The dist/
 //! it produces is checked the way Grafana uses it: file names, modes, the filled
 //! plugin.json, and the binary answering the handshake and gRPC.
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-    process::{Command, Output},
-    time::SystemTime,
-};
+mod scratch;
+
+use std::{collections::BTreeMap, fs, path::Path, process::Output, time::SystemTime};
 
 use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
-
-const PLUGIN_ID: &str = "acme-servicechecks-app";
-const EXECUTABLE: &str = "gpx_service_checks";
-/// 2026-11-24T00:00:00Z, pinned through SOURCE_DATE_EPOCH.
-const EPOCH: &str = "1795478400";
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// `<target>/debug/xtask` → `<target>`.
-fn shared_target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_xtask"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_owned()
-}
-
-fn host_binary_name() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    format!("{EXECUTABLE}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
-}
-
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
-        let from = repository();
-        for entry in [
-            "Cargo.toml",
-            "Cargo.lock",
-            "plugin.json",
-            "README.md",
-            "LICENSE",
-            "CHANGELOG.md",
-            ".cargo",
-            "plugin",
-            "xtask",
-            "harness",
-            "static",
-        ] {
-            copy_tree(&from.join(entry), &dir.path().join(entry));
-        }
-        Scratch { dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn xtask(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .current_dir(self.root())
-            .env("CARGO_TARGET_DIR", shared_target_dir())
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("CARGO_TERM_COLOR", "never")
-            .output()
-            .unwrap()
-    }
-
-    fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
-        let path = self.root().join(file);
-        fs::write(&path, edit(fs::read_to_string(&path).unwrap())).unwrap();
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        fs::create_dir_all(to).unwrap();
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name() != "target" {
-                copy_tree(&entry.path(), &to.join(entry.file_name()));
-            }
-        }
-    } else {
-        fs::copy(from, to).unwrap();
-    }
-}
+use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
 
 /// Every file under `dir`: relative path → (contents, modification time).
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
@@ -128,10 +29,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
         }
     }
     files
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Exactly one `error:` line, containing `expected`.
@@ -164,7 +61,7 @@ async fn build_assembles_a_dist_that_grafana_can_load() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("    Building acme-servicechecks-app 0.1.0 backend for "),
+        stderr.contains("    Building ") && stderr.contains(" (host) with cargo\n"),
         "{stderr}"
     );
     assert!(stderr.contains("    Finished dist/"), "{stderr}");
@@ -333,11 +230,11 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let plan = text(&output.stdout);
     assert!(
-        plan.starts_with("build acme-servicechecks-app 0.1.0 for "),
+        plan.starts_with("build acme-servicechecks-app 0.1.0 (release)\n  target "),
         "{plan}"
     );
     assert!(
-        plan.contains("  run   cargo build --package plugin --release\n"),
+        plan.contains("    run      cargo build --package plugin --release\n"),
         "{plan}"
     );
     assert!(
@@ -345,7 +242,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         "{plan}"
     );
     assert!(
-        plan.contains("  fill  plugin.json -> dist/plugin.json (0644)"),
+        plan.contains("  fill   plugin.json -> dist/plugin.json (0644)"),
         "{plan}"
     );
     assert!(!scratch.root().join("dist").exists());
@@ -362,7 +259,17 @@ fn every_command_has_help() {
     let output = scratch.xtask(&["build", "--help"]);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for flag in ["--debug", "--clean", "--dry-run", "--quiet"] {
+    for flag in [
+        "--target",
+        "--all",
+        "--backend",
+        "--check-only",
+        "--message-format",
+        "--debug",
+        "--clean",
+        "--dry-run",
+        "--quiet",
+    ] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
     let output = scratch.xtask(&["frobnicate"]);

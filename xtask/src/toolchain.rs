@@ -1,0 +1,569 @@
+//! Which build back end builds which target, and what is missing when none can. The probe of
+//! the machine (`Environment::probe`) is the I/O half; `choose` is pure and tested with faked
+//! environments.
+use std::{
+    env,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use xshell::{Shell, cmd};
+
+use crate::targets::BuildTarget;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// cargo itself; musl targets link with rust-lld, no C cross compiler needed.
+    Cargo,
+    /// cargo-zigbuild: zig as the linker (linux, windows-gnu; darwin with SDKROOT).
+    Zigbuild,
+    /// cross: builds in a container; needs a running Docker or Podman engine.
+    Cross,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cargo => "cargo",
+            Backend::Zigbuild => "zigbuild",
+            Backend::Cross => "cross",
+        }
+    }
+}
+
+/// What this machine offers, probed once before planning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// Rust's name of the host OS (`linux`, `macos`, `windows`).
+    pub host_os: String,
+    /// `rustc -vV`'s release, e.g. `1.95.0`; the toolchain cross is pinned to.
+    pub rustc_release: String,
+    /// Targets whose standard library is in the sysroot.
+    pub installed_std: Vec<String>,
+    pub rustup: bool,
+    pub rust_lld: bool,
+    pub zigbuild: bool,
+    pub cross: bool,
+    /// `docker info` or `podman info` answered.
+    pub container_engine: bool,
+    /// `x86_64-w64-mingw32-gcc`, cargo's default linker for windows-gnu.
+    pub mingw_linker: bool,
+    /// A nightly toolchain with rust-src, for `-Zbuild-std`.
+    pub nightly_rust_src: bool,
+    /// `SDKROOT` points at a macOS SDK (darwin from a non-macOS host).
+    pub sdkroot: bool,
+}
+
+/// How one target will be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub backend: Backend,
+    /// The standard library is built from source with nightly `-Zbuild-std`.
+    pub build_std: bool,
+    /// `rustup target add` must run first.
+    pub install_std: bool,
+}
+
+/// Picks the back end for `target`, or says what is missing and how to get it.
+pub fn choose(
+    target: &BuildTarget,
+    env: &Environment,
+    forced: Option<Backend>,
+    check_only: bool,
+) -> Result<Choice, String> {
+    let Some(triple) = target.triple.as_deref() else {
+        return Ok(Choice {
+            backend: Backend::Cargo,
+            build_std: false,
+            install_std: false,
+        });
+    };
+    let platform = target.platform_name();
+    let backend = match forced {
+        Some(Backend::Zigbuild) if !env.zigbuild => {
+            return Err(format!(
+                "{platform}: cargo-zigbuild is not installed; run `pip install cargo-zigbuild` (it brings zig)"
+            ));
+        }
+        Some(Backend::Cross) if !env.cross => {
+            return Err(format!(
+                "{platform}: cross is not installed; run `cargo install cross`"
+            ));
+        }
+        Some(Backend::Cross) if !env.container_engine => {
+            return Err(format!(
+                "{platform}: cross needs a running Docker or Podman engine and none answered; start one, or use --backend cargo/zigbuild"
+            ));
+        }
+        Some(backend) => backend,
+        None if check_only => Backend::Cargo,
+        None if target.is_darwin() => {
+            if env.host_os == "macos" {
+                Backend::Cargo
+            } else if env.zigbuild && env.sdkroot {
+                Backend::Zigbuild
+            } else {
+                return Err(format!(
+                    "{platform}: linking for macOS needs Apple's SDK (CoreFoundation); build darwin on a \
+                     macOS runner, or set SDKROOT to a macOS SDK and install cargo-zigbuild; \
+                     `--check-only` type-checks it here"
+                ));
+            }
+        }
+        None if target.is_windows_gnu() => {
+            if env.host_os == "windows" || env.mingw_linker {
+                Backend::Cargo
+            } else if env.zigbuild {
+                Backend::Zigbuild
+            } else if env.cross && env.container_engine {
+                Backend::Cross
+            } else {
+                return Err(format!(
+                    "{platform}: no linker for {triple}; install MinGW-w64 (`apt install gcc-mingw-w64-x86-64`, \
+                     `brew install mingw-w64`) or cargo-zigbuild (`pip install cargo-zigbuild`)"
+                ));
+            }
+        }
+        None if target.is_linux_musl() && !env.rust_lld => {
+            if env.zigbuild {
+                Backend::Zigbuild
+            } else {
+                return Err(format!(
+                    "{platform}: rust-lld is not in this toolchain (install Rust with rustup) and cargo-zigbuild \
+                     is not installed (`pip install cargo-zigbuild`)"
+                ));
+            }
+        }
+        None => Backend::Cargo,
+    };
+    // cross brings the standard library inside its image.
+    if backend == Backend::Cross || env.installed_std.iter().any(|t| t == triple) {
+        return Ok(Choice {
+            backend,
+            build_std: false,
+            install_std: false,
+        });
+    }
+    if env.rustup {
+        return Ok(Choice {
+            backend,
+            build_std: false,
+            install_std: true,
+        });
+    }
+    build_std_choice(target, env).ok_or_else(|| {
+        format!("{platform}: the standard library for {triple} is not installed; run `rustup target add {triple}`")
+    })
+}
+
+/// Building std from source needs nightly with rust-src; for musl targets also zig, because
+/// `-Zbuild-std` builds Rust's std but not musl's C library and start files, which only the
+/// (missing) rust-std component ships and zig brings.
+fn build_std_choice(target: &BuildTarget, env: &Environment) -> Option<Choice> {
+    if !env.nightly_rust_src {
+        return None;
+    }
+    let backend = if target.is_linux_musl() {
+        env.zigbuild.then_some(Backend::Zigbuild)?
+    } else {
+        Backend::Cargo
+    };
+    Some(Choice {
+        backend,
+        build_std: true,
+        install_std: false,
+    })
+}
+
+/// The answer when `rustup target add` failed: build std from source if the machine allows.
+pub fn after_failed_install(
+    target: &BuildTarget,
+    env: &Environment,
+    rustup_error: &str,
+) -> Result<Choice, String> {
+    let triple = target.triple_name();
+    build_std_choice(target, env).ok_or_else(|| {
+        let needs = if target.is_linux_musl() {
+            "a nightly toolchain with its source (`rustup toolchain install nightly --component rust-src`) \
+             and cargo-zigbuild (`pip install cargo-zigbuild`), whose zig brings musl's C library"
+        } else {
+            "a nightly toolchain with its source (`rustup toolchain install nightly --component rust-src`)"
+        };
+        format!(
+            "{}: `rustup target add {triple}` failed ({rustup_error}); this target's standard library is \
+             not distributed for this toolchain. With {needs}, the xtask builds it with -Zbuild-std",
+            target.platform_name()
+        )
+    })
+}
+
+impl Environment {
+    /// Looks at the machine: compiler, sysroot, tools on PATH, a container engine.
+    /// Runs only when targets are given, so a plain host build stays fast.
+    pub fn probe(
+        sh: &Shell,
+        needs: &[BuildTarget],
+        forced: Option<Backend>,
+    ) -> Result<Environment> {
+        let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+        let version = cmd!(sh, "{rustc} -vV")
+            .quiet()
+            .read()
+            .context("cannot run `rustc -vV`")?;
+        let field = |name: &str| {
+            version
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        let host = field("host:");
+        let sysroot = PathBuf::from(
+            cmd!(sh, "{rustc} --print sysroot")
+                .quiet()
+                .read()
+                .context("cannot run `rustc --print sysroot`")?,
+        );
+        let installed_std = needs
+            .iter()
+            .filter_map(|t| t.triple.clone())
+            .filter(|triple| {
+                sysroot
+                    .join("lib/rustlib")
+                    .join(triple)
+                    .join("lib")
+                    .is_dir()
+            })
+            .collect();
+        let wants = |name: &str| {
+            needs.iter().any(|t| match name {
+                "windows" => t.is_windows_gnu(),
+                "darwin" => t.is_darwin(),
+                _ => false,
+            })
+        };
+        let cross = on_path("cross").is_some();
+        let container_engine = (cross && (wants("windows") || forced == Some(Backend::Cross)))
+            && ["docker", "podman"].iter().any(|engine| {
+                on_path(engine).is_some()
+                    && cmd!(sh, "{engine} info")
+                        .quiet()
+                        .ignore_stdout()
+                        .ignore_stderr()
+                        .run()
+                        .is_ok()
+            });
+        let rustup = on_path("rustup").is_some();
+        let nightly_rust_src = rustup
+            && cmd!(sh, "rustup run nightly rustc --print sysroot")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .is_ok_and(|root| {
+                    Path::new(root.trim())
+                        .join("lib/rustlib/src/rust/library")
+                        .is_dir()
+                });
+        Ok(Environment {
+            host_os: env::consts::OS.to_owned(),
+            rustc_release: field("release:"),
+            installed_std,
+            rustup,
+            rust_lld: sysroot
+                .join("lib/rustlib")
+                .join(&host)
+                .join("bin")
+                .join(exe("rust-lld"))
+                .is_file(),
+            zigbuild: on_path("cargo-zigbuild").is_some(),
+            cross,
+            container_engine,
+            mingw_linker: wants("windows") && on_path("x86_64-w64-mingw32-gcc").is_some(),
+            nightly_rust_src,
+            sdkroot: env::var_os("SDKROOT").is_some_and(|root| !root.is_empty()),
+        })
+    }
+}
+
+fn exe(name: &str) -> String {
+    format!("{name}{}", env::consts::EXE_SUFFIX)
+}
+
+/// The first `name` (`name.exe` on Windows) in a PATH directory.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(exe(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets;
+
+    fn linux() -> Environment {
+        Environment {
+            host_os: "linux".into(),
+            rustc_release: "1.95.0".into(),
+            installed_std: vec![
+                "x86_64-unknown-linux-musl".into(),
+                "aarch64-unknown-linux-musl".into(),
+            ],
+            rustup: true,
+            rust_lld: true,
+            ..Environment::default()
+        }
+    }
+
+    fn target(spec: &str, env: &Environment) -> BuildTarget {
+        targets::parse(spec, &env.host_os).unwrap()
+    }
+
+    fn backend(spec: &str, env: &Environment) -> Result<Backend, String> {
+        choose(&target(spec, env), env, None, false).map(|c| c.backend)
+    }
+
+    #[test]
+    fn musl_builds_with_plain_cargo_and_rust_lld() {
+        let env = linux();
+        let choice = choose(&target("linux/amd64", &env), &env, None, false).unwrap();
+        assert_eq!(
+            choice,
+            Choice {
+                backend: Backend::Cargo,
+                build_std: false,
+                install_std: false
+            }
+        );
+        let host = targets::host_of("linux", "x86_64").unwrap();
+        assert_eq!(
+            choose(&host, &Environment::default(), None, false)
+                .unwrap()
+                .backend,
+            Backend::Cargo
+        );
+    }
+
+    #[test]
+    fn a_missing_std_is_installed_with_rustup_or_built_from_source() {
+        let env = linux();
+        let arm = choose(&target("linux/arm", &env), &env, None, false).unwrap();
+        assert!(arm.install_std && !arm.build_std);
+        let failed =
+            after_failed_install(&target("linux/arm", &env), &env, "HTTP 404").unwrap_err();
+        assert!(
+            failed.starts_with(
+                "linux/arm: `rustup target add armv7-unknown-linux-musleabihf` failed (HTTP 404)"
+            ),
+            "{failed}"
+        );
+        assert!(failed.contains("rustup toolchain install nightly --component rust-src"));
+        assert!(
+            failed.contains("pip install cargo-zigbuild"),
+            "musl needs zig's C library: {failed}"
+        );
+        // Nightly alone cannot link musl (no C library or start files); with zig it can.
+        let nightly = Environment {
+            nightly_rust_src: true,
+            ..linux()
+        };
+        assert!(after_failed_install(&target("linux/arm", &nightly), &nightly, "404").is_err());
+        let nightly_zig = Environment {
+            nightly_rust_src: true,
+            zigbuild: true,
+            ..linux()
+        };
+        let fallback =
+            after_failed_install(&target("linux/arm", &nightly_zig), &nightly_zig, "404").unwrap();
+        assert_eq!(
+            fallback,
+            Choice {
+                backend: Backend::Zigbuild,
+                build_std: true,
+                install_std: false
+            }
+        );
+        // A custom non-musl target builds std with plain cargo.
+        let custom = target("riscv64gc-unknown-freebsd=freebsd/riscv64", &nightly);
+        assert_eq!(
+            after_failed_install(&custom, &nightly, "404")
+                .unwrap()
+                .backend,
+            Backend::Cargo
+        );
+
+        let no_rustup = Environment {
+            rustup: false,
+            ..linux()
+        };
+        let error = backend("linux/arm", &no_rustup).unwrap_err();
+        assert_eq!(
+            error,
+            "linux/arm: the standard library for armv7-unknown-linux-musleabihf is not installed; run `rustup target add armv7-unknown-linux-musleabihf`"
+        );
+        let no_rustup_nightly_zig = Environment {
+            nightly_rust_src: true,
+            zigbuild: true,
+            ..no_rustup
+        };
+        assert!(
+            choose(
+                &target("linux/arm", &no_rustup_nightly_zig),
+                &no_rustup_nightly_zig,
+                None,
+                false
+            )
+            .unwrap()
+            .build_std
+        );
+    }
+
+    #[test]
+    fn darwin_needs_a_mac_or_an_sdk() {
+        let error = backend("darwin/arm64", &linux()).unwrap_err();
+        assert!(
+            error.starts_with("darwin/arm64: linking for macOS needs Apple's SDK"),
+            "{error}"
+        );
+        assert!(error.contains("macOS runner") && error.contains("--check-only"));
+        let mac = Environment {
+            host_os: "macos".into(),
+            ..linux()
+        };
+        assert_eq!(backend("darwin/arm64", &mac), Ok(Backend::Cargo));
+        let sdk = Environment {
+            zigbuild: true,
+            sdkroot: true,
+            ..linux()
+        };
+        assert_eq!(backend("darwin/amd64", &sdk), Ok(Backend::Zigbuild));
+        // Type-checking needs no linker.
+        let check = choose(&target("darwin/arm64", &linux()), &linux(), None, true).unwrap();
+        assert_eq!(check.backend, Backend::Cargo);
+    }
+
+    #[test]
+    fn windows_gnu_uses_mingw_then_zig_then_cross() {
+        let env = linux();
+        let error = backend("windows/amd64", &env).unwrap_err();
+        assert!(
+            error.contains("install MinGW-w64") && error.contains("pip install cargo-zigbuild"),
+            "{error}"
+        );
+        assert_eq!(
+            backend(
+                "windows/amd64",
+                &Environment {
+                    mingw_linker: true,
+                    ..linux()
+                }
+            ),
+            Ok(Backend::Cargo)
+        );
+        assert_eq!(
+            backend(
+                "windows/amd64",
+                &Environment {
+                    zigbuild: true,
+                    ..linux()
+                }
+            ),
+            Ok(Backend::Zigbuild)
+        );
+        let cross_up = Environment {
+            cross: true,
+            container_engine: true,
+            ..linux()
+        };
+        assert_eq!(backend("windows/amd64", &cross_up), Ok(Backend::Cross));
+        let cross_down = Environment {
+            cross: true,
+            container_engine: false,
+            ..linux()
+        };
+        assert!(backend("windows/amd64", &cross_down).is_err());
+        let windows = Environment {
+            host_os: "windows".into(),
+            ..linux()
+        };
+        assert_eq!(backend("windows/amd64", &windows), Ok(Backend::Cargo));
+    }
+
+    #[test]
+    fn a_forced_backend_must_be_there() {
+        let env = linux();
+        let forced = |backend, env: &Environment| {
+            choose(&target("linux/arm64", env), env, Some(backend), false)
+        };
+        assert!(
+            forced(Backend::Zigbuild, &env)
+                .unwrap_err()
+                .contains("pip install cargo-zigbuild")
+        );
+        assert!(
+            forced(Backend::Cross, &env)
+                .unwrap_err()
+                .contains("cargo install cross")
+        );
+        let cross_down = Environment {
+            cross: true,
+            ..linux()
+        };
+        assert!(
+            forced(Backend::Cross, &cross_down)
+                .unwrap_err()
+                .contains("none answered")
+        );
+        let cross_up = Environment {
+            cross: true,
+            container_engine: true,
+            ..linux()
+        };
+        let choice = forced(Backend::Cross, &cross_up).unwrap();
+        assert_eq!(
+            choice,
+            Choice {
+                backend: Backend::Cross,
+                build_std: false,
+                install_std: false
+            }
+        );
+        assert_eq!(
+            forced(
+                Backend::Zigbuild,
+                &Environment {
+                    zigbuild: true,
+                    ..linux()
+                }
+            )
+            .unwrap()
+            .backend,
+            Backend::Zigbuild
+        );
+    }
+
+    #[test]
+    fn without_rust_lld_musl_falls_back_to_zig() {
+        let no_lld = Environment {
+            rust_lld: false,
+            ..linux()
+        };
+        assert!(
+            backend("linux/arm64", &no_lld)
+                .unwrap_err()
+                .contains("rust-lld is not in this toolchain")
+        );
+        assert_eq!(
+            backend(
+                "linux/arm64",
+                &Environment {
+                    zigbuild: true,
+                    ..no_lld
+                }
+            ),
+            Ok(Backend::Zigbuild)
+        );
+    }
+}

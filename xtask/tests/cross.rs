@@ -1,0 +1,218 @@
+//! Cross builds that need a piece this machine may not have: each test checks for it first
+//! and, when it is missing, prints `SKIPPED <test>: <reason>` and returns. With the piece
+//! present the binary is built by `cargo xtask build --target …` in a scratch copy of the
+//! repository, checked, and launched through the handshake/gRPC harness.
+mod scratch;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
+use scratch::{PLUGIN_ID, Scratch, text};
+
+fn sysroot_has_std(triple: &str) -> bool {
+    let Ok(output) = Command::new("rustc").args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    sysroot
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The ELF program header types of a 64-bit little-endian binary.
+fn elf_program_header_types(binary: &Path) -> Vec<u32> {
+    let bytes = fs::read(binary).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", binary.display());
+    assert_eq!(bytes[4], 2, "64-bit");
+    let read_u16 = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let (entry_size, count) = (read_u16(0x36), read_u16(0x38));
+    (0..count)
+        .map(|index| {
+            let at = phoff + index * entry_size;
+            u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+        })
+        .collect()
+}
+
+const PT_INTERP: u32 = 3;
+
+async fn assert_serves(runner: Option<&Path>, binary: &Path) {
+    let plugin = PluginProcess::launch_under(runner, binary, &[])
+        .await
+        .unwrap();
+    let health = plugin
+        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
+        .await
+        .unwrap();
+    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
+    let ping = plugin
+        .call_resource(
+            "GET",
+            "ping",
+            app_context(PLUGIN_ID, None, b"{}", &[]),
+            &[],
+            b"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ping.status, 200);
+    assert!(plugin.shutdown().await.unwrap().status.success());
+}
+
+/// Builds `platform` in a scratch copy (debug profile, shared target dir) and returns the
+/// binary in the scratch dist/.
+fn build(scratch: &Scratch, platform: &str, file: &str) -> PathBuf {
+    let output = scratch.xtask(&["build", "--debug", "--target", platform]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{platform} (")) && stderr.contains("with cargo + rust-lld"),
+        "{stderr}"
+    );
+    let binary = scratch.root().join("dist").join(file);
+    assert!(binary.is_file(), "{stderr}");
+    binary
+}
+
+#[tokio::test]
+async fn linux_amd64_is_static_musl_and_serves() {
+    const TEST: &str = "linux_amd64_is_static_musl_and_serves";
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return harness::skip(TEST, "runs only on an x86_64 Linux host");
+    }
+    if !sysroot_has_std("x86_64-unknown-linux-musl") {
+        return harness::skip(
+            TEST,
+            "no std for x86_64-unknown-linux-musl; run `rustup target add x86_64-unknown-linux-musl`",
+        );
+    }
+    let scratch = Scratch::new();
+    let binary = build(&scratch, "linux/amd64", "gpx_service_checks_linux_amd64");
+    let headers = elf_program_header_types(&binary);
+    assert!(
+        !headers.contains(&PT_INTERP),
+        "has a program interpreter, so it is not static: {headers:?}"
+    );
+    assert_serves(None, &binary).await;
+}
+
+#[tokio::test]
+async fn linux_arm64_is_static_musl_and_serves_under_qemu() {
+    const TEST: &str = "linux_arm64_is_static_musl_and_serves_under_qemu";
+    if !cfg!(target_os = "linux") {
+        return harness::skip(TEST, "runs only on a Linux host");
+    }
+    if !sysroot_has_std("aarch64-unknown-linux-musl") {
+        return harness::skip(
+            TEST,
+            "no std for aarch64-unknown-linux-musl; run `rustup target add aarch64-unknown-linux-musl`",
+        );
+    }
+    let runner = if cfg!(target_arch = "aarch64") {
+        None
+    } else {
+        on_path("qemu-aarch64")
+    };
+    if runner.is_none() && !cfg!(target_arch = "aarch64") {
+        return harness::skip(
+            TEST,
+            "qemu-aarch64 is not installed (Debian: apt install qemu-user)",
+        );
+    }
+    let scratch = Scratch::new();
+    let binary = build(&scratch, "linux/arm64", "gpx_service_checks_linux_arm64");
+    let headers = elf_program_header_types(&binary);
+    assert!(!headers.contains(&PT_INTERP), "not static: {headers:?}");
+    assert_serves(runner.as_deref(), &binary).await;
+}
+
+#[tokio::test]
+async fn windows_amd64_serves_under_wine() {
+    const TEST: &str = "windows_amd64_serves_under_wine";
+    let Some(wine) = on_path("wine64").or_else(|| on_path("wine")) else {
+        return harness::skip(
+            TEST,
+            "wine is not installed (Debian: apt install wine64); it also needs a bcryptprimitives.dll with ProcessPrng for Rust >= 1.78 binaries",
+        );
+    };
+    if !sysroot_has_std("x86_64-pc-windows-gnu") || on_path("x86_64-w64-mingw32-gcc").is_none() {
+        return harness::skip(
+            TEST,
+            "no windows-gnu std or MinGW linker (rustup target add x86_64-pc-windows-gnu; apt install gcc-mingw-w64-x86-64)",
+        );
+    }
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["build", "--debug", "--target", "windows/amd64"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let binary = scratch
+        .root()
+        .join("dist/gpx_service_checks_windows_amd64.exe");
+    assert_serves(Some(&wine), &binary).await;
+}
+
+#[test]
+fn missing_pieces_are_reported_before_building() {
+    // darwin from a non-macOS host without SDKROOT and zig: diagnosed, nothing built.
+    if cfg!(target_os = "macos") {
+        return harness::skip(
+            "missing_pieces_are_reported_before_building",
+            "a macOS host can link darwin",
+        );
+    }
+    let scratch = Scratch::new();
+    let output = scratch.xtask_env(&["build", "--target", "darwin/arm64"], &[("SDKROOT", "")]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("darwin/arm64: linking for macOS needs Apple's SDK"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Building"), "{stderr}");
+    assert!(!scratch.root().join("dist").exists());
+
+    // The plan says the same, as JSON for machines.
+    let output = scratch.xtask_env(
+        &["build", "--all", "--dry-run", "--message-format", "json"],
+        &[("SDKROOT", "")],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let platforms: Vec<&str> = plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm",
+            "darwin/amd64",
+            "darwin/arm64",
+            "windows/amd64"
+        ]
+    );
+    assert!(
+        plan["targets"][4]["missing"]
+            .as_str()
+            .unwrap()
+            .contains("macOS runner")
+    );
+}

@@ -1,0 +1,113 @@
+//! A scratch copy of this repository for running the xtask binary end to end, sharing the
+//! test run's target directory so only the plugin crate itself compiles again.
+#![allow(dead_code)] // Each test crate uses a different part.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+pub const PLUGIN_ID: &str = "acme-servicechecks-app";
+pub const EXECUTABLE: &str = "gpx_service_checks";
+/// 2026-11-24T00:00:00Z, pinned through SOURCE_DATE_EPOCH.
+pub const EPOCH: &str = "1795478400";
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `<target>/debug/xtask` → `<target>`.
+fn shared_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_xtask"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_owned()
+}
+
+pub fn host_binary_name() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{EXECUTABLE}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
+}
+
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let from = repository();
+        for entry in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "plugin.json",
+            "README.md",
+            "LICENSE",
+            "CHANGELOG.md",
+            ".cargo",
+            "plugin",
+            "xtask",
+            "harness",
+            "static",
+        ] {
+            copy_tree(&from.join(entry), &dir.path().join(entry));
+        }
+        Scratch { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn xtask(&self, args: &[&str]) -> Output {
+        self.xtask_env(args, &[])
+    }
+
+    pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(self.root())
+            .env("CARGO_TARGET_DIR", shared_target_dir())
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("CARGO_TERM_COLOR", "never")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    pub fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.root().join(file);
+        fs::write(&path, edit(fs::read_to_string(&path).unwrap())).unwrap();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "target" {
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            }
+        }
+    } else {
+        fs::copy(from, to).unwrap();
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
