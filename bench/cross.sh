@@ -29,5 +29,5 @@ print(f"`--all` wall time {wall:.0f} s for {len(built)} of {len(rows)} platforms
       f"(sum of per-target builds {sum(r['seconds'] for r in built):.0f} s).")
 for r in rows:
     if r["status"] != "ok":
-        print(f"- {r['platform']}: {r['message']}")
+        print(f"- {r['message']}")
 PY

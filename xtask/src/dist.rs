@@ -134,9 +134,17 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
     }
 }
 
-/// UTC `YYYY-MM-DD` of a Unix time (Howard Hinnant's `civil_from_days`).
+/// UTC `YYYY-MM-DD` of a Unix time.
 pub fn utc_date(unix_seconds: i64) -> String {
+    let (year, month, day, ..) = civil(unix_seconds);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// UTC (year, month, day, hour, minute, second) of a Unix time (Howard Hinnant's
+/// `civil_from_days`).
+pub fn civil(unix_seconds: i64) -> (i64, u8, u8, u8, u8, u8) {
     let days = unix_seconds.div_euclid(86_400);
+    let second_of_day = unix_seconds.rem_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
@@ -151,7 +159,19 @@ pub fn utc_date(unix_seconds: i64) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let (hour, minute, second) = (
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60,
+    );
+    (
+        year,
+        month as u8,
+        day as u8,
+        hour as u8,
+        minute as u8,
+        second as u8,
+    )
 }
 
 #[cfg(test)]
@@ -187,6 +207,7 @@ mod tests {
         assert_eq!(utc_date(1_795_478_400), "2026-11-24");
         assert_eq!(utc_date(-1), "1969-12-31");
         assert_eq!(utc_date(4_107_542_400), "2100-03-01");
+        assert_eq!(civil(1_795_485_845), (2026, 11, 24, 2, 4, 5));
     }
 
     fn tree(dir: &Path) -> Vec<(String, String)> {

@@ -25,6 +25,60 @@ pub enum Command {
     /// dist/ is replaced in one step: a failed build leaves the previous dist/ as it was,
     /// and the binaries that built land together.
     Build(BuildFlags),
+
+    /// Build every platform and write the release archive `<id>-<version>.zip`.
+    ///
+    /// One root directory named after the plugin id, entries sorted, backend binaries 0755
+    /// (made on Unix), fixed timestamps (SOURCE_DATE_EPOCH or the last commit), deflate -9;
+    /// with `.sha1` and `.sha256` beside it. Signed with @grafana/sign-plugin when
+    /// GRAFANA_ACCESS_POLICY_TOKEN is set. The archive is validated when written.
+    Package(PackageFlags),
+
+    /// Check an archive against the offline rules of Grafana's plugin validator.
+    Validate(ValidateFlags),
+
+    /// Print the version (from Cargo.toml), or check a release tag against it.
+    Version(VersionFlags),
+}
+
+#[derive(Debug, Args)]
+pub struct PackageFlags {
+    /// Platform to package, repeatable (as for `build`). Default: all six.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Package the existing dist/ without building.
+    #[arg(long)]
+    pub no_build: bool,
+
+    /// Where to write the archives. Default: target/package/.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
+
+    /// Also write one archive per platform, `<id>-<version>.<os>_<arch>.zip`.
+    #[arg(long)]
+    pub per_platform: bool,
+
+    /// Sign (fails without GRAFANA_ACCESS_POLICY_TOKEN); signing is automatic with a token.
+    #[arg(long)]
+    pub sign: bool,
+
+    /// Root URLs of the Grafana instances a private signature is for (comma-separated).
+    #[arg(long, value_name = "URLS")]
+    pub root_urls: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateFlags {
+    /// The archive. Default: target/package/<id>-<version>.zip.
+    pub archive: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionFlags {
+    /// Fail unless this tag (v1.2.3 or refs/tags/v1.2.3) is `v` and the version.
+    #[arg(long, value_name = "TAG")]
+    pub check_tag: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,17 @@
 //! `cargo xtask`: builds, runs and ships the Grafana plugin in this repository.
 //! Parse flags, make one shell, dispatch; each command lives in its own module.
+mod archive;
 mod build;
 mod dist;
 mod flags;
+mod package;
 mod project;
+mod schema;
 mod targets;
 mod toolchain;
 mod ui;
+mod validate;
+mod version;
 
 use std::process::ExitCode;
 
@@ -29,5 +34,19 @@ fn run(flags: flags::Xtask, ui: &ui::Ui) -> anyhow::Result<()> {
     let sh = xshell::Shell::new()?;
     match flags.command {
         flags::Command::Build(build) => build::run(&sh, ui, &build),
+        flags::Command::Package(package) => package::run(&sh, ui, &package),
+        flags::Command::Validate(validate) => {
+            let archive = match validate.archive {
+                Some(archive) => archive,
+                None => {
+                    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+                    let project = project::Project::load(&sh, &cargo)?;
+                    let out = project.cargo.workspace_root.join("target").join("package");
+                    validate::default_archive(&out, &project.plugin.id, &project.cargo.version)?
+                }
+            };
+            validate::run(ui, &archive)
+        }
+        flags::Command::Version(version) => version::run(&sh, &version),
     }
 }

@@ -1,5 +1,5 @@
-//! Output that reads like cargo's: right-aligned bold green status verbs, an `error:`
-//! prefix, colour only where wanted (`CARGO_TERM_COLOR`, `NO_COLOR`, a terminal).
+//! Output that reads like cargo's: right-aligned bold green status verbs, `error:`,
+//! `warning:` and `note:` prefixes, colour only where wanted (`CARGO_TERM_COLOR`, `NO_COLOR`, a terminal).
 use std::{fmt::Display, io::IsTerminal};
 
 pub struct Ui {
@@ -29,6 +29,18 @@ impl Ui {
     pub fn status(&self, verb: &str, message: impl Display) {
         if !self.quiet {
             eprintln!("{} {message}", self.paint("1;32", &format!("{verb:>12}")));
+        }
+    }
+
+    pub fn warning(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{} {message}", self.paint("1;33", "warning:"));
+        }
+    }
+
+    pub fn note(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{} {message}", self.paint("1;36", "note:"));
         }
     }
 

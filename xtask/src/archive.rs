@@ -1,0 +1,565 @@
+//! Grafana plugin archives: one root directory named after the plugin, entries (directories
+//! included) in sorted order, Unix modes (0755 for backend binaries and directories, 0644
+//! otherwise) marked as made on Unix, one fixed timestamp, deflate level 9 compressed on
+//! every core. Written to a temporary file, read back and verified, then renamed into place.
+use std::{
+    fs::{self, File},
+    io::{self, BufWriter, Read, Write},
+    path::{Path, PathBuf},
+    thread,
+};
+
+use anyhow::{Context, Result, bail, ensure};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use zip::{
+    CompressionMethod, DateTime, HasZipMetadata, PreparedZipFile, System, ZipArchive, ZipWriter,
+    write::SimpleFileOptions,
+};
+
+/// One entry of the archive. Paths use `/` and start with the root directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    /// The file to store; `None` for a directory.
+    pub source: Option<PathBuf>,
+    pub mode: u32,
+}
+
+/// The entries of `dir` below the root directory `root`: directories and files, sorted by
+/// path; files whose name starts with `executable_prefix` are backend binaries (0755).
+pub fn entries_of(dir: &Path, root: &str, executable_prefix: &str) -> Result<Vec<Entry>> {
+    let mut entries = vec![Entry {
+        path: format!("{root}/"),
+        source: None,
+        mode: 0o755,
+    }];
+    collect(dir, root, executable_prefix, &mut entries)?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
+fn collect(
+    dir: &Path,
+    prefix: &str,
+    executable_prefix: &str,
+    entries: &mut Vec<Entry>,
+) -> Result<()> {
+    for item in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let item = item.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = item.file_name().into_string().map_err(|name| {
+            anyhow::anyhow!("{}: file name {name:?} is not UTF-8", dir.display())
+        })?;
+        let kind = item.file_type()?;
+        let path = format!("{prefix}/{name}");
+        if kind.is_dir() {
+            entries.push(Entry {
+                path: format!("{path}/"),
+                source: None,
+                mode: 0o755,
+            });
+            collect(&item.path(), &path, executable_prefix, entries)?;
+        } else if kind.is_file() {
+            let mode = if name.starts_with(executable_prefix) {
+                0o755
+            } else {
+                0o644
+            };
+            entries.push(Entry {
+                path,
+                source: Some(item.path()),
+                mode,
+            });
+        } else {
+            bail!(
+                "{}: not a regular file or directory; archives take only those",
+                item.path().display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A timestamp for every entry: DOS time, so clamped to 1980..=2107 and even seconds.
+pub fn dos_time(unix_seconds: i64) -> DateTime {
+    let (year, month, day, hour, minute, second) = crate::dist::civil(unix_seconds);
+    DateTime::from_date_and_time(
+        year.clamp(1980, 2107) as u16,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    )
+    .unwrap_or_default()
+}
+
+fn options(mode: u32, time: DateTime) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(time)
+        .unix_permissions(mode)
+        // Made on Unix whatever the host: an archive marked as made on FAT/NTFS extracts
+        // without its modes, and a backend binary that is not 0755 fails validation.
+        .system(System::Unix)
+}
+
+/// Writes the archive to `out` atomically: a temporary file beside it, read back and
+/// verified against `entries`, then renamed. On any error nothing is left under `out` or the
+/// temporary name.
+pub fn write(out: &Path, entries: &[Entry], time: DateTime) -> Result<()> {
+    write_atomically(
+        out,
+        |file| write_zip(file, entries, time),
+        |written| verify(written, entries),
+    )
+}
+
+/// Runs `fill` on a temporary file beside `out`, `check` on the written file, then renames
+/// it to `out`; removes the temporary file on any failure.
+pub fn write_atomically(
+    out: &Path,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+    check: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let name = out
+        .file_name()
+        .context("an output path needs a file name")?
+        .to_string_lossy();
+    let temporary = out.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&temporary)
+            .with_context(|| format!("cannot create {}", temporary.display()))?;
+        fill(&mut file)?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", temporary.display()))?;
+        drop(file);
+        check(&temporary)?;
+        fs::rename(&temporary, out)
+            .with_context(|| format!("cannot rename {} to {}", temporary.display(), out.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn write_zip(file: &mut File, entries: &[Entry], time: DateTime) -> Result<()> {
+    let prepared = compress_in_parallel(entries, time)?;
+    let mut zip = ZipWriter::new(BufWriter::new(file));
+    for (entry, prepared) in entries.iter().zip(prepared) {
+        match prepared {
+            None => {
+                zip.add_directory(entry.path.trim_end_matches('/'), options(entry.mode, time))?
+            }
+            Some(prepared) => zip.add_prepared_file(prepared)?,
+        }
+    }
+    zip.finish()?.flush()?;
+    Ok(())
+}
+
+/// Deflates every file on its own core share; results come back in entry order.
+fn compress_in_parallel(entries: &[Entry], time: DateTime) -> Result<Vec<Option<PreparedZipFile>>> {
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(entries.len().max(1));
+    // Largest files first, dealt round-robin, so the threads finish together.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    let size = |i: &usize| {
+        entries[*i]
+            .source
+            .as_ref()
+            .and_then(|p| fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    };
+    order.sort_by_key(|i| std::cmp::Reverse(size(i)));
+    let mut results: Vec<Option<PreparedZipFile>> = (0..entries.len()).map(|_| None).collect();
+    thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                let mine: Vec<usize> = order
+                    .iter()
+                    .copied()
+                    .skip(worker)
+                    .step_by(threads)
+                    .collect();
+                scope.spawn(move || -> Result<Vec<(usize, PreparedZipFile)>> {
+                    let mut done = Vec::new();
+                    for index in mine {
+                        let entry = &entries[index];
+                        if let Some(source) = &entry.source {
+                            let prepared = PreparedZipFile::from_path(
+                                &entry.path,
+                                source,
+                                options(entry.mode, time),
+                            )
+                            .with_context(|| format!("cannot compress {}", source.display()))?;
+                            done.push((index, prepared));
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (index, prepared) in worker.join().expect("a compression thread panicked")? {
+                results[index] = Some(prepared);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(results)
+}
+
+/// What an entry of an archive says about itself, read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadEntry {
+    pub path: String,
+    pub is_dir: bool,
+    /// Unix mode bits, when the entry was made on Unix.
+    pub unix_mode: Option<u32>,
+    pub made_on_unix: bool,
+    pub data: Vec<u8>,
+}
+
+/// Reads every entry, contents included; the zip reader checks each CRC-32 at the end of
+/// the data and fails on a mismatch.
+pub fn read(path: &Path) -> Result<Vec<ReadEntry>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut archive = ZipArchive::new(io::BufReader::new(file))
+        .with_context(|| format!("{}: not a zip archive", path.display()))?;
+    let mut entries = Vec::with_capacity(archive.len());
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index)?;
+        let mut data = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut data).with_context(|| {
+            format!(
+                "{}: entry {} is corrupt",
+                path.display(),
+                entry.name().unwrap_or_default()
+            )
+        })?;
+        entries.push(ReadEntry {
+            path: entry.name()?.into_owned(),
+            is_dir: entry.is_dir(),
+            unix_mode: entry.unix_mode(),
+            made_on_unix: entry.get_metadata().system == System::Unix,
+            data,
+        });
+    }
+    Ok(entries)
+}
+
+/// Checks a written archive against the entries it was made from: names and order, modes,
+/// and contents (through their CRC-32 and a byte comparison).
+pub fn verify(path: &Path, entries: &[Entry]) -> Result<()> {
+    let read = read(path)?;
+    let names: Vec<&str> = read.iter().map(|e| e.path.as_str()).collect();
+    let expected: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    ensure!(
+        names == expected,
+        "{}: entries read back differ from those written",
+        path.display()
+    );
+    for (entry, got) in entries.iter().zip(&read) {
+        ensure!(
+            got.made_on_unix,
+            "{}: {} is not marked as made on Unix",
+            path.display(),
+            got.path
+        );
+        let mode = got.unix_mode.map(|m| m & 0o777);
+        let shown = mode.map_or("none".to_owned(), |m| format!("{m:o}"));
+        ensure!(
+            mode == Some(entry.mode),
+            "{}: {} has mode {shown}, not {:o}",
+            path.display(),
+            got.path,
+            entry.mode
+        );
+        if let Some(source) = &entry.source {
+            let original =
+                fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+            ensure!(
+                original == got.data,
+                "{}: {} differs from {}",
+                path.display(),
+                got.path,
+                source.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `(sha1 hex, sha256 hex)` of a file.
+pub fn digests(path: &Path) -> Result<(String, String)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (mut sha1, mut sha256) = (Sha1::new(), Sha256::new());
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        sha1.update(&buffer[..read]);
+        sha256.update(&buffer[..read]);
+    }
+    Ok((hex(&sha1.finalize()), hex(&sha256.finalize())))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `<archive>.sha1` (the hex digest, as plugin-actions and Grafana's submission form
+/// use) and `<archive>.sha256` (`sha256sum --check` format), each atomically.
+pub fn write_checksums(archive: &Path) -> Result<(PathBuf, PathBuf)> {
+    let (sha1, sha256) = digests(archive)?;
+    let name = archive
+        .file_name()
+        .context("archive without a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let sha1_path = archive.with_file_name(format!("{name}.sha1"));
+    let sha256_path = archive.with_file_name(format!("{name}.sha256"));
+    write_atomically(&sha1_path, |file| Ok(writeln!(file, "{sha1}")?), |_| Ok(()))?;
+    write_atomically(
+        &sha256_path,
+        |file| Ok(writeln!(file, "{sha256}  {name}")?),
+        |_| Ok(()),
+    )?;
+    Ok((sha1_path, sha256_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dist-like tree with fake binaries: no real build needed.
+    fn fake_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("img")).unwrap();
+        fs::write(root.join("plugin.json"), "{}").unwrap();
+        fs::write(
+            root.join("module.js"),
+            "define([], function () {});\n".repeat(200),
+        )
+        .unwrap();
+        fs::write(root.join("img/logo.svg"), "<svg/>").unwrap();
+        fs::write(
+            root.join("gpx_x_linux_amd64"),
+            b"\x7fELF binary ".repeat(5000),
+        )
+        .unwrap();
+        fs::write(
+            root.join("gpx_x_windows_amd64.exe"),
+            b"MZ binary ".repeat(5000),
+        )
+        .unwrap();
+        dir
+    }
+
+    const TIME: i64 = 1_795_478_400;
+
+    fn entries(tree: &Path) -> Vec<Entry> {
+        entries_of(tree, "acme-x-app", "gpx_x_").unwrap()
+    }
+
+    #[test]
+    fn entries_are_sorted_with_directories_and_modes() {
+        let tree = fake_tree();
+        let listed: Vec<(String, u32)> = entries(tree.path())
+            .into_iter()
+            .map(|e| (e.path, e.mode))
+            .collect();
+        let expected: Vec<(String, u32)> = [
+            ("acme-x-app/", 0o755),
+            ("acme-x-app/gpx_x_linux_amd64", 0o755),
+            ("acme-x-app/gpx_x_windows_amd64.exe", 0o755),
+            ("acme-x-app/img/", 0o755),
+            ("acme-x-app/img/logo.svg", 0o644),
+            ("acme-x-app/module.js", 0o644),
+            ("acme-x-app/plugin.json", 0o644),
+        ]
+        .map(|(p, m)| (p.to_owned(), m))
+        .to_vec();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_bytes_and_modes_read_back() {
+        let tree = fake_tree();
+        let out = tempfile::tempdir().unwrap();
+        let (first, second) = (out.path().join("a.zip"), out.path().join("b.zip"));
+        write(&first, &entries(tree.path()), dos_time(TIME)).unwrap();
+        write(&second, &entries(tree.path()), dos_time(TIME)).unwrap();
+        assert_eq!(
+            fs::read(&first).unwrap(),
+            fs::read(&second).unwrap(),
+            "not reproducible"
+        );
+        let read = read(&first).unwrap();
+        assert!(read.iter().all(|e| e.made_on_unix));
+        let mode = |path: &str| {
+            read.iter()
+                .find(|e| e.path == path)
+                .unwrap()
+                .unix_mode
+                .unwrap()
+                & 0o777
+        };
+        assert_eq!(mode("acme-x-app/gpx_x_linux_amd64"), 0o755);
+        assert_eq!(mode("acme-x-app/module.js"), 0o644);
+        assert_eq!(mode("acme-x-app/img/"), 0o755);
+        // A different time is a different archive.
+        let third = out.path().join("c.zip");
+        write(&third, &entries(tree.path()), dos_time(TIME + 86_400)).unwrap();
+        assert_ne!(fs::read(&first).unwrap(), fs::read(&third).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn extracted_files_keep_their_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let tree = fake_tree();
+        let out = tempfile::tempdir().unwrap();
+        let zip_path = out.path().join("a.zip");
+        write(&zip_path, &entries(tree.path()), dos_time(TIME)).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+        let by_crate = out.path().join("by-crate");
+        ZipArchive::new(File::open(&zip_path).unwrap())
+            .unwrap()
+            .extract(&by_crate)
+            .unwrap();
+        assert_eq!(mode(&by_crate.join("acme-x-app/gpx_x_linux_amd64")), 0o755);
+        assert_eq!(mode(&by_crate.join("acme-x-app/module.js")), 0o644);
+
+        // Info-ZIP's unzip is what most people (and scripts) extract with.
+        let by_unzip = out.path().join("by-unzip");
+        match std::process::Command::new("unzip")
+            .arg("-q")
+            .arg(&zip_path)
+            .arg("-d")
+            .arg(&by_unzip)
+            .status()
+        {
+            Ok(status) => {
+                assert!(status.success());
+                assert_eq!(mode(&by_unzip.join("acme-x-app/gpx_x_linux_amd64")), 0o755);
+                assert_eq!(mode(&by_unzip.join("acme-x-app/plugin.json")), 0o644);
+            }
+            Err(error) => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    io::stderr(),
+                    "SKIPPED extraction with unzip: not installed ({error})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn checksum_files_verify() {
+        let tree = fake_tree();
+        let out = tempfile::tempdir().unwrap();
+        let zip_path = out.path().join("acme-x-app-1.0.0.zip");
+        write(&zip_path, &entries(tree.path()), dos_time(TIME)).unwrap();
+        let (sha1_path, sha256_path) = write_checksums(&zip_path).unwrap();
+        let bytes = fs::read(&zip_path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&sha1_path).unwrap(),
+            format!("{}\n", hex(&Sha1::digest(&bytes)))
+        );
+        assert_eq!(
+            fs::read_to_string(&sha256_path).unwrap(),
+            format!("{}  acme-x-app-1.0.0.zip\n", sha256_hex(&bytes))
+        );
+        // And in the format `sha256sum --check` reads, when it is installed.
+        if let Ok(output) = std::process::Command::new("sha256sum")
+            .arg("--check")
+            .arg(&sha256_path)
+            .current_dir(out.path())
+            .output()
+        {
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_mid_write_or_in_verification_leaves_no_file() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("plugin.zip");
+        let error = write_atomically(
+            &target,
+            |file| {
+                file.write_all(b"PK half an archive")?;
+                bail!("disk full (simulated)")
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(error.to_string(), "disk full (simulated)");
+        assert_eq!(
+            fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "a partial file was left"
+        );
+
+        let error = write_atomically(
+            &target,
+            |file| Ok(file.write_all(b"not a zip")?),
+            |written| verify(written, &[]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("not a zip archive"), "{error:#}");
+        assert_eq!(
+            fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "an unverified file was left"
+        );
+
+        // An existing archive under the final name survives a failed rewrite.
+        fs::write(&target, "previous").unwrap();
+        let _ = write_atomically(&target, |_| bail!("interrupted"), |_| Ok(()));
+        assert_eq!(fs::read_to_string(&target).unwrap(), "previous");
+    }
+
+    #[test]
+    fn verification_catches_a_wrong_mode_or_content() {
+        let tree = fake_tree();
+        let out = tempfile::tempdir().unwrap();
+        let zip_path = out.path().join("a.zip");
+        let mut entries = entries(tree.path());
+        write(&zip_path, &entries, dos_time(TIME)).unwrap();
+        entries[5].mode = 0o755;
+        assert!(
+            verify(&zip_path, &entries)
+                .unwrap_err()
+                .to_string()
+                .contains("has mode 644, not 755")
+        );
+        entries[5].mode = 0o644;
+        fs::write(tree.path().join("module.js"), "changed").unwrap();
+        assert!(
+            verify(&zip_path, &entries)
+                .unwrap_err()
+                .to_string()
+                .contains("differs from")
+        );
+    }
+}

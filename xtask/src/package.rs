@@ -1,0 +1,328 @@
+//! `cargo xtask package`: what plugin-actions does with `mv dist <id>; zip -r; sha1sum`,
+//! natively and reproducibly. Builds the platforms (unless `--no-build`), refuses an
+//! incomplete dist/, stages `<id>/`, optionally signs it, writes `<id>-<version>.zip` (and
+//! per-platform archives) with checksums, and validates what it wrote.
+use std::{fs, path::Path};
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use crate::{
+    archive, build,
+    flags::{BuildFlags, MessageFormat, PackageFlags},
+    project::{PLUGIN_JSON, Project},
+    targets::{self, BuildTarget},
+    ui::Ui,
+    validate,
+};
+
+/// Files every archive needs besides the binaries (the validator's required files).
+const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICENSE"];
+/// The environment variable plugin-actions uses for Grafana's signing token.
+pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
+
+pub fn run(sh: &Shell, ui: &Ui, flags: &PackageFlags) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let project = Project::load(sh, &cargo)?;
+    let root = project.cargo.workspace_root.clone();
+    sh.change_dir(&root);
+    let host_os = std::env::consts::OS;
+    let platforms: Vec<BuildTarget> = if flags.targets.is_empty() {
+        targets::all(host_os)
+    } else {
+        flags
+            .targets
+            .iter()
+            .map(|spec| targets::parse(spec, host_os))
+            .collect::<Result<_>>()?
+    };
+
+    if !flags.no_build {
+        let build_flags = BuildFlags {
+            targets: flags.targets.clone(),
+            all: flags.targets.is_empty(),
+            backend: None,
+            check_only: false,
+            debug: false,
+            clean: false,
+            dry_run: false,
+            message_format: MessageFormat::Human,
+        };
+        build::run(sh, ui, &build_flags).context(
+            "cannot package what did not build; build on a machine that has every platform's \
+             toolchain (darwin needs macOS), or package fewer platforms with --target",
+        )?;
+    }
+
+    let dist = root.join("dist");
+    let executable = &project.plugin.executable;
+    let dist_entries = list_names(&dist)?;
+    let binaries = check_dist(
+        &dist_entries,
+        &platforms,
+        executable,
+        !flags.targets.is_empty(),
+    )
+    .map_err(|problem| anyhow::anyhow!("{}: {problem}", dist.display()))?;
+
+    let scratch = root.join("target").join("xtask").join("package");
+    let stage = scratch.join(&project.plugin.id);
+    stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
+    sign(sh, ui, &stage, flags)?;
+
+    let out_dir = match &flags.out_dir {
+        Some(dir) => dir.clone(),
+        None => root.join("target").join("package"),
+    };
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let time = archive::dos_time(timestamp(sh)?);
+    let id = &project.plugin.id;
+    let version = &project.cargo.version;
+    let prefix = targets::executable_prefix(executable);
+
+    let mut archives = Vec::new();
+    let all_entries = archive::entries_of(&stage, id, &prefix)?;
+    archives.push((
+        out_dir.join(format!("{id}-{version}.zip")),
+        all_entries.clone(),
+    ));
+    if flags.per_platform {
+        for (platform, binary) in platforms.iter().zip(&binaries) {
+            let entries = all_entries
+                .iter()
+                .filter(|e| !is_binary(&e.path, id, &prefix) || e.path == format!("{id}/{binary}"))
+                .cloned()
+                .collect();
+            archives.push((
+                out_dir.join(format!(
+                    "{id}-{version}.{}_{}.zip",
+                    platform.os, platform.arch
+                )),
+                entries,
+            ));
+        }
+    }
+    for (path, entries) in &archives {
+        ui.status(
+            "Packaging",
+            format!("{} ({} entries)", path.display(), entries.len()),
+        );
+        archive::write(path, entries, time)?;
+        let (sha1, sha256) = archive::write_checksums(path)?;
+        validate::run(ui, path)?;
+        ui.status(
+            "Wrote",
+            format!(
+                "{}\n{:>12} {}\n{:>12} {}",
+                path.display(),
+                "",
+                sha1.display(),
+                "",
+                sha256.display()
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn is_binary(path: &str, id: &str, prefix: &str) -> bool {
+    path.strip_prefix(&format!("{id}/"))
+        .is_some_and(|rest| rest.starts_with(prefix) && !rest.contains('/'))
+}
+
+fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = fs::read_dir(dir).with_context(|| {
+        format!(
+            "cannot read {}; build first (cargo xtask build --all)",
+            dir.display()
+        )
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The binaries to package, one per platform, or what dist/ lacks and how to fix it.
+/// Binaries of other platforms in dist/ are left out when the targets were narrowed.
+pub fn check_dist(
+    names: &[String],
+    platforms: &[BuildTarget],
+    executable: &str,
+    narrowed: bool,
+) -> Result<Vec<String>, String> {
+    let mut missing: Vec<String> = REQUIRED_FILES
+        .iter()
+        .filter(|file| !names.iter().any(|n| n == *file))
+        .map(|file| (*file).to_owned())
+        .collect();
+    let binaries: Vec<String> = platforms
+        .iter()
+        .map(|p| p.executable_file_name(executable))
+        .collect();
+    let absent: Vec<String> = platforms
+        .iter()
+        .zip(&binaries)
+        .filter(|(_, binary)| !names.contains(binary))
+        .map(|(platform, binary)| format!("{binary} ({})", platform.platform_name()))
+        .collect();
+    missing.extend(absent);
+    if missing.is_empty() {
+        return Ok(binaries);
+    }
+    let fix = if narrowed {
+        "build them (cargo xtask build --target …)"
+    } else {
+        "build them (cargo xtask build --all; darwin on macOS), or package fewer platforms with --target"
+    };
+    Err(format!("incomplete, lacks {}; {fix}", missing.join(", ")))
+}
+
+/// A fresh copy of dist/ under `<id>/`, with only the chosen platforms' binaries.
+fn stage_dist(
+    dist: &Path,
+    stage: &Path,
+    names: &[String],
+    binaries: &[String],
+    executable: &str,
+) -> Result<()> {
+    if stage.exists() {
+        fs::remove_dir_all(stage).with_context(|| format!("cannot remove {}", stage.display()))?;
+    }
+    fs::create_dir_all(stage).with_context(|| format!("cannot create {}", stage.display()))?;
+    let prefix = targets::executable_prefix(executable);
+    for name in names {
+        if name.starts_with(&prefix) && !binaries.contains(name) {
+            continue;
+        }
+        copy_tree(&dist.join(name), &stage.join(name))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let kind = fs::symlink_metadata(from)
+        .with_context(|| format!("cannot read {}", from.display()))?
+        .file_type();
+    if kind.is_dir() {
+        fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+        for entry in
+            fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))?
+        {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else if kind.is_file() {
+        fs::copy(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    } else {
+        bail!(
+            "{}: not a regular file or directory; dist/ must hold only those",
+            from.display()
+        );
+    }
+    Ok(())
+}
+
+/// Signs the staged files with Grafana's tool when a token is there (or `--sign` asks), so
+/// MANIFEST.txt goes into the archive; otherwise says the archive is unsigned.
+fn sign(sh: &Shell, ui: &Ui, stage: &Path, flags: &PackageFlags) -> Result<()> {
+    let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
+    if token.is_none() {
+        if flags.sign {
+            bail!(
+                "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → Access Policies, scope plugins:write)"
+            );
+        }
+        ui.warning(format!(
+            "the archive is unsigned; to sign it, set {TOKEN_VARIABLE} (and --root-urls for a private signature)"
+        ));
+        return Ok(());
+    }
+    let mut args = vec![
+        "--yes".to_owned(),
+        "@grafana/sign-plugin@latest".to_owned(),
+        "--distDir".to_owned(),
+        stage.display().to_string(),
+    ];
+    if let Some(urls) = &flags.root_urls {
+        args.extend(["--rootUrls".to_owned(), urls.clone()]);
+    }
+    ui.status(
+        "Signing",
+        format!("{} with @grafana/sign-plugin", stage.display()),
+    );
+    // The token reaches npx through the inherited environment, never the command line.
+    cmd!(sh, "npx {args...}")
+        .quiet()
+        .run()
+        .context("signing failed: `npx @grafana/sign-plugin` needs Node.js, network access to grafana.com and a valid token")?;
+    if !stage.join("MANIFEST.txt").is_file() {
+        bail!("signing wrote no MANIFEST.txt into {}", stage.display());
+    }
+    Ok(())
+}
+
+/// Seconds since 1970 for every entry: SOURCE_DATE_EPOCH, else the last commit's time, so the
+/// same sources give the same bytes.
+fn timestamp(sh: &Shell) -> Result<i64> {
+    if let Ok(value) = std::env::var("SOURCE_DATE_EPOCH") {
+        return value
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH is {value:?}; set it to Unix seconds"));
+    }
+    let committed = cmd!(sh, "git log -1 --format=%ct")
+        .quiet()
+        .ignore_stderr()
+        .read();
+    Ok(committed
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(315_532_800)) // 1980-01-01, the zip epoch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    const FILES: [&str; 5] = ["LICENSE", "README.md", "img", "module.js", "plugin.json"];
+
+    #[test]
+    fn a_complete_dist_yields_one_binary_per_platform() {
+        let mut dist = names(&FILES);
+        dist.extend(
+            targets::all("linux")
+                .iter()
+                .map(|t| t.executable_file_name("gpx_x")),
+        );
+        let binaries = check_dist(&dist, &targets::all("linux"), "gpx_x", false).unwrap();
+        assert_eq!(binaries.len(), 6);
+        assert_eq!(binaries[5], "gpx_x_windows_amd64.exe");
+    }
+
+    #[test]
+    fn an_incomplete_dist_is_refused_with_what_is_missing() {
+        let mut dist = names(&FILES);
+        dist.push("gpx_x_linux_amd64".into());
+        dist.retain(|n| n != "LICENSE");
+        let error = check_dist(&dist, &targets::all("linux"), "gpx_x", false).unwrap_err();
+        assert!(error.starts_with("incomplete, lacks LICENSE, gpx_x_linux_arm64 (linux/arm64), gpx_x_linux_arm (linux/arm)"), "{error}");
+        assert!(
+            error.ends_with("or package fewer platforms with --target"),
+            "{error}"
+        );
+        // Narrowed to what is there: fine, once LICENSE is back.
+        dist.push("LICENSE".into());
+        let amd64 = [targets::parse("linux/amd64", "linux").unwrap()];
+        assert_eq!(
+            check_dist(&dist, &amd64, "gpx_x", true).unwrap(),
+            ["gpx_x_linux_amd64"]
+        );
+    }
+}

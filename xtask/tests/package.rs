@@ -1,0 +1,268 @@
+//! `cargo xtask package` and `validate` end to end in a scratch copy of the repository: a
+//! real host build plus fake binaries for the other platforms, packaged, extracted and
+//! launched; refusal of an incomplete dist/; signing through a fake `npx` on PATH.
+mod scratch;
+
+use std::{fs, path::Path, process::Output};
+
+use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
+use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
+
+const PLATFORMS: [&str; 6] = [
+    "linux_amd64",
+    "linux_arm64",
+    "linux_arm",
+    "darwin_amd64",
+    "darwin_arm64",
+    "windows_amd64.exe",
+];
+
+fn archive_name() -> String {
+    format!("{PLUGIN_ID}-{}.zip", env!("CARGO_PKG_VERSION"))
+}
+
+/// A scratch repository whose dist/ has the real host binary and fakes for the others.
+fn scratch_with_six_binaries() -> Scratch {
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for platform in PLATFORMS {
+        let binary = scratch
+            .root()
+            .join("dist")
+            .join(format!("{EXECUTABLE}_{platform}"));
+        if !binary.exists() {
+            fs::write(&binary, format!("fake {platform} binary")).unwrap();
+        }
+    }
+    scratch
+}
+
+fn assert_fails_with(output: &Output, expected: &str) {
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error:") && l.contains(expected)),
+        "{expected:?} in:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn package_writes_a_valid_reproducible_archive_whose_binary_serves() {
+    let scratch = scratch_with_six_binaries();
+    let output = scratch.xtask(&["package", "--no-build", "--per-platform"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("warning: the archive is unsigned"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "note: Grafana's plugin catalog currently rejects backends not written in Go"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("   Validated "), "{stderr}");
+
+    let out = scratch.root().join("target/package");
+    let archive = out.join(archive_name());
+    let first = fs::read(&archive).unwrap();
+    let mut written: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    let version = env!("CARGO_PKG_VERSION");
+    let mut expected: Vec<String> = vec![
+        archive_name(),
+        format!("{}.sha1", archive_name()),
+        format!("{}.sha256", archive_name()),
+    ];
+    for platform in PLATFORMS {
+        let name = format!(
+            "{PLUGIN_ID}-{version}.{}.zip",
+            platform.trim_end_matches(".exe")
+        );
+        expected.extend([format!("{name}.sha1"), format!("{name}.sha256"), name]);
+    }
+    expected.sort();
+    assert_eq!(written, expected);
+
+    // Layout: one root named after the id, directories included, sorted; 0755 binaries.
+    let mut zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with(&format!("{PLUGIN_ID}/"))),
+        "{names:?}"
+    );
+    assert!(names.contains(&format!("{PLUGIN_ID}/img/")));
+    for platform in PLATFORMS {
+        let name = format!("{PLUGIN_ID}/{EXECUTABLE}_{platform}");
+        let mode = zip.by_name(&name).unwrap().unix_mode().unwrap() & 0o777;
+        assert_eq!(mode, 0o755, "{name}");
+    }
+    assert_eq!(
+        zip.by_name(&format!("{PLUGIN_ID}/module.js"))
+            .unwrap()
+            .unix_mode()
+            .unwrap()
+            & 0o777,
+        0o644
+    );
+
+    // Per-platform archives hold exactly their own binary.
+    let arm64 = out.join(format!("{PLUGIN_ID}-{version}.linux_arm64.zip"));
+    let mut zip = zip::ZipArchive::new(fs::File::open(&arm64).unwrap()).unwrap();
+    let binaries: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+        .filter(|n| n.contains(EXECUTABLE))
+        .collect();
+    assert_eq!(binaries, [format!("{PLUGIN_ID}/{EXECUTABLE}_linux_arm64")]);
+
+    // Extracted, the host binary starts and answers as Grafana expects.
+    let extracted = tempfile::tempdir().unwrap();
+    zip::ZipArchive::new(fs::File::open(&archive).unwrap())
+        .unwrap()
+        .extract(extracted.path())
+        .unwrap();
+    let binary = extracted.path().join(PLUGIN_ID).join(host_binary_name());
+    let plugin = PluginProcess::launch(&binary).await.unwrap();
+    let health = plugin
+        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
+        .await
+        .unwrap();
+    assert_eq!(health.status, HealthStatus::Ok as i32);
+    assert!(plugin.shutdown().await.unwrap().status.success());
+
+    // The same inputs and time give the same bytes; validate agrees on its own.
+    let again = scratch.xtask(&["package", "--no-build", "--quiet"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        fs::read(&archive).unwrap(),
+        first,
+        "packaging is not reproducible"
+    );
+    let validated = scratch.xtask(&["validate"]);
+    assert!(validated.status.success(), "{}", text(&validated.stderr));
+    let version_output = scratch.xtask(&["version", "--check-tag", &format!("v{version}")]);
+    assert!(version_output.status.success());
+    assert_eq!(text(&version_output.stdout), format!("{version}\n"));
+    assert_fails_with(
+        &scratch.xtask(&["version", "--check-tag", "v9.9.9"]),
+        "does not match the version",
+    );
+}
+
+#[test]
+fn an_incomplete_dist_is_refused_and_nothing_is_written() {
+    let scratch = scratch_with_six_binaries();
+    fs::remove_file(
+        scratch
+            .root()
+            .join(format!("dist/{EXECUTABLE}_darwin_arm64")),
+    )
+    .unwrap();
+    let output = scratch.xtask(&["package", "--no-build"]);
+    assert_fails_with(
+        &output,
+        &format!("incomplete, lacks {EXECUTABLE}_darwin_arm64 (darwin/arm64)"),
+    );
+    assert!(!scratch.root().join("target/package").exists());
+    // Narrowing the platforms explicitly is fine.
+    let output = scratch.xtask(&[
+        "package",
+        "--no-build",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "windows/amd64",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let output = scratch.xtask(&["validate", "no-such.zip"]);
+    assert_fails_with(&output, "no-such.zip");
+}
+
+#[cfg(unix)]
+#[test]
+fn signing_runs_grafanas_tool_with_the_token_in_the_environment_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = scratch_with_six_binaries();
+    assert_fails_with(
+        &scratch.xtask(&["package", "--no-build", "--sign"]),
+        "--sign needs a Grafana access policy token",
+    );
+
+    // A stand-in for npx: checks the token is in its environment, records its arguments and
+    // writes a MANIFEST.txt shaped like @grafana/sign-plugin's (digests of every file).
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("npx.log");
+    let npx = bin.path().join("npx");
+    fs::write(
+        &npx,
+        r#"#!/bin/sh
+[ "$GRAFANA_ACCESS_POLICY_TOKEN" = "token-canary" ] || { echo "no token" >&2; exit 3; }
+echo "$@" > "$NPX_LOG"
+while [ $# -gt 0 ]; do [ "$1" = "--distDir" ] && dir="$2"; shift; done
+cd "$dir" || exit 4
+files=$(find . -type f | sed 's|^\./||' | sort | while read -r f; do printf '"%s":"%s",' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"; done)
+printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{"plugin":"acme-servicechecks-app","version":"%s","files":{%s}}\n-----BEGIN PGP SIGNATURE-----\nfake\n-----END PGP SIGNATURE-----\n' "$VERSION" "${files%,}" > MANIFEST.txt
+"#,
+    )
+    .unwrap();
+    fs::set_permissions(&npx, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let output = scratch.xtask_env(
+        &[
+            "package",
+            "--no-build",
+            "--root-urls",
+            "https://grafana.example.com/",
+        ],
+        &[
+            ("PATH", &path),
+            ("GRAFANA_ACCESS_POLICY_TOKEN", "token-canary"),
+            ("NPX_LOG", log.to_str().unwrap()),
+            ("VERSION", env!("CARGO_PKG_VERSION")),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let arguments = fs::read_to_string(&log).unwrap();
+    assert!(
+        arguments.starts_with("--yes @grafana/sign-plugin@latest --distDir "),
+        "{arguments}"
+    );
+    assert!(
+        arguments
+            .trim_end()
+            .ends_with("--rootUrls https://grafana.example.com/"),
+        "{arguments}"
+    );
+    assert!(
+        !arguments.contains("token-canary"),
+        "the token is on the command line"
+    );
+    assert!(!text(&output.stderr).contains("token-canary"));
+    assert!(
+        !text(&output.stderr).contains("the archive is unsigned"),
+        "{}",
+        text(&output.stderr)
+    );
+    let archive = scratch.root().join("target/package").join(archive_name());
+    let mut zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
+    assert!(zip.by_name(&format!("{PLUGIN_ID}/MANIFEST.txt")).is_ok());
+    assert!(Path::new(&archive).is_file());
+}
