@@ -113,13 +113,15 @@ pub struct Options {
 
 pub fn run(sh: &Shell, ui: &Ui, flags: &BuildFlags) -> Result<()> {
     let started = Instant::now();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = crate::cargo();
     let project = Project::load(sh, &cargo)?;
     let root = project.cargo.workspace_root.clone();
     sh.change_dir(&root);
 
     let host_os = std::env::consts::OS;
-    let requested: Vec<BuildTarget> = if flags.all {
+    let requested: Vec<BuildTarget> = if flags.no_backend {
+        Vec::new()
+    } else if flags.all {
         targets::all(host_os)
     } else if flags.targets.is_empty() {
         vec![targets::host()?]
@@ -197,14 +199,19 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &BuildFlags) -> Result<()> {
         report(ui, flags.message_format, &plan, &outcomes);
     }
     let failed = total - built.len();
-    if !plan.check_only && !built.is_empty() {
+    // Without targets (--no-backend) dist/ is assembled around the binaries already there.
+    if !plan.check_only && (!built.is_empty() || plan.targets.is_empty()) {
         let dist_plan = dist_plan(&plan, &built, &inputs.dist_entries);
         ui.status(
             "Assembling",
             format!(
-                "dist/ with {} and {} other files",
-                names(&built),
-                dist_plan.files.len() - built.len()
+                "dist/ with {} other files{}",
+                dist_plan.files.len() - built.len(),
+                if built.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {}", names(&built))
+                }
             ),
         );
         dist::assemble(&dist_plan)?;
@@ -212,6 +219,11 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &BuildFlags) -> Result<()> {
     if failed == 0 {
         let what = if plan.check_only {
             "checked".to_owned()
+        } else if built.is_empty() {
+            format!(
+                "dist/ around {} binaries already there",
+                plan.kept_binaries.len()
+            )
         } else {
             format!("dist/ ({})", sizes(&built))
         };
@@ -1278,6 +1290,35 @@ mod tests {
             last_line("error: toolchain 'x' is not installed"),
             "error: toolchain 'x' is not installed"
         );
+    }
+
+    #[test]
+    fn without_targets_dist_is_assembled_around_the_binaries_there() {
+        let plan = plan(
+            &project(),
+            &[],
+            &linux(),
+            &options(Profile::Release),
+            &inputs(),
+        )
+        .unwrap();
+        assert!(plan.targets.is_empty());
+        let dist = dist_plan(&plan, &[], &inputs().dist_entries);
+        let binaries: Vec<&str> = dist
+            .files
+            .iter()
+            .filter(|f| f.executable)
+            .map(|f| f.dest.as_str())
+            .collect();
+        assert_eq!(
+            binaries,
+            [
+                "gpx_checks_linux_amd64",
+                "gpx_checks_linux_arm64",
+                "gpx_checks_windows_amd64.exe"
+            ]
+        );
+        assert!(dist.files.iter().any(|f| f.dest == "plugin.json" && f.fill));
     }
 
     #[test]

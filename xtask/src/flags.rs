@@ -39,6 +39,12 @@ pub enum Command {
 
     /// Print the version (from Cargo.toml), or check a release tag against it.
     Version(VersionFlags),
+
+    /// Print the CI build matrix (JSON for `fromJSON`) from the platform table.
+    CiMatrix,
+
+    /// Print the release notes: the top section of CHANGELOG.md.
+    ReleaseNotes,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +108,11 @@ pub struct BuildFlags {
     /// a machine without Apple's SDK). dist/ is not touched.
     #[arg(long)]
     pub check_only: bool,
+
+    /// Build no backend: assemble dist/ (plugin.json, static files) around the binaries
+    /// already in it, e.g. after CI gathered them from per-platform jobs.
+    #[arg(long, conflicts_with_all = ["targets", "all", "check_only", "clean"])]
+    pub no_backend: bool,
 
     /// Build with the debug profile: faster to compile, larger and slower binary.
     #[arg(long)]

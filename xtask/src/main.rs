@@ -2,6 +2,7 @@
 //! Parse flags, make one shell, dispatch; each command lives in its own module.
 mod archive;
 mod build;
+mod ci;
 mod dist;
 mod flags;
 mod package;
@@ -39,8 +40,7 @@ fn run(flags: flags::Xtask, ui: &ui::Ui) -> anyhow::Result<()> {
             let archive = match validate.archive {
                 Some(archive) => archive,
                 None => {
-                    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-                    let project = project::Project::load(&sh, &cargo)?;
+                    let project = project::Project::load(&sh, &cargo())?;
                     let out = project.cargo.workspace_root.join("target").join("package");
                     validate::default_archive(&out, &project.plugin.id, &project.cargo.version)?
                 }
@@ -48,5 +48,21 @@ fn run(flags: flags::Xtask, ui: &ui::Ui) -> anyhow::Result<()> {
             validate::run(ui, &archive)
         }
         flags::Command::Version(version) => version::run(&sh, &version),
+        flags::Command::CiMatrix => {
+            let project = project::Project::load(&sh, &cargo())?;
+            println!("{}", ci::matrix(&project.plugin.executable));
+            Ok(())
+        }
+        flags::Command::ReleaseNotes => {
+            let project = project::Project::load(&sh, &cargo())?;
+            let changelog = project::read_text(&project.cargo.workspace_root.join("CHANGELOG.md"))?;
+            print!("{}", ci::release_notes(&changelog)?);
+            Ok(())
+        }
     }
+}
+
+/// The cargo that runs us (`CARGO`, set by `cargo run`), or the one on PATH.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -22,7 +22,7 @@ const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICEN
 pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
 
 pub fn run(sh: &Shell, ui: &Ui, flags: &PackageFlags) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = crate::cargo();
     let project = Project::load(sh, &cargo)?;
     let root = project.cargo.workspace_root.clone();
     sh.change_dir(&root);
@@ -43,6 +43,7 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &PackageFlags) -> Result<()> {
             all: flags.targets.is_empty(),
             backend: None,
             check_only: false,
+            no_backend: false,
             debug: false,
             clean: false,
             dry_run: false,

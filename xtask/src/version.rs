@@ -5,7 +5,7 @@ use xshell::Shell;
 use crate::{flags::VersionFlags, project::Project};
 
 pub fn run(sh: &Shell, flags: &VersionFlags) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = crate::cargo();
     let project = Project::load(sh, &cargo)?;
     let version = &project.cargo.version;
     if let Some(tag) = &flags.check_tag {

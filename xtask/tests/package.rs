@@ -266,3 +266,60 @@ printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{"plugin":"acme-s
     assert!(zip.by_name(&format!("{PLUGIN_ID}/MANIFEST.txt")).is_ok());
     assert!(Path::new(&archive).is_file());
 }
+
+/// The release workflow's steps that can run here: binaries gathered from the per-platform
+/// jobs into a bare dist/ (artifacts lose the executable bit), `build --no-backend`,
+/// `package --no-build`, `validate`, and the tag check.
+#[test]
+fn the_release_steps_package_gathered_binaries() {
+    let scratch = Scratch::new();
+    let dist = scratch.root().join("dist");
+    fs::create_dir_all(&dist).unwrap();
+    for platform in PLATFORMS {
+        fs::write(
+            dist.join(format!("{EXECUTABLE}_{platform}")),
+            format!("{platform} binary from its job"),
+        )
+        .unwrap();
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    assert_fails_with(
+        &scratch.xtask(&["version", "--check-tag", "v0.0.0-wrong"]),
+        "does not match the version",
+    );
+    assert!(
+        scratch
+            .xtask(&["version", "--check-tag", &format!("refs/tags/v{version}")])
+            .status
+            .success()
+    );
+
+    let output = scratch.xtask(&["build", "--no-backend"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("dist/ around 6 binaries already there"),
+        "{}",
+        text(&output.stderr)
+    );
+    for file in [
+        "plugin.json",
+        "module.js",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "img/logo.svg",
+    ] {
+        assert!(dist.join(file).is_file(), "{file}");
+    }
+    let output = scratch.xtask(&["package", "--no-build"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let validated = scratch.xtask(&["validate"]);
+    assert!(validated.status.success(), "{}", text(&validated.stderr));
+    let notes = scratch.xtask(&["release-notes"]);
+    assert!(notes.status.success());
+    assert!(
+        text(&notes.stdout).starts_with("- "),
+        "{}",
+        text(&notes.stdout)
+    );
+}
