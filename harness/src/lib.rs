@@ -323,6 +323,11 @@ impl PluginProcess {
     pub fn id(&self) -> u32 {
         self.child.id()
     }
+
+    /// Has the process exited (by itself or killed)?
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for PluginProcess {

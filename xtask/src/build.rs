@@ -477,7 +477,7 @@ fn report(ui: &Ui, format: MessageFormat, plan: &BuildPlan, outcomes: &[Outcome]
     }
 }
 
-fn gather_inputs(root: &Path) -> Result<Inputs> {
+pub fn gather_inputs(root: &Path) -> Result<Inputs> {
     let mut static_files = Vec::new();
     let static_dir = root.join(STATIC_DIR);
     if static_dir.is_dir() {

@@ -134,6 +134,60 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
     }
 }
 
+/// Rewrites files inside dist/ one by one (each written beside its place, then renamed), for
+/// the development loop: a Grafana that serves from dist/ (or a container that bind-mounts
+/// it) keeps seeing the same directory.
+pub fn refresh_files(
+    dist_dir: &Path,
+    files: &[StagedFile],
+    placeholders: &Placeholders,
+) -> Result<()> {
+    for file in files {
+        let dest = dist_dir.join(&file.dest);
+        let partial = dist_dir.join(format!(".{}.partial", file.dest.replace('/', "_")));
+        stage_file(
+            dist_dir,
+            &StagedFile {
+                dest: partial.file_name().unwrap().to_string_lossy().into_owned(),
+                ..file.clone()
+            },
+            placeholders,
+        )?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::rename(&partial, &dest)
+            .with_context(|| format!("cannot replace {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Replaces a backend binary that may be running: the new file is written beside it, the
+/// running one renamed aside (allowed for a running executable on every OS, unlike
+/// writing over it: ETXTBSY on Linux, a lock on Windows), and the new one renamed in.
+/// Returns the path the old binary now has, to delete once its process is gone.
+pub fn replace_binary(built: &Path, dest: &Path) -> Result<PathBuf> {
+    let name = dest
+        .file_name()
+        .context("a binary path needs a file name")?
+        .to_string_lossy();
+    let dir = dest.parent().context("a binary path needs a directory")?;
+    let partial = dir.join(format!(".{name}.partial"));
+    let aside = dir.join(format!(".{name}.old"));
+    fs::copy(built, &partial)
+        .with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
+    set_mode(&partial, 0o755)?;
+    let _ = fs::remove_file(&aside);
+    if dest.exists() {
+        fs::rename(dest, &aside)
+            .with_context(|| format!("cannot move {} aside", dest.display()))?;
+    }
+    fs::rename(&partial, dest)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), dest.display()))?;
+    Ok(aside)
+}
+
 /// UTC `YYYY-MM-DD` of a Unix time.
 pub fn utc_date(unix_seconds: i64) -> String {
     let (year, month, day, ..) = civil(unix_seconds);

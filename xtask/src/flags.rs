@@ -26,6 +26,16 @@ pub enum Command {
     /// and the binaries that built land together.
     Build(BuildFlags),
 
+    /// Run the plugin in Grafana (development mode); with --watch, rebuild on save.
+    ///
+    /// Builds the backend for the platform Grafana runs on (static musl Linux for the
+    /// container, this machine for a local Grafana), assembles dist/, starts Grafana with
+    /// docker compose (when an engine answers) or the local Grafana given by --grafana or
+    /// GRAFANA_HOME, and prints the app's URL. --watch rebuilds when plugin/, static/,
+    /// plugin.json or the Cargo files change, swaps the binary and stops the running plugin
+    /// process, which Grafana starts again from the new binary within a second.
+    Dev(DevFlags),
+
     /// Build every platform and write the release archive `<id>-<version>.zip`.
     ///
     /// One root directory named after the plugin id, entries sorted, backend binaries 0755
@@ -45,6 +55,30 @@ pub enum Command {
 
     /// Print the release notes: the top section of CHANGELOG.md.
     ReleaseNotes,
+}
+
+#[derive(Debug, Args)]
+pub struct DevFlags {
+    /// Rebuild and reload when files change.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// A local Grafana: its `grafana` binary or its home directory. Default: GRAFANA_HOME.
+    #[arg(long, value_name = "PATH", conflicts_with = "attach")]
+    pub grafana: Option<std::path::PathBuf>,
+
+    /// Start no Grafana: rebuild and restart the plugin of a Grafana started elsewhere that
+    /// loads dist/.
+    #[arg(long)]
+    pub attach: bool,
+
+    /// The port of the local Grafana.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+
+    /// Leave Grafana (and the compose services) running when the watcher stops.
+    #[arg(long)]
+    pub keep_running: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,9 +3,11 @@
 mod archive;
 mod build;
 mod ci;
+mod dev;
 mod dist;
 mod flags;
 mod package;
+mod process;
 mod project;
 mod schema;
 mod targets;
@@ -13,6 +15,7 @@ mod toolchain;
 mod ui;
 mod validate;
 mod version;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -35,6 +38,7 @@ fn run(flags: flags::Xtask, ui: &ui::Ui) -> anyhow::Result<()> {
     let sh = xshell::Shell::new()?;
     match flags.command {
         flags::Command::Build(build) => build::run(&sh, ui, &build),
+        flags::Command::Dev(dev) => dev::run(&sh, ui, &dev),
         flags::Command::Package(package) => package::run(&sh, ui, &package),
         flags::Command::Validate(validate) => {
             let archive = match validate.archive {

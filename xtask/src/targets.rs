@@ -1,7 +1,7 @@
 //! The one table of platforms: Grafana's os/arch, the Rust target triple, and the executable
 //! file name Grafana looks for. No other file spells a triple, a Grafana os/arch or a
 //! `<executable>_<os>_<arch>` name.
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// A platform Grafana runs backend plugins on (Go's GOOS/GOARCH names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +163,17 @@ pub fn host_of(rust_os: &str, rust_arch: &str) -> Result<BuildTarget> {
             platform_names()
         ),
     }
+}
+
+/// Linux on this machine's architecture, static musl: what a Grafana container on this
+/// machine runs (Docker runs Linux containers of the host's architecture).
+pub fn linux_of_host() -> Result<BuildTarget> {
+    let host = host()?;
+    let platform = PLATFORMS
+        .iter()
+        .find(|p| p.os == "linux" && p.arch == host.arch)
+        .with_context(|| format!("no Linux platform for {}", host.arch))?;
+    Ok(BuildTarget::of(platform, "linux"))
 }
 
 /// The six release platforms, as built from a host running `host_os` (Rust's name).

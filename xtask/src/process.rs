@@ -1,0 +1,159 @@
+//! Finding and stopping plugin processes by their executable's path, on Linux, macOS and
+//! Windows: the plugin is restarted by making it exit (Grafana starts it again within a
+//! second), and matching the full path never hits another plugin or an unrelated process
+//! the way `pgrep -f <name>` can.
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use xshell::{Shell, cmd};
+
+/// Processes whose executable is one of `paths`.
+pub fn running(sh: &Shell, paths: &[PathBuf]) -> Result<Vec<u32>> {
+    let wanted: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .collect();
+    let mut found = Vec::new();
+    for (pid, executable) in list(sh)? {
+        // Linux marks the executable of a process whose file was replaced " (deleted)".
+        let executable = executable.trim_end_matches(" (deleted)");
+        if wanted.iter().any(|w| Path::new(executable) == w) {
+            found.push(pid);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(target_os = "linux")]
+fn list(_sh: &Shell) -> Result<Vec<(u32, String)>> {
+    let mut processes = Vec::new();
+    for entry in std::fs::read_dir("/proc").context("cannot read /proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Ok(executable) = std::fs::read_link(entry.path().join("exe")) {
+            processes.push((pid, executable.to_string_lossy().into_owned()));
+        }
+    }
+    Ok(processes)
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
+    // macOS and the BSDs: `comm` is the full path the process was started from.
+    let output = cmd!(sh, "ps -axo pid=,comm=")
+        .quiet()
+        .read()
+        .context("cannot list processes with ps")?;
+    Ok(output
+        .lines()
+        .filter_map(|line| {
+            let (pid, path) = line.trim().split_once(' ')?;
+            Some((pid.parse().ok()?, path.trim().to_owned()))
+        })
+        .collect())
+}
+
+#[cfg(windows)]
+fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
+    let script = "Get-Process | Where-Object Path | ForEach-Object { \"$($_.Id) $($_.Path)\" }";
+    let output = cmd!(sh, "powershell -NoProfile -Command {script}")
+        .quiet()
+        .read()
+        .context("cannot list processes with PowerShell")?;
+    Ok(output
+        .lines()
+        .filter_map(|line| {
+            let (pid, path) = line.trim().split_once(' ')?;
+            Some((pid.parse().ok()?, path.trim().to_owned()))
+        })
+        .collect())
+}
+
+/// Asks each process to stop (SIGTERM: the plugin shuts down gracefully), then kills what
+/// is still running after `grace`.
+pub fn stop(sh: &Shell, pids: &[u32], grace: Duration) -> Result<()> {
+    for pid in pids {
+        let pid = pid.to_string();
+        if cfg!(windows) {
+            let _ = cmd!(sh, "taskkill /F /PID {pid}")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run();
+        } else {
+            let _ = cmd!(sh, "kill -TERM {pid}").quiet().ignore_stderr().run();
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while pids.iter().any(|pid| alive(sh, *pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in pids.iter().filter(|pid| alive(sh, **pid)) {
+        let pid = pid.to_string();
+        let _ = cmd!(sh, "kill -KILL {pid}").quiet().ignore_stderr().run();
+    }
+    Ok(())
+}
+
+fn alive(sh: &Shell, pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        // A zombie (exited, not yet reaped by its parent) no longer runs.
+        return std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .trim_start()
+                .starts_with('Z')
+        });
+    }
+    if cfg!(windows) {
+        return false;
+    }
+    let pid = pid.to_string();
+    cmd!(sh, "kill -0 {pid}")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_is_found_by_its_executable_path_and_stopped() {
+        let sh = Shell::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // A copy of `sleep` under a unique path, as a plugin binary is under dist/.
+        let sleep = dir.path().join("gpx_test_linux_amd64");
+        std::fs::copy("/bin/sleep", &sleep).unwrap();
+        let mut child = std::process::Command::new(&sleep)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let found = running(&sh, std::slice::from_ref(&sleep)).unwrap();
+        assert_eq!(found, [child.id()]);
+        assert!(
+            running(&sh, &[dir.path().join("other")])
+                .unwrap()
+                .is_empty()
+        );
+        // Replaced on disk (as dev replaces binaries): still found by its path.
+        std::fs::rename(&sleep, dir.path().join("old")).unwrap();
+        std::fs::copy("/bin/sleep", &sleep).unwrap();
+        assert!(
+            running(&sh, &[sleep.clone(), dir.path().join("old")])
+                .unwrap()
+                .contains(&child.id())
+        );
+        stop(&sh, &[child.id()], Duration::from_secs(2)).unwrap();
+        assert!(child.wait().unwrap().code().is_none(), "ended by a signal");
+    }
+}

@@ -1,0 +1,202 @@
+//! `cargo xtask dev --watch` end to end, against a stand-in for Grafana's process manager
+//! (`harness`'s `grafana-standin`: starts the plugin as Grafana does, restarts it within a
+//! second when it exits, reports what serves in a status file). Edit → the new health
+//! message is served; compile error → the old one keeps serving and the error is printed;
+//! fix → the new one; SIGINT → every process started is gone.
+#![cfg(unix)]
+
+mod scratch;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use scratch::{Scratch, text};
+
+fn standin() -> PathBuf {
+    // Built into the test run's target directory (the xtask test binary cannot name another
+    // package's binary): dependencies are already compiled, so this is quick.
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target = Path::new(env!("CARGO_BIN_EXE_xtask"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "harness",
+            "--bin",
+            "grafana-standin",
+        ])
+        .current_dir(repository)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    target.join("debug/grafana-standin")
+}
+
+fn status(scratch: &Scratch) -> Option<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(scratch.root().join("target/dev/data/standin-status.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Waits until `done` holds, or panics with `what` and the xtask's output so far.
+fn wait_for(what: &str, output: &Mutex<String>, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; xtask printed:\n{}",
+            output.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+fn health(scratch: &Scratch) -> String {
+    status(scratch)
+        .and_then(|s| s["health"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
+    if !cfg!(target_os = "linux") {
+        return harness::skip(
+            "dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up",
+            "checks processes through /proc",
+        );
+    }
+    let standin = standin();
+    let scratch = Scratch::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dev", "--watch", "--grafana"])
+        .arg(&standin)
+        .current_dir(scratch.root())
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_BIN_EXE_xtask"))
+                .ancestors()
+                .nth(2)
+                .unwrap(),
+        )
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    let sink = output.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut output = sink.lock().unwrap();
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+
+    wait_for("the first build to serve", &output, || {
+        health(&scratch).starts_with("No targets configured yet")
+    });
+    wait_for("the watcher", &output, || {
+        output.lock().unwrap().contains("Watching")
+    });
+    let first_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
+
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("No targets configured yet", "Edit one: no targets")
+    });
+    wait_for("the edited message", &output, || {
+        health(&scratch).starts_with("Edit one")
+    });
+    let second_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
+    assert_ne!(first_pid, second_pid, "a new process serves the new build");
+    assert!(
+        output.lock().unwrap().contains("Reloaded"),
+        "{}",
+        output.lock().unwrap()
+    );
+
+    scratch.edit("plugin/src/health.rs", |s| {
+        s + "\ncompile_error!(\"broken on purpose\");\n"
+    });
+    wait_for("the failed build", &output, || {
+        output
+            .lock()
+            .unwrap()
+            .contains("the previous backend keeps serving")
+    });
+    assert!(
+        output.lock().unwrap().contains("broken on purpose"),
+        "the compiler's error is printed"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        health(&scratch).starts_with("Edit one"),
+        "the old build keeps serving: {}",
+        health(&scratch)
+    );
+    assert!(alive(second_pid));
+
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("\ncompile_error!(\"broken on purpose\");\n", "")
+            .replace("Edit one", "Edit two")
+    });
+    wait_for("the fixed build", &output, || {
+        health(&scratch).starts_with("Edit two")
+    });
+    let plugin_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
+
+    let standin_pids: Vec<u64> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == standin)
+        })
+        .collect();
+    assert!(!standin_pids.is_empty());
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "xtask dev did not stop on SIGINT:\n{}",
+            output.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", output.lock().unwrap());
+    assert!(!alive(plugin_pid), "the plugin process outlived dev");
+    for pid in standin_pids {
+        assert!(!alive(pid), "the Grafana stand-in outlived dev");
+    }
+}
