@@ -383,6 +383,41 @@ pub fn app_context(
     }
 }
 
+/// Launches `executable` (through `runner` when given) as Grafana does and checks that it
+/// serves: CheckHealth answers OK, `GET ping` answers 200, and it stops on `Shutdown`.
+pub async fn assert_serves(
+    runner: Option<&Path>,
+    executable: &Path,
+    plugin_id: &str,
+) -> Result<()> {
+    use pluginv2::check_health_response::HealthStatus;
+    let plugin = PluginProcess::launch_under(runner, executable, &[]).await?;
+    let health = plugin
+        .check_health(app_context(plugin_id, Some("Admin"), b"{}", &[]))
+        .await?;
+    ensure!(
+        health.status == HealthStatus::Ok as i32,
+        "CheckHealth answered {health:?}"
+    );
+    let ping = plugin
+        .call_resource(
+            "GET",
+            "ping",
+            app_context(plugin_id, Some("Viewer"), b"{}", &[]),
+            &[],
+            b"",
+        )
+        .await?;
+    ensure!(ping.status == 200, "GET ping answered {}", ping.status);
+    let stopped = plugin.shutdown().await?;
+    ensure!(
+        stopped.status.success(),
+        "the plugin exited with {:?}",
+        stopped.status
+    );
+    Ok(())
+}
+
 /// Reports a test that cannot run here, and why, where `cargo test` shows it: written to
 /// the stderr handle directly, which libtest does not capture (it captures `eprintln!`).
 pub fn skip(test: &str, reason: &str) {

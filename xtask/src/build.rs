@@ -121,16 +121,10 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &BuildFlags) -> Result<()> {
     let host_os = std::env::consts::OS;
     let requested: Vec<BuildTarget> = if flags.no_backend {
         Vec::new()
-    } else if flags.all {
-        targets::all(host_os)
-    } else if flags.targets.is_empty() {
+    } else if flags.targets.is_empty() && !flags.all {
         vec![targets::host()?]
     } else {
-        flags
-            .targets
-            .iter()
-            .map(|spec| targets::parse(spec, host_os))
-            .collect::<Result<_>>()?
+        targets::parse_or_all(&flags.targets, host_os)?
     };
     // A plain host build needs no probing: cargo and the host's std are there.
     let environment = if requested.iter().all(|t| t.triple.is_none()) {

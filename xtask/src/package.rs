@@ -27,15 +27,7 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &PackageFlags) -> Result<()> {
     let root = project.cargo.workspace_root.clone();
     sh.change_dir(&root);
     let host_os = std::env::consts::OS;
-    let platforms: Vec<BuildTarget> = if flags.targets.is_empty() {
-        targets::all(host_os)
-    } else {
-        flags
-            .targets
-            .iter()
-            .map(|spec| targets::parse(spec, host_os))
-            .collect::<Result<_>>()?
-    };
+    let platforms = targets::parse_or_all(&flags.targets, host_os)?;
 
     if !flags.no_build {
         let build_flags = BuildFlags {

@@ -49,13 +49,7 @@ fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
         .quiet()
         .read()
         .context("cannot list processes with ps")?;
-    Ok(output
-        .lines()
-        .filter_map(|line| {
-            let (pid, path) = line.trim().split_once(' ')?;
-            Some((pid.parse().ok()?, path.trim().to_owned()))
-        })
-        .collect())
+    Ok(pid_and_path_lines(&output))
 }
 
 #[cfg(windows)]
@@ -65,13 +59,19 @@ fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
         .quiet()
         .read()
         .context("cannot list processes with PowerShell")?;
-    Ok(output
+    Ok(pid_and_path_lines(&output))
+}
+
+/// `<pid> <path>` lines, as `ps` and the PowerShell listing print them.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn pid_and_path_lines(output: &str) -> Vec<(u32, String)> {
+    output
         .lines()
         .filter_map(|line| {
             let (pid, path) = line.trim().split_once(' ')?;
             Some((pid.parse().ok()?, path.trim().to_owned()))
         })
-        .collect())
+        .collect()
 }
 
 /// Asks each process to stop (SIGTERM: the plugin shuts down gracefully), then kills what
@@ -123,10 +123,23 @@ fn alive(sh: &Shell, pid: u32) -> bool {
         .is_ok()
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn listings_parse_into_pids_and_paths() {
+        let listing = "  412 /usr/sbin/sshd\n 9031 /work/dist/gpx_x_darwin_arm64\nnot a line\n";
+        assert_eq!(
+            pid_and_path_lines(listing),
+            [
+                (412, "/usr/sbin/sshd".to_owned()),
+                (9031, "/work/dist/gpx_x_darwin_arm64".to_owned())
+            ]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_process_is_found_by_its_executable_path_and_stopped() {
         let sh = Shell::new().unwrap();

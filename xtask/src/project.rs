@@ -192,7 +192,8 @@ pub fn is_valid_plugin_id(id: &str) -> bool {
         && matches!(parts[parts.len() - 1], "app" | "panel" | "datasource")
 }
 
-fn kind(value: &Value) -> &'static str {
+/// How an error message names a JSON value's type.
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -4,6 +4,8 @@
 //! additionalItems, minItems. Others (description, format, …) do not constrain.
 use serde_json::Value;
 
+use crate::project::kind;
+
 pub const PLUGIN_SCHEMA: &str = include_str!("plugin.schema.json");
 
 /// Every violation, as `path: problem` (`info.version: "1.0" does not match …`).
@@ -124,17 +126,6 @@ fn has_type(value: &Value, name: &str) -> bool {
         "number" => value.is_number(),
         "integer" => value.as_i64().is_some() || value.as_u64().is_some(),
         _ => true,
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -188,6 +188,14 @@ fn platform_names() -> String {
     PLATFORMS.map(|p| p.name()).join(", ")
 }
 
+/// The targets of repeated `--target` flags, or the six release platforms when there are none.
+pub fn parse_or_all(specs: &[String], host_os: &str) -> Result<Vec<BuildTarget>> {
+    if specs.is_empty() {
+        return Ok(all(host_os));
+    }
+    specs.iter().map(|spec| parse(spec, host_os)).collect()
+}
+
 /// Parses a `--target`: a Grafana platform (`linux/arm64`), a triple of the table
 /// (`aarch64-unknown-linux-musl`), or `TRIPLE=OS/ARCH` for any other target (Mage's
 /// `build:custom`).

@@ -5,7 +5,6 @@ mod scratch;
 
 use std::{collections::BTreeMap, fs, path::Path, process::Output, time::SystemTime};
 
-use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
 use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
 
 /// Every file under `dir`: relative path → (contents, modification time).
@@ -107,24 +106,9 @@ async fn build_assembles_a_dist_that_grafana_can_load() {
     assert_eq!(build_info["pluginID"], PLUGIN_ID);
     assert_eq!(build_info["time"], "2026-11-24T00:00:00Z");
 
-    let plugin = PluginProcess::launch(&dist.join(&binary)).await.unwrap();
-    let health = plugin
-        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
+    harness::assert_serves(None, &dist.join(&binary), PLUGIN_ID)
         .await
         .unwrap();
-    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
-    let ping = plugin
-        .call_resource(
-            "GET",
-            "ping",
-            app_context(PLUGIN_ID, Some("Viewer"), b"{}", &[]),
-            &[],
-            b"",
-        )
-        .await
-        .unwrap();
-    assert_eq!(ping.status, 200);
-    assert!(plugin.shutdown().await.unwrap().status.success());
 
     // A second build keeps what it did not build unless told to clean.
     let output = scratch.xtask(&["build", "--debug", "--clean", "--quiet"]);

@@ -10,7 +10,6 @@ use std::{
     process::Command,
 };
 
-use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
 use scratch::{PLUGIN_ID, Scratch, text};
 
 fn sysroot_has_std(triple: &str) -> bool {
@@ -49,29 +48,6 @@ fn elf_program_header_types(binary: &Path) -> Vec<u32> {
 
 const PT_INTERP: u32 = 3;
 
-async fn assert_serves(runner: Option<&Path>, binary: &Path) {
-    let plugin = PluginProcess::launch_under(runner, binary, &[])
-        .await
-        .unwrap();
-    let health = plugin
-        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
-        .await
-        .unwrap();
-    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
-    let ping = plugin
-        .call_resource(
-            "GET",
-            "ping",
-            app_context(PLUGIN_ID, None, b"{}", &[]),
-            &[],
-            b"",
-        )
-        .await
-        .unwrap();
-    assert_eq!(ping.status, 200);
-    assert!(plugin.shutdown().await.unwrap().status.success());
-}
-
 /// Builds `platform` in a scratch copy (debug profile, shared target dir) and returns the
 /// binary in the scratch dist/.
 fn build(scratch: &Scratch, platform: &str, file: &str) -> PathBuf {
@@ -106,7 +82,9 @@ async fn linux_amd64_is_static_musl_and_serves() {
         !headers.contains(&PT_INTERP),
         "has a program interpreter, so it is not static: {headers:?}"
     );
-    assert_serves(None, &binary).await;
+    harness::assert_serves(None, &binary, PLUGIN_ID)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -136,7 +114,9 @@ async fn linux_arm64_is_static_musl_and_serves_under_qemu() {
     let binary = build(&scratch, "linux/arm64", "gpx_service_checks_linux_arm64");
     let headers = elf_program_header_types(&binary);
     assert!(!headers.contains(&PT_INTERP), "not static: {headers:?}");
-    assert_serves(runner.as_deref(), &binary).await;
+    harness::assert_serves(runner.as_deref(), &binary, PLUGIN_ID)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -160,7 +140,9 @@ async fn windows_amd64_serves_under_wine() {
     let binary = scratch
         .root()
         .join("dist/gpx_service_checks_windows_amd64.exe");
-    assert_serves(Some(&wine), &binary).await;
+    harness::assert_serves(Some(&wine), &binary, PLUGIN_ID)
+        .await
+        .unwrap();
 }
 
 #[test]

@@ -5,7 +5,6 @@ mod scratch;
 
 use std::{fs, path::Path, process::Output};
 
-use harness::{PluginProcess, app_context, pluginv2::check_health_response::HealthStatus};
 use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
 
 const PLATFORMS: [&str; 6] = [
@@ -136,13 +135,9 @@ async fn package_writes_a_valid_reproducible_archive_whose_binary_serves() {
         .extract(extracted.path())
         .unwrap();
     let binary = extracted.path().join(PLUGIN_ID).join(host_binary_name());
-    let plugin = PluginProcess::launch(&binary).await.unwrap();
-    let health = plugin
-        .check_health(app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]))
+    harness::assert_serves(None, &binary, PLUGIN_ID)
         .await
         .unwrap();
-    assert_eq!(health.status, HealthStatus::Ok as i32);
-    assert!(plugin.shutdown().await.unwrap().status.success());
 
     // The same inputs and time give the same bytes; validate agrees on its own.
     let again = scratch.xtask(&["package", "--no-build", "--quiet"]);
