@@ -321,7 +321,11 @@ fn watch(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if let Some(batch) = debouncer.take(Instant::now()) {
-            cycle(sh, ui, state, grafana, &batch)?;
+            // A cycle that fails (a file vanished mid-edit, a rename refused) is reported;
+            // the loop keeps watching and the previous backend keeps serving.
+            if let Err(error) = cycle(sh, ui, state, grafana, &batch) {
+                ui.error(format!("{error:#}"));
+            }
         }
     }
 }
