@@ -68,6 +68,21 @@ impl Handshake {
     }
 }
 
+/// The file Grafana starts for `executable` on this machine: `<executable>_<os>_<arch>`
+/// with Go's names, plus `.exe` on Windows (Grafana's `ExecutablePath`).
+pub fn host_executable_name(executable: &str) -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{executable}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
+}
+
 /// The environment Grafana adds to its own when it starts a backend plugin.
 pub fn grafana_environment() -> Vec<(&'static str, &'static str)> {
     vec![

@@ -95,16 +95,7 @@ fn find_backend_plugin(plugins: &Path) -> Result<(String, PathBuf)> {
         else {
             continue;
         };
-        let os = match std::env::consts::OS {
-            "macos" => "darwin",
-            other => other,
-        };
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
-        let file = format!("{executable}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX);
+        let file = harness::host_executable_name(executable);
         return Ok((id.to_owned(), dir.join(file)));
     }
     bail!("no backend plugin in {}", plugins.display())

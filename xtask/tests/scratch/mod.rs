@@ -30,16 +30,7 @@ fn shared_target_dir() -> PathBuf {
 }
 
 pub fn host_binary_name() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    format!("{EXECUTABLE}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
+    harness::host_executable_name(EXECUTABLE)
 }
 
 pub struct Scratch {
