@@ -217,11 +217,7 @@ impl Loop {
     }
 
     fn binary_paths(&self) -> Vec<PathBuf> {
-        let aside = self.dest.with_file_name(format!(
-            ".{}.old",
-            self.dest.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        vec![self.dest.clone(), aside]
+        vec![self.dest.clone(), dist::aside_path(&self.dest)]
     }
 
     fn rebuild(&self, sh: &Shell) -> bool {

@@ -163,6 +163,13 @@ pub fn refresh_files(
     Ok(())
 }
 
+/// Where `replace_binary` moves the binary it replaces (and where its process still runs
+/// from until it is stopped).
+pub fn aside_path(dest: &Path) -> PathBuf {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    dest.with_file_name(format!(".{name}.old"))
+}
+
 /// Replaces a backend binary that may be running: the new file is written beside it, the
 /// running one renamed aside (allowed for a running executable on every OS, unlike
 /// writing over it: ETXTBSY on Linux, a lock on Windows), and the new one renamed in.
@@ -174,7 +181,7 @@ pub fn replace_binary(built: &Path, dest: &Path) -> Result<PathBuf> {
         .to_string_lossy();
     let dir = dest.parent().context("a binary path needs a directory")?;
     let partial = dir.join(format!(".{name}.partial"));
-    let aside = dir.join(format!(".{name}.old"));
+    let aside = aside_path(dest);
     fs::copy(built, &partial)
         .with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
     set_mode(&partial, 0o755)?;
