@@ -83,7 +83,9 @@ pub fn host_executable_name(executable: &str) -> String {
     format!("{executable}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
 }
 
-/// The environment Grafana adds to its own when it starts a backend plugin.
+/// The environment a backend plugin gets from Grafana 12.4 and later: Grafana's own
+/// variables and go-plugin's, and nothing of Grafana's host environment (a test adds what
+/// `[plugin.<id>]` or `GF_PLUGINS_FORWARD_HOST_ENV_VARS` would pass through `extra_env`).
 pub fn grafana_environment() -> Vec<(&'static str, &'static str)> {
     vec![
         // go-plugin's magic cookie; Grafana uses this value for every plugin type.
@@ -91,10 +93,32 @@ pub fn grafana_environment() -> Vec<(&'static str, &'static str)> {
         ("PLUGIN_PROTOCOL_VERSIONS", "2"),
         ("PLUGIN_MIN_PORT", "10000"),
         ("PLUGIN_MAX_PORT", "25000"),
-        ("GF_VERSION", "11.3.0"),
+        ("GF_VERSION", "13.1.0"),
         ("GF_EDITION", "oss"),
     ]
 }
+
+/// Host variables Grafana 12.4+ still forwards to every plugin (its `allowedHostEnvVarNames`).
+const FORWARDED_HOST_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    // Go's os/exec adds it on Windows to any explicit environment; programs fail without it.
+    "SYSTEMROOT",
+];
+
+/// What an emulator running the plugin needs of the host environment for itself.
+const RUNNER_VARIABLES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "WINEPREFIX",
+    "WINEDEBUG",
+    "WINEDLLOVERRIDES",
+    "QEMU_LD_PREFIX",
+];
 
 /// A running plugin process, started as Grafana starts it.
 pub struct PluginProcess {
@@ -146,7 +170,13 @@ impl PluginProcess {
             }
             None => Command::new(executable),
         };
+        let host_variables = FORWARDED_HOST_VARIABLES
+            .iter()
+            .chain(runner.map_or(&[][..], |_| RUNNER_VARIABLES))
+            .filter_map(|name| Some((*name, std::env::var_os(name)?)));
         command
+            .env_clear()
+            .envs(host_variables)
             .envs(grafana_environment())
             .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
@@ -282,6 +312,39 @@ impl PluginProcess {
             headers: first.headers,
             body,
         })
+    }
+
+    /// go-plugin's `Ping`: `grpc.health.v1.Health/Check` for `service` (go-plugin asks for
+    /// `"plugin"`). The serving status, or the gRPC error.
+    pub async fn ping(
+        &self,
+        service: &str,
+    ) -> std::result::Result<tonic_health::pb::health_check_response::ServingStatus, tonic::Status>
+    {
+        let mut client = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        let request = tonic_health::pb::HealthCheckRequest {
+            service: service.to_owned(),
+        };
+        let response = client.check(request).await?.into_inner();
+        Ok(response.status())
+    }
+
+    /// Opens go-plugin's `plugin.GRPCStdio/StreamStdio`, as go-plugin's client (1.4+) does
+    /// right after the handshake: the stream (messages left undecoded), or the gRPC error.
+    pub async fn stream_stdio(
+        &self,
+    ) -> std::result::Result<tonic::Streaming<Vec<u8>>, tonic::Status> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCStdio/StreamStdio");
+        let codec = tonic::codec::ProstCodec::<(), Vec<u8>>::default();
+        Ok(grpc
+            .server_streaming(tonic::Request::new(()), path, codec)
+            .await?
+            .into_inner())
     }
 
     /// Stops the plugin as Grafana does: `plugin.GRPCController/Shutdown`, then waits up to

@@ -5,6 +5,7 @@ mod build_info;
 mod checker;
 mod context;
 mod controller;
+mod go_plugin;
 mod grpc;
 mod health;
 mod resources;
@@ -23,6 +24,10 @@ use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitEx
 /// How long in-flight requests may run after a shutdown request. Grafana kills the process
 /// 2 s after asking it to stop, so finish before that.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// The log filter without RUST_LOG: this crate's debug lines (Grafana filters them), only
+/// warnings and errors of the libraries under it.
+const DEFAULT_LOG_FILTER: &str = "warn,plugin=debug";
 
 fn main() -> ExitCode {
     // Grafana starts the binary without arguments. Anything printed to stdout before the
@@ -47,6 +52,11 @@ fn main() -> ExitCode {
             }
         };
     }
+    // go-plugin's servers refuse to run without the host's magic cookie, with this text.
+    if !go_plugin::started_by_host(std::env::var_os(go_plugin::MAGIC_COOKIE_KEY)) {
+        eprint!("{}", go_plugin::NOT_STARTED_BY_GRAFANA);
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("plugin-worker")
@@ -68,34 +78,53 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-    // Logs go to stderr as hclog JSON lines, which Grafana parses into its own log.
+    // Logs go to stderr as hclog JSON lines, which Grafana parses into its own log and
+    // filters with its own level for `plugin.<id>` ([log] level, filters). Grafana tells a
+    // plugin no level, so like the Go SDK this logs its own debug lines and lets Grafana
+    // choose; RUST_LOG overrides when it reaches the plugin (Grafana 12.4+ passes it only
+    // with GF_PLUGINS_FORWARD_HOST_ENV_VARS=<id>).
     tracing_subscriber::registry()
         .with(backend::layer())
-        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+        )
         .init();
 
     let (stop, mut stopping) = watch::channel(false);
     let stop = Arc::new(stop);
     tokio::spawn(stop_on_signal(stop.clone()));
 
-    // Binds 127.0.0.1:0 and prints `1|2|tcp|127.0.0.1:<port>|grpc`, the first stdout line.
-    let listener = backend::initialize().await?;
+    let ports = go_plugin::port_range(
+        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
+        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
+    )?;
+    let listener = go_plugin::listen(ports).await?;
+    // The first line on stdout; Grafana reads the address from it.
+    println!("{}", go_plugin::handshake_line(&listener)?);
     let checks = Arc::new(worker::Checks::new(checker::Timeouts::default()));
     let worker = tokio::spawn(checks.clone().run(stopping.clone()));
     let app = Arc::new(grpc::App::new(checks));
     tracing::info!(version = build_info::VERSION, "plugin started");
+
+    // go-plugin's Ping asks for service "plugin"; "" is the server as a whole.
+    let (mut health, health_service) = tonic_health::server::health_reporter();
+    for service in ["", "plugin"] {
+        health
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
 
     let mut server_stopping = stopping.clone();
     let server = tonic::transport::Server::builder()
         .add_service(DiagnosticsServer::from_arc(app.clone()))
         .add_service(ResourceServer::from_arc(app))
         .add_service(controller::GrpcControllerServer::new(stop))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move {
-                let _ = server_stopping.wait_for(|stop| *stop).await;
-            },
-        );
+        .add_service(controller::GrpcStdioServer::new(stopping.clone()))
+        .add_service(health_service)
+        .serve_with_incoming_shutdown(go_plugin::incoming(listener), async move {
+            let _ = server_stopping.wait_for(|stop| *stop).await;
+        });
     tokio::select! {
         result = server => result?,
         _ = async {

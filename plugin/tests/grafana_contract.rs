@@ -134,3 +134,97 @@ async fn sigterm_stops_the_plugin_gracefully() {
         stopped.stderr
     );
 }
+
+#[tokio::test]
+async fn go_plugin_ping_answers_serving_for_the_plugin_and_the_server() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let plugin = PluginProcess::launch(executable()).await.unwrap();
+    assert_eq!(plugin.ping("plugin").await.unwrap(), ServingStatus::Serving);
+    assert_eq!(plugin.ping("").await.unwrap(), ServingStatus::Serving);
+    let unknown = plugin.ping("no.such.Service").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
+    plugin.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_stdio_stream_go_plugin_opens_is_served_and_ends_on_shutdown() {
+    let plugin = PluginProcess::launch(executable()).await.unwrap();
+    // go-plugin's client logs "stdio service not available" when this is UNIMPLEMENTED.
+    let mut stdio = plugin.stream_stdio().await.unwrap();
+    let stopped = plugin.shutdown().await.unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // Ended with status OK (go-plugin's client takes that as EOF) and no data on the way.
+    match stdio.message().await {
+        Ok(None) => {}
+        // The connection may close before the trailers arrive; never data, never an error
+        // status from the plugin.
+        Err(status) => assert_eq!(status.code(), tonic::Code::Unknown, "{status:?}"),
+        Ok(Some(data)) => panic!("unexpected stdio data {data:?}"),
+    }
+}
+
+#[test]
+fn started_by_hand_it_explains_like_a_go_plugin_and_exits_1() {
+    let (status, stdout, stderr) = harness::run_to_end(executable(), &[]).unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stdout.is_empty(),
+        "nothing may look like a handshake: {stdout}"
+    );
+    assert!(
+        stderr.starts_with("This binary is a plugin. These are not meant to be executed directly."),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn it_listens_inside_the_port_range_grafana_gives() {
+    // A free port, then a range starting there (a port taken meanwhile moves it up).
+    let first = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .min(65535 - 20);
+    let (min, max) = (first.to_string(), (first + 20).to_string());
+    let plugin = PluginProcess::launch_with(
+        executable(),
+        &[("PLUGIN_MIN_PORT", &min), ("PLUGIN_MAX_PORT", &max)],
+    )
+    .await
+    .unwrap();
+    let port = plugin.handshake.address.port();
+    assert!(
+        (first..=first + 20).contains(&port),
+        "{port} not in {min}..={max}"
+    );
+    plugin.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_rust_log_it_logs_its_own_debug_lines_for_grafana_to_filter() {
+    // Grafana 12.4+ passes no host environment, so no RUST_LOG: Grafana's filter for
+    // plugin.<id> decides what is shown, as for a Go plugin.
+    let plugin = PluginProcess::launch(executable()).await.unwrap();
+    let context = app_context(PLUGIN_ID, Some("Viewer"), b"{}", &[]);
+    let ping = plugin
+        .call_resource("GET", "ping", context, &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(ping.status, 200);
+    let stopped = plugin.shutdown().await.unwrap();
+    let lines: Vec<serde_json::Value> = stopped
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let level = |line: &serde_json::Value| line["@level"].as_str().unwrap().to_lowercase();
+    assert!(
+        lines
+            .iter()
+            .any(|l| level(l) == "debug" && l["@message"] == "resource call"),
+        "{lines:?}"
+    );
+    // The libraries under the plugin (h2, hyper, tonic) stay at warnings and errors.
+    assert!(lines.iter().all(|l| level(l) != "trace"), "{lines:?}");
+}

@@ -1,0 +1,238 @@
+// Grafana's side of a backend plugin, built from the libraries Grafana itself uses:
+// HashiCorp's go-plugin client over grpc-go, configured as Grafana's
+// pkg/plugins/backendplugin/grpcplugin configures it (versioned plugin set 2, magic cookie
+// grafana_plugin_type=datasource, gRPC only, unmanaged). Methods are called on the
+// connection with a raw-bytes codec, so no generated pluginv2 code is needed.
+//
+//	go-plugin-client check EXECUTABLE      handshake, Ping, CheckHealth, GET ping, Kill; one JSON line
+//	go-plugin-client latency EXECUTABLE N  N sequential CheckHealth and N GET ping; one JSON line
+//
+// Built in GOPATH mode from Debian's packages (bench/go-plugin.sh shows how).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// rawCodec passes protobuf bytes through unchanged.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v interface{}) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Unmarshal(data []byte, v interface{}) error {
+	*(v.(*[]byte)) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// grafanaPlugin is the plugin set entry; Grafana's client only needs the connection.
+type grafanaPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (grafanaPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
+func (grafanaPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
+	return conn, nil
+}
+
+// Minimal protobuf writing for the two requests.
+func varint(v uint64) []byte {
+	var out []byte
+	for v >= 0x80 {
+		out = append(out, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(out, byte(v))
+}
+func field(number int, payload []byte) []byte { // length-delimited
+	out := varint(uint64(number<<3 | 2))
+	return append(append(out, varint(uint64(len(payload)))...), payload...)
+}
+func intField(number int, v uint64) []byte { return append(varint(uint64(number<<3)), varint(v)...) }
+
+func pluginContext(role string) []byte {
+	user := append(field(1, []byte("bench")), field(4, []byte(role))...)
+	settings := append(field(3, []byte("{}")), intField(5, 1)...)
+	ctx := intField(1, 1)
+	ctx = append(ctx, field(2, []byte(os.Getenv("PLUGIN_ID")))...)
+	ctx = append(ctx, field(3, user)...)
+	return append(ctx, field(4, settings)...)
+}
+
+func checkHealthRequest() []byte { return field(1, pluginContext("Admin")) }
+func pingRequest() []byte {
+	req := field(1, pluginContext("Viewer"))
+	req = append(req, field(2, []byte("ping"))...)
+	req = append(req, field(3, []byte("GET"))...)
+	return append(req, field(4, []byte("ping"))...)
+}
+
+// firstVarint reads field 1 (a varint) of a message: the health status, the HTTP code.
+func firstVarint(msg []byte) uint64 {
+	if len(msg) < 2 || msg[0] != 0x08 {
+		return 0
+	}
+	var v uint64
+	for i, shift := 1, uint(0); i < len(msg); i, shift = i+1, shift+7 {
+		v |= uint64(msg[i]&0x7f) << shift
+		if msg[i] < 0x80 {
+			break
+		}
+	}
+	return v
+}
+
+func call(conn *grpc.ClientConn, method string, request []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var response []byte
+	if method == "/pluginv2.Resource/CallResource" {
+		desc := &grpc.StreamDesc{ServerStreams: true}
+		stream, err := conn.NewStream(ctx, desc, method, grpc.ForceCodec(rawCodec{}))
+		if err != nil {
+			return nil, err
+		}
+		if err := stream.SendMsg(&request); err != nil {
+			return nil, err
+		}
+		if err := stream.CloseSend(); err != nil {
+			return nil, err
+		}
+		if err := stream.RecvMsg(&response); err != nil {
+			return nil, err
+		}
+		var rest []byte
+		for stream.RecvMsg(&rest) == nil {
+		}
+		return response, nil
+	}
+	err := conn.Invoke(ctx, method, &request, &response, grpc.ForceCodec(rawCodec{}))
+	return response, err
+}
+
+func start(executable string) (*plugin.Client, *plugin.GRPCClient) {
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig: plugin.HandshakeConfig{
+			ProtocolVersion:  2,
+			MagicCookieKey:   "grafana_plugin_type",
+			MagicCookieValue: "datasource",
+		},
+		VersionedPlugins: map[int]plugin.PluginSet{2: {"backend": grafanaPlugin{}}},
+		Cmd:              exec.Command(executable),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Managed:          false,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		fail(client, "handshake: %v", err)
+	}
+	return client, rpc.(*plugin.GRPCClient)
+}
+
+func fail(client *plugin.Client, format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "go-plugin-client: "+format+"\n", args...)
+	if client != nil {
+		client.Kill()
+	}
+	os.Exit(1)
+}
+
+func emit(v interface{}) {
+	out, _ := json.Marshal(v)
+	fmt.Println(string(out))
+}
+
+func check(executable string) {
+	client, rpc := start(executable)
+	result := map[string]interface{}{"protocol": client.NegotiatedVersion()}
+	if err := rpc.Ping(); err != nil {
+		result["ping"] = err.Error()
+	} else {
+		result["ping"] = "ok"
+	}
+	health, err := call(rpc.Conn, "/pluginv2.Diagnostics/CheckHealth", checkHealthRequest())
+	if err != nil {
+		fail(client, "CheckHealth: %v", err)
+	}
+	result["healthStatus"] = firstVarint(health)
+	ping, err := call(rpc.Conn, "/pluginv2.Resource/CallResource", pingRequest())
+	if err != nil {
+		fail(client, "CallResource: %v", err)
+	}
+	result["pingCode"] = firstVarint(ping)
+	// Kill: GRPCController/Shutdown, then up to 2 s for the process to exit, then SIGKILL.
+	started := time.Now()
+	client.Kill()
+	result["killMillis"] = time.Since(started).Milliseconds()
+	result["exited"] = client.Exited()
+	emit(result)
+}
+
+func percentiles(samples []time.Duration) map[string]float64 {
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	at := func(p float64) float64 {
+		index := int(p*float64(len(samples)-1) + 0.5)
+		return float64(samples[index].Nanoseconds()) / 1e6
+	}
+	over := 0
+	for _, s := range samples {
+		if s > 30*time.Millisecond {
+			over++
+		}
+	}
+	return map[string]float64{"p50": at(0.50), "p99": at(0.99), "max": at(1), "over30ms": float64(over)}
+}
+
+func latency(executable string, n int) {
+	client, rpc := start(executable)
+	defer client.Kill()
+	result := map[string]interface{}{}
+	for _, method := range []struct {
+		name, path string
+		request    []byte
+	}{
+		{"CheckHealth", "/pluginv2.Diagnostics/CheckHealth", checkHealthRequest()},
+		{"CallResource GET ping", "/pluginv2.Resource/CallResource", pingRequest()},
+	} {
+		// The first call on a connection pays for HTTP/2 windows and warm-up.
+		if _, err := call(rpc.Conn, method.path, method.request); err != nil {
+			fail(client, "%s: %v", method.name, err)
+		}
+		samples := make([]time.Duration, 0, n)
+		for i := 0; i < n; i++ {
+			started := time.Now()
+			if _, err := call(rpc.Conn, method.path, method.request); err != nil {
+				fail(client, "%s: %v", method.name, err)
+			}
+			samples = append(samples, time.Since(started))
+		}
+		result[method.name] = percentiles(samples)
+	}
+	emit(result)
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		fail(nil, "usage: go-plugin-client check|latency EXECUTABLE [N]")
+	}
+	switch os.Args[1] {
+	case "check":
+		check(os.Args[2])
+	case "latency":
+		n := 300
+		if len(os.Args) > 3 {
+			fmt.Sscan(os.Args[3], &n)
+		}
+		latency(os.Args[2], n)
+	default:
+		fail(nil, "unknown mode %q", os.Args[1])
+	}
+}
