@@ -14,8 +14,9 @@ for package in github.com/hashicorp/go-plugin google.golang.org/grpc; do
   }
 done
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 # GOPATH mode, and Go's build cache under target/ rather than the user's home.
-export GO111MODULE=off GOPATH=$gopath GOCACHE=$PWD/$out/cache GOFLAGS=
+export GO111MODULE=off GOPATH=$gopath GOCACHE=$out/cache GOFLAGS=
 go build -o "$out/client" ./bench/go-plugin-client
 go build -o "$out/floor" ./bench/go-plugin-floor
 echo "$out/client $out/floor"
