@@ -254,6 +254,11 @@ impl PluginProcess {
         })
     }
 
+    /// The gRPC connection to the plugin, for clients of other services.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     pub fn diagnostics(&self) -> DiagnosticsClient<Channel> {
         DiagnosticsClient::new(self.channel.clone())
     }

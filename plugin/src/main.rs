@@ -81,13 +81,16 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // Logs go to stderr as hclog JSON lines, which Grafana parses into its own log and
     // filters with its own level for `plugin.<id>` ([log] level, filters). Grafana tells a
     // plugin no level, so like the Go SDK this logs its own debug lines and lets Grafana
-    // choose; RUST_LOG overrides when it reaches the plugin (Grafana 12.4+ passes it only
-    // with GF_PLUGINS_FORWARD_HOST_ENV_VARS=<id>).
+    // choose; a non-empty, valid RUST_LOG overrides when it reaches the plugin (Grafana 12.4+
+    // passes it only with GF_PLUGINS_FORWARD_HOST_ENV_VARS=<id>).
     tracing_subscriber::registry()
         .with(backend::layer())
         .with(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+            std::env::var("RUST_LOG")
+                .ok()
+                .filter(|filter| !filter.trim().is_empty())
+                .and_then(|filter| EnvFilter::try_new(filter).ok())
+                .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
 

@@ -18,6 +18,7 @@ use crate::{
     build::{self, Options, Profile, Step},
     dist,
     flags::{BuildFlags, DevFlags, MessageFormat},
+    grafana_api::{self, Endpoint, Verdict},
     process,
     project::Project,
     targets::{self, BuildTarget},
@@ -141,10 +142,22 @@ pub fn run(sh: &Shell, ui: &Ui, flags: &DevFlags) -> Result<()> {
     .context("cannot install the Ctrl-C handler")?;
 
     let mut grafana = Grafana::start(sh, ui, &mode, &root, &project.plugin.id, flags.port)?;
-    ui.status(
-        "Serving",
-        format!("http://localhost:{}/a/{}", flags.port, project.plugin.id),
-    );
+    // Credentials only from the environment, never printed: an attached Grafana may want a
+    // service-account token; the ones dev starts allow anonymous admins.
+    let endpoint = match (&mode, std::env::var("GRAFANA_URL")) {
+        (Mode::Attach, Ok(url)) => Endpoint::parse(&url, std::env::var("GRAFANA_TOKEN").ok())?,
+        _ => Endpoint::parse(
+            &format!("http://localhost:{}", flags.port),
+            std::env::var("GRAFANA_TOKEN").ok(),
+        )?,
+    };
+    let executable = loop_state
+        .dest
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    grafana.watch_over(endpoint, &project.plugin.id, &executable);
+    grafana.report(ui);
 
     let result = if flags.watch {
         watch(sh, ui, &root, &loop_state, &mut grafana, sender, &messages)
@@ -397,6 +410,9 @@ struct Grafana {
     mode: Mode,
     child: Option<Child>,
     command: Option<LocalCommand>,
+    /// Where its HTTP API answers, and what to ask it about: the plugin id and the file
+    /// name of the backend Grafana starts.
+    api: Option<(Endpoint, String, String)>,
 }
 
 /// How a local Grafana is started (again, after a plugin.json change).
@@ -420,6 +436,7 @@ impl Grafana {
             mode: mode.clone(),
             child: None,
             command: None,
+            api: None,
         };
         match mode {
             Mode::Attach => ui.status(
@@ -462,6 +479,12 @@ impl Grafana {
                         "GF_LOG_FILTERS".to_owned(),
                         format!("plugin.{plugin_id}:debug"),
                     ),
+                    // Grafana 12.4+ passes its environment (the developer's RUST_LOG) only
+                    // to the plugins listed here.
+                    (
+                        "GF_PLUGINS_FORWARD_HOST_ENV_VARS".to_owned(),
+                        plugin_id.to_owned(),
+                    ),
                     ("GF_AUTH_ANONYMOUS_ENABLED".to_owned(), "true".to_owned()),
                     ("GF_AUTH_ANONYMOUS_ORG_ROLE".to_owned(), "Admin".to_owned()),
                 ];
@@ -476,6 +499,35 @@ impl Grafana {
             }
         }
         Ok(grafana)
+    }
+
+    fn watch_over(&mut self, endpoint: Endpoint, plugin_id: &str, executable: &str) {
+        self.api = Some((endpoint, plugin_id.to_owned(), executable.to_owned()));
+    }
+
+    /// Asks Grafana whether it loaded the plugin and reaches its backend, and prints the
+    /// app's URL only when it does, else the reason and its fix.
+    fn report(&self, ui: &Ui) {
+        let Some((endpoint, plugin_id, executable)) = &self.api else {
+            return;
+        };
+        // Time for Grafana to start: a container or a local server, not one attached to.
+        let wait = match self.mode {
+            Mode::Attach => Duration::from_secs(2),
+            Mode::Compose => Duration::from_secs(180),
+            Mode::Local { .. } => Duration::from_secs(60),
+        };
+        let app = format!("{}/a/{plugin_id}", endpoint.url());
+        match grafana_api::check(endpoint, plugin_id, executable, wait) {
+            Verdict::Serving(health) => {
+                ui.status("Serving", format!("{app} (backend healthy: {health})"))
+            }
+            Verdict::Unhealthy(health) => {
+                ui.status("Serving", &app);
+                ui.warning(format!("the backend's health check reports: {health}"));
+            }
+            Verdict::NotServing(reason) => ui.error(format!("the plugin is not serving: {reason}")),
+        }
     }
 
     fn spawn(&mut self, ui: &Ui) -> Result<()> {
@@ -517,6 +569,9 @@ impl Grafana {
                 self.stop(sh)?;
                 self.spawn(ui)?;
             }
+        }
+        if self.mode != Mode::Attach {
+            self.report(ui);
         }
         Ok(())
     }
@@ -580,6 +635,7 @@ mod tests {
             "GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: {id}\n"
         )));
         assert!(compose.contains(&format!("GF_LOG_FILTERS: plugin.{id}:debug\n")));
+        assert!(compose.contains(&format!("GF_PLUGINS_FORWARD_HOST_ENV_VARS: {id}\n")));
         assert!(compose.contains("GF_DEFAULT_APP_MODE: development\n"));
         assert!(compose.contains("- ./provisioning:/etc/grafana/provisioning\n"));
         assert!(compose.contains("${GRAFANA_IMAGE:-grafana/grafana}:${GRAFANA_VERSION:-"));
@@ -590,27 +646,36 @@ mod tests {
             );
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let attempts: [(&str, &[&str]); 2] = [
-            ("docker-compose", &["config", "--quiet"]),
-            ("docker", &["compose", "config", "--quiet"]),
+        // (program, how to ask its version, how to check the file). Absent or unusable
+        // (docker without its compose plugin) is not the file's fault, hence the version first.
+        let attempts: [(&str, &[&str], &[&str]); 2] = [
+            ("docker-compose", &["version"], &["config", "--quiet"]),
+            (
+                "docker",
+                &["compose", "version"],
+                &["compose", "config", "--quiet"],
+            ),
         ];
-        for (program, args) in attempts {
-            if let Ok(output) = Command::new(program).args(args).current_dir(root).output() {
-                if output.status.success() {
-                    return;
-                }
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                // docker without its compose plugin is "not installed"; any other failure
-                // of an installed tool is the file's.
-                if !stderr.contains("is not a docker command")
-                    && !stderr.contains("unknown command")
-                {
-                    panic!(
-                        "`{program} {}` rejects docker-compose.yaml: {stderr}",
-                        args.join(" ")
-                    );
-                }
+        for (program, version, check) in attempts {
+            let usable = Command::new(program)
+                .args(version)
+                .output()
+                .is_ok_and(|output| output.status.success());
+            if !usable {
+                continue;
             }
+            let output = Command::new(program)
+                .args(check)
+                .current_dir(root)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "`{program} {}` rejects docker-compose.yaml: {}",
+                check.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
         }
         use std::io::Write as _;
         let _ = writeln!(

@@ -6,6 +6,7 @@ mod ci;
 mod dev;
 mod dist;
 mod flags;
+mod grafana_api;
 mod package;
 mod process;
 mod project;

@@ -73,6 +73,25 @@ fn alive(pid: u64) -> bool {
     })
 }
 
+/// The parent of a process (other tests run stand-ins of their own).
+fn parent(pid: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn health(scratch: &Scratch) -> String {
     status(scratch)
         .and_then(|s| s["health"].as_str().map(str::to_owned))
@@ -89,8 +108,9 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     }
     let standin = standin();
     let scratch = Scratch::new();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dev", "--watch", "--grafana"])
+        .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
         .arg(&standin)
         .current_dir(scratch.root())
         .env(
@@ -123,6 +143,14 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     wait_for("the watcher", &output, || {
         output.lock().unwrap().contains("Watching")
     });
+    // Printed only after Grafana's API said the plugin is loaded and its backend healthy.
+    assert!(
+        output.lock().unwrap().contains(&format!(
+            "Serving http://localhost:{port}/a/acme-servicechecks-app (backend healthy: No targets configured yet"
+        )),
+        "{}",
+        output.lock().unwrap()
+    );
     let first_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
 
     scratch.edit("plugin/src/health.rs", |s| {
@@ -174,6 +202,7 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|pid| {
             std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == standin)
+                && parent(*pid) == Some(u64::from(child.id()))
         })
         .collect();
     assert!(!standin_pids.is_empty());
@@ -199,4 +228,115 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     for pid in standin_pids {
         assert!(!alive(pid), "the Grafana stand-in outlived dev");
     }
+}
+
+/// Runs `cargo xtask dev --attach` against a stand-in Grafana started with `env` and serving
+/// `plugins`, and returns the line where dev tells whether the plugin serves.
+fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> String {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut grafana = Command::new(standin())
+        .arg("server")
+        .env("GF_PATHS_PLUGINS", plugins)
+        .env("GF_PATHS_DATA", data.path())
+        .env("GF_SERVER_HTTP_PORT", port.to_string())
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut dev = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dev", "--attach", "--port", &port.to_string()])
+        .current_dir(scratch.root())
+        .env("CARGO_TARGET_DIR", scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("GRAFANA_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut verdict = String::new();
+    let mut printed = String::new();
+    for line in BufReader::new(dev.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.trim_start().starts_with("Serving") || line.starts_with("error:") {
+            verdict = line;
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &dev.id().to_string()])
+        .status();
+    let _ = dev.wait();
+    let _ = grafana.kill();
+    let _ = grafana.wait();
+    assert!(!verdict.is_empty(), "dev printed no verdict:\n{printed}");
+    verdict
+}
+
+#[test]
+fn dev_says_whether_grafana_loaded_the_plugin_and_why_not() {
+    let scratch = Scratch::new();
+    // The dist/ an attached Grafana finds when it starts.
+    let built = scratch.xtask(&["build", "--debug"]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let dist = scratch.root().join("dist");
+    let id = "acme-servicechecks-app";
+    // Grafana's plugins directory with dist/ linked in as the plugin (as dev does locally).
+    let linked = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&dist, linked.path().join(id)).unwrap();
+
+    let verdict = attach_verdict(
+        &scratch,
+        linked.path(),
+        &[("GF_DEFAULT_APP_MODE", "development")],
+    );
+    assert!(
+        verdict.contains("/a/acme-servicechecks-app (backend healthy: No targets configured yet"),
+        "{verdict}"
+    );
+
+    let verdict = attach_verdict(&scratch, linked.path(), &[]);
+    assert!(
+        verdict.starts_with("error: the plugin is not serving: Grafana refused the unsigned plugin (signatureMissing)")
+            && verdict.contains("GF_DEFAULT_APP_MODE=development")
+            && verdict.contains(&format!("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={id}")),
+        "{verdict}"
+    );
+
+    // A plugin whose backend file Grafana cannot find for its platform.
+    let misnamed = tempfile::tempdir().unwrap();
+    let plugin = misnamed.path().join(id);
+    std::fs::create_dir_all(&plugin).unwrap();
+    let manifest = std::fs::read_to_string(dist.join("plugin.json"))
+        .unwrap()
+        .replace("\"gpx_service_checks\"", "\"gpx_renamed\"");
+    std::fs::write(plugin.join("plugin.json"), manifest).unwrap();
+    let verdict = attach_verdict(
+        &scratch,
+        misnamed.path(),
+        &[("GF_DEFAULT_APP_MODE", "development")],
+    );
+    assert!(
+        verdict.contains("could not start its backend (failedBackendStart)")
+            && verdict.contains(&format!("dist/{}", scratch::host_binary_name())),
+        "{verdict}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let verdict = attach_verdict(
+        &scratch,
+        empty.path(),
+        &[("GF_DEFAULT_APP_MODE", "development")],
+    );
+    assert!(
+        verdict.contains(&format!(
+            "Grafana has not loaded {id}: it is not in Grafana's plugins directory"
+        )),
+        "{verdict}"
+    );
 }

@@ -1,17 +1,46 @@
-//! A stand-in for Grafana's plugin process manager, for tests of `cargo xtask dev` where no
-//! Grafana can be installed. Run as Grafana is (`grafana-standin server`, with
-//! GF_PATHS_PLUGINS and GF_PATHS_DATA): it finds the backend plugin in the plugins
-//! directory, starts `<executable>_<os>_<arch>[.exe]` with Grafana's environment, performs
-//! the handshake, calls CheckHealth every 100 ms, and restarts the plugin within a second
-//! whenever it exits (Grafana's keepPluginAlive). It reports what is serving in
+//! A stand-in for Grafana, for tests of `cargo xtask dev` where no Grafana can be installed.
+//! Run as Grafana is (`grafana-standin server`, with GF_PATHS_PLUGINS, GF_PATHS_DATA and
+//! GF_SERVER_HTTP_PORT): it loads a backend plugin from the plugins directory by Grafana's
+//! rules (an unsigned plugin only in development mode or when allow-listed), starts
+//! `<executable>_<os>_<arch>[.exe]` with Grafana's environment, calls CheckHealth every
+//! 100 ms, and restarts the plugin within a second whenever it exits (keepPluginAlive). Its
+//! HTTP API answers `GET /api/plugins/<id>/settings`, `/api/plugins/errors` and
+//! `/api/plugins/<id>/health` in Grafana's shapes. It reports what is serving in
 //! `$GF_PATHS_DATA/standin-status.json`: `{"pid", "starts", "health"}`.
 use std::{
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use anyhow::{Context, Result, bail};
-use harness::{PluginProcess, app_context};
+use anyhow::{Context, Result};
+use axum::{
+    Router,
+    extract::{Path as UrlPath, State},
+    http::StatusCode,
+    routing::get,
+};
+use harness::{PluginProcess, app_context, pluginv2};
+use tonic::transport::Channel;
+
+/// A plugin found in the plugins directory, and whether Grafana's rules let it load.
+struct Found {
+    id: String,
+    executable: PathBuf,
+    /// Grafana's error code when it refuses the plugin (`signatureMissing`).
+    refused: Option<&'static str>,
+}
+
+/// What the HTTP API reports.
+#[derive(Default)]
+struct Api {
+    plugin: Option<String>,
+    errors: Vec<(String, &'static str)>,
+    /// The connection to the running backend, for health checks through "Grafana".
+    backend: Option<Channel>,
+}
+
+type Shared = Arc<Mutex<Api>>;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -20,14 +49,11 @@ async fn main() -> Result<()> {
     let data =
         PathBuf::from(std::env::var_os("GF_PATHS_DATA").context("GF_PATHS_DATA is not set")?);
     std::fs::create_dir_all(&data)?;
-    let (plugin_id, executable) = find_backend_plugin(&plugins)?;
-    println!(
-        "standin: serving plugin {plugin_id} from {}",
-        executable.display()
-    );
-    let status_file = data.join("standin-status.json");
-
-    let mut starts = 0u32;
+    let api = Shared::default();
+    if let Ok(port) = std::env::var("GF_SERVER_HTTP_PORT") {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?)).await?;
+        tokio::spawn(axum::serve(listener, router(api.clone())).into_future());
+    }
     let stop = async {
         #[cfg(unix)]
         {
@@ -40,12 +66,44 @@ async fn main() -> Result<()> {
         Ok::<_, anyhow::Error>(())
     };
     tokio::pin!(stop);
+
+    let Some(found) = find_backend_plugin(&plugins)? else {
+        println!("standin: no backend plugin in {}", plugins.display());
+        return stop.await;
+    };
+    if let Some(code) = found.refused {
+        println!("standin: plugin {} not loaded: {code}", found.id);
+        api.lock().unwrap().errors.push((found.id.clone(), code));
+        return stop.await;
+    }
+    api.lock().unwrap().plugin = Some(found.id.clone());
+    println!(
+        "standin: serving plugin {} from {}",
+        found.id,
+        found.executable.display()
+    );
+    keep_plugin_alive(&found, &data.join("standin-status.json"), &api, stop).await
+}
+
+/// keepPluginAlive: a missing or dead plugin is looked at again every second.
+async fn keep_plugin_alive(
+    found: &Found,
+    status_file: &Path,
+    api: &Shared,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = Result<()>>>,
+) -> Result<()> {
+    let mut starts = 0u32;
     loop {
-        // keepPluginAlive: a missing or dead plugin is looked at again every second.
-        let mut plugin = match PluginProcess::launch(&executable).await {
+        let mut plugin = match PluginProcess::launch(&found.executable).await {
             Ok(plugin) => plugin,
             Err(error) => {
                 println!("standin: cannot start the plugin: {error:#}");
+                {
+                    let mut api = api.lock().unwrap();
+                    if api.errors.is_empty() {
+                        api.errors.push((found.id.clone(), "failedBackendStart"));
+                    }
+                }
                 tokio::select! {
                     _ = &mut stop => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
@@ -53,12 +111,17 @@ async fn main() -> Result<()> {
             }
         };
         starts += 1;
+        {
+            let mut api = api.lock().unwrap();
+            api.errors.clear();
+            api.backend = Some(plugin.channel());
+        }
         println!("standin: plugin started, pid {}", plugin.id());
         loop {
-            let context = app_context(&plugin_id, Some("Admin"), b"{}", &[]);
+            let context = app_context(&found.id, Some("Admin"), b"{}", &[]);
             if let Ok(health) = plugin.check_health(context).await {
                 let status = serde_json::json!({ "pid": plugin.id(), "starts": starts, "health": health.message });
-                write_atomically(&status_file, &status.to_string())?;
+                write_atomically(status_file, &status.to_string())?;
             }
             tokio::select! {
                 result = &mut stop => {
@@ -70,6 +133,7 @@ async fn main() -> Result<()> {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
             if plugin.exited() {
+                api.lock().unwrap().backend = None;
                 println!("standin: plugin exited; restarting it within a second");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 break;
@@ -78,11 +142,112 @@ async fn main() -> Result<()> {
     }
 }
 
-/// The first directory below `plugins` whose plugin.json declares a backend.
-fn find_backend_plugin(plugins: &Path) -> Result<(String, PathBuf)> {
-    for entry in
-        std::fs::read_dir(plugins).with_context(|| format!("cannot read {}", plugins.display()))?
-    {
+fn router(api: Shared) -> Router {
+    Router::new()
+        .route("/api/plugins/errors", get(errors))
+        .route("/api/plugins/:id/settings", get(settings))
+        .route("/api/plugins/:id/health", get(health))
+        .with_state(api)
+}
+
+fn json(
+    status: StatusCode,
+    body: serde_json::Value,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+}
+
+async fn errors(State(api): State<Shared>) -> impl axum::response::IntoResponse {
+    let errors: Vec<_> = api
+        .lock()
+        .unwrap()
+        .errors
+        .iter()
+        .map(|(id, code)| serde_json::json!({ "pluginId": id, "errorCode": code }))
+        .collect();
+    json(StatusCode::OK, errors.into())
+}
+
+async fn settings(
+    State(api): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> impl axum::response::IntoResponse {
+    if api.lock().unwrap().plugin.as_deref() == Some(id.as_str()) {
+        json(
+            StatusCode::OK,
+            serde_json::json!({ "id": id, "type": "app", "enabled": true }),
+        )
+    } else {
+        json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "message": "Plugin not found, no installed plugin with that id" }),
+        )
+    }
+}
+
+async fn health(
+    State(api): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> impl axum::response::IntoResponse {
+    let (plugin, backend) = {
+        let api = api.lock().unwrap();
+        (api.plugin.clone(), api.backend.clone())
+    };
+    if plugin.as_deref() != Some(id.as_str()) {
+        return json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "message": "Plugin not found" }),
+        );
+    }
+    let Some(channel) = backend else {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "message": "Plugin unavailable" }),
+        );
+    };
+    let request = pluginv2::CheckHealthRequest {
+        plugin_context: Some(app_context(&id, Some("Admin"), b"{}", &[])),
+        headers: Default::default(),
+    };
+    let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(channel);
+    match client.check_health(request).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            let ok = response.status == pluginv2::check_health_response::HealthStatus::Ok as i32;
+            let body = serde_json::json!({
+                "status": if ok { "OK" } else { "ERROR" },
+                "message": response.message,
+            });
+            json(
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                body,
+            )
+        }
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "message": "Plugin request failed" }),
+        ),
+    }
+}
+
+/// The first directory below `plugins` whose plugin.json declares a backend, and whether
+/// Grafana would load it: unsigned (no MANIFEST.txt) only in development mode or when its
+/// id is in GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS.
+fn find_backend_plugin(plugins: &Path) -> Result<Option<Found>> {
+    let development = std::env::var("GF_DEFAULT_APP_MODE").is_ok_and(|mode| mode == "development");
+    let allowed = std::env::var("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS").unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(plugins) else {
+        return Ok(None);
+    };
+    for entry in entries {
         let dir = entry?.path();
         let Ok(text) = std::fs::read_to_string(dir.join("plugin.json")) else {
             continue;
@@ -95,10 +260,15 @@ fn find_backend_plugin(plugins: &Path) -> Result<(String, PathBuf)> {
         else {
             continue;
         };
-        let file = harness::host_executable_name(executable);
-        return Ok((id.to_owned(), dir.join(file)));
+        let signed = dir.join("MANIFEST.txt").is_file();
+        let allowed = development || allowed.split(',').any(|allowed| allowed.trim() == id);
+        return Ok(Some(Found {
+            id: id.to_owned(),
+            executable: dir.join(harness::host_executable_name(executable)),
+            refused: (!signed && !allowed).then_some("signatureMissing"),
+        }));
     }
-    bail!("no backend plugin in {}", plugins.display())
+    Ok(None)
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {

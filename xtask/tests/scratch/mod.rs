@@ -21,7 +21,7 @@ fn repository() -> PathBuf {
 }
 
 /// `<target>/debug/xtask` → `<target>`.
-fn shared_target_dir() -> PathBuf {
+pub fn shared_target_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_xtask"))
         .ancestors()
         .nth(2)
