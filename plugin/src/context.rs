@@ -5,7 +5,7 @@
 //! with its decrypted secrets.
 use grafana_plugin_sdk::pluginv2;
 
-use crate::auth::Secret;
+use crate::secret::Secret;
 
 /// The key in `secureJsonData` that holds the token of `hooks/report`.
 pub const HOOK_TOKEN_KEY: &str = "hookToken";

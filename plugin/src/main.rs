@@ -9,6 +9,7 @@ mod go_plugin;
 mod grpc;
 mod health;
 mod resources;
+mod secret;
 mod settings;
 mod worker;
 

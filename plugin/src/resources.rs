@@ -224,7 +224,7 @@ fn report(checks: &Checks, configured: &Configured, body: &[u8]) -> ResourceResp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{auth::Secret, checker::Timeouts, context::User};
+    use crate::{checker::Timeouts, context::User, secret::Secret};
 
     fn body(response: &ResourceResponse) -> Value {
         serde_json::from_slice(&response.body).unwrap()

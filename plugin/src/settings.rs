@@ -192,31 +192,7 @@ fn parse_target(index: usize, value: &Value) -> Result<Target, SettingsError> {
             ));
         }
     }
-    let interval = match object.get("intervalSeconds") {
-        None | Some(Value::Null) => DEFAULT_INTERVAL,
-        Some(Value::Number(number)) => {
-            let range = MIN_INTERVAL.as_secs()..=MAX_INTERVAL.as_secs();
-            match number.as_u64().filter(|seconds| range.contains(seconds)) {
-                Some(seconds) => Duration::from_secs(seconds),
-                None => {
-                    return Err(problem(
-                        at("intervalSeconds"),
-                        format!(
-                            "is {number}; use a whole number of seconds from {} to {}",
-                            range.start(),
-                            range.end()
-                        ),
-                    ));
-                }
-            }
-        }
-        Some(other) => {
-            return Err(problem(
-                at("intervalSeconds"),
-                format!("must be a number of seconds, found {}", kind(other)),
-            ));
-        }
-    };
+    let interval = parse_interval(object.get("intervalSeconds"), || at("intervalSeconds"))?;
     Ok(Target {
         name,
         passive,
@@ -225,6 +201,35 @@ fn parse_target(index: usize, value: &Value) -> Result<Target, SettingsError> {
         expect_banner,
         interval,
     })
+}
+
+/// `intervalSeconds`: absent means the default; otherwise whole seconds within the range.
+fn parse_interval(
+    value: Option<&Value>,
+    at: impl Fn() -> String,
+) -> Result<Duration, SettingsError> {
+    let number = match value {
+        None | Some(Value::Null) => return Ok(DEFAULT_INTERVAL),
+        Some(Value::Number(number)) => number,
+        Some(other) => {
+            return Err(problem(
+                at(),
+                format!("must be a number of seconds, found {}", kind(other)),
+            ));
+        }
+    };
+    let range = MIN_INTERVAL.as_secs()..=MAX_INTERVAL.as_secs();
+    match number.as_u64().filter(|seconds| range.contains(seconds)) {
+        Some(seconds) => Ok(Duration::from_secs(seconds)),
+        None => Err(problem(
+            at(),
+            format!(
+                "is {number}; use a whole number of seconds from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
 }
 
 /// `host:port` with a port from 1 to 65535; IPv6 literals in brackets.

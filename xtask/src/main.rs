@@ -1,73 +1,34 @@
-//! `cargo xtask`: builds, runs and ships the Grafana plugin in this repository.
-//! Parse flags, make one shell, dispatch; each command lives in its own module.
-mod archive;
-mod build;
-mod ci;
-mod dev;
-mod dist;
-mod flags;
-mod grafana_api;
-mod package;
-mod process;
-mod project;
-mod schema;
-mod targets;
-mod toolchain;
-mod ui;
-mod validate;
-mod version;
-mod watch;
-
+//! `cargo xtask` for this repository: the commands of `grafana-plugin-xtask`, plus one of
+//! its own, as a `Magefile.go` imports the Go SDK's build targets and adds its own.
 use std::process::ExitCode;
 
-use clap::Parser;
+use grafana_plugin_xtask::{Context, anyhow::Result, clap};
+
+/// This repository's own commands, beside the built-in ones.
+#[derive(Debug, clap::Subcommand)]
+enum Own {
+    /// Check formatting and lints as CI does: `cargo fmt --check`, clippy with -D warnings.
+    Lint,
+}
 
 fn main() -> ExitCode {
-    let flags = flags::Xtask::parse();
-    let ui = ui::Ui::from_env(flags.quiet);
-    match run(flags, &ui) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The whole chain on one line: what failed, where, and the fix.
-            ui.error(format!("{error:#}"));
-            ExitCode::FAILURE
-        }
-    }
+    grafana_plugin_xtask::main_with(run)
 }
 
-fn run(flags: flags::Xtask, ui: &ui::Ui) -> anyhow::Result<()> {
-    let sh = xshell::Shell::new()?;
-    match flags.command {
-        flags::Command::Build(build) => build::run(&sh, ui, &build),
-        flags::Command::Dev(dev) => dev::run(&sh, ui, &dev),
-        flags::Command::Package(package) => package::run(&sh, ui, &package),
-        flags::Command::Validate(validate) => {
-            let archive = match validate.archive {
-                Some(archive) => archive,
-                None => {
-                    let project = project::Project::load(&sh, &cargo())?;
-                    let out = project.cargo.workspace_root.join("target").join("package");
-                    validate::default_archive(&out, &project.plugin.id, &project.cargo.version)?
-                }
-            };
-            validate::run(ui, &archive)
-        }
-        flags::Command::Version(version) => version::run(&sh, &version),
-        flags::Command::CiMatrix => {
-            let project = project::Project::load(&sh, &cargo())?;
-            println!("{}", ci::matrix(&project.plugin.executable));
-            Ok(())
-        }
-        flags::Command::ReleaseNotes => {
-            let project = project::Project::load(&sh, &cargo())?;
-            let changelog = project::read_text(&project.cargo.workspace_root.join("CHANGELOG.md"))?;
-            print!("{}", ci::release_notes(&changelog)?);
+fn run(command: Own, context: &Context) -> Result<()> {
+    match command {
+        Own::Lint => {
+            context.cargo(&["fmt", "--all", "--", "--check"])?;
+            context.cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])?;
+            context.status("Finished", "formatting and lints are clean");
             Ok(())
         }
     }
-}
-
-/// The cargo that runs us (`CARGO`, set by `cargo run`), or the one on PATH.
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -1,6 +1,5 @@
 //! A scratch copy of this repository for running the xtask binary end to end, sharing the
 //! test run's target directory so only the plugin crate itself compiles again.
-#![allow(dead_code)] // Each test crate uses a different part.
 
 use std::{
     fs,
@@ -51,6 +50,7 @@ impl Scratch {
             ".cargo",
             "plugin",
             "xtask",
+            "grafana-plugin-xtask",
             "harness",
             "static",
         ] {

@@ -2,15 +2,13 @@
 //! and, when it is missing, prints `SKIPPED <test>: <reason>` and returns. With the piece
 //! present the binary is built by `cargo xtask build --target …` in a scratch copy of the
 //! repository, checked, and launched through the handshake/gRPC harness.
-mod scratch;
-
 use std::{
     fs,
     path::{Path, PathBuf},
     process::Command,
 };
 
-use scratch::{PLUGIN_ID, Scratch, text};
+use crate::scratch::{PLUGIN_ID, Scratch, text};
 
 fn sysroot_has_std(triple: &str) -> bool {
     let Ok(output) = Command::new("rustc").args(["--print", "sysroot"]).output() else {

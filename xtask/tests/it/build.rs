@@ -1,11 +1,9 @@
 //! `cargo xtask build` end to end, in a scratch copy of this repository (see `scratch`). The dist/
 //! it produces is checked the way Grafana uses it: file names, modes, the filled
 //! plugin.json, and the binary answering the handshake and gRPC.
-mod scratch;
-
 use std::{collections::BTreeMap, fs, path::Path, process::Output, time::SystemTime};
 
-use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
 
 /// Every file under `dir`: relative path → (contents, modification time).
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
@@ -240,6 +238,8 @@ fn every_command_has_help() {
     assert!(output.status.success());
     let help = text(&output.stdout);
     assert!(help.contains("build") && help.contains("--quiet"), "{help}");
+    // The repository's own command, added beside the library's (main_with).
+    assert!(help.contains("lint "), "{help}");
     let output = scratch.xtask(&["build", "--help"]);
     assert!(output.status.success());
     let help = text(&output.stdout);

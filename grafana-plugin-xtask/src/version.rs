@@ -1,13 +1,10 @@
 //! `cargo xtask version`: the one version of the project, and the release job's tag check.
 use anyhow::{Result, bail};
-use xshell::Shell;
 
-use crate::{flags::VersionFlags, project::Project};
+use crate::{Context, flags::VersionFlags};
 
-pub fn run(sh: &Shell, flags: &VersionFlags) -> Result<()> {
-    let cargo = crate::cargo();
-    let project = Project::load(sh, &cargo)?;
-    let version = &project.cargo.version;
+pub fn run(context: &Context, flags: &VersionFlags) -> Result<()> {
+    let version = &context.project()?.cargo.version;
     if let Some(tag) = &flags.check_tag {
         check_tag(version, tag)?;
     }

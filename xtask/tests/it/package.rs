@@ -1,11 +1,9 @@
 //! `cargo xtask package` and `validate` end to end in a scratch copy of the repository: a
 //! real host build plus fake binaries for the other platforms, packaged, extracted and
 //! launched; refusal of an incomplete dist/; signing through a fake `npx` on PATH.
-mod scratch;
-
 use std::{fs, path::Path, process::Output};
 
-use scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
 
 const PLATFORMS: [&str; 6] = [
     "linux_amd64",

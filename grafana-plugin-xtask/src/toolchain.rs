@@ -9,7 +9,10 @@ use std::{
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
-use crate::targets::BuildTarget;
+use crate::{
+    targets::BuildTarget,
+    util::{self, on_path},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
@@ -245,15 +248,9 @@ impl Environment {
         };
         let cross = on_path("cross").is_some();
         let container_engine = (cross && (wants("windows") || forced == Some(Backend::Cross)))
-            && ["docker", "podman"].iter().any(|engine| {
-                on_path(engine).is_some()
-                    && cmd!(sh, "{engine} info")
-                        .quiet()
-                        .ignore_stdout()
-                        .ignore_stderr()
-                        .run()
-                        .is_ok()
-            });
+            && ["docker", "podman"]
+                .iter()
+                .any(|engine| util::engine_answers(sh, engine));
         let rustup = on_path("rustup").is_some();
         let nightly_rust_src = rustup
             && cmd!(sh, "rustup run nightly rustc --print sysroot")
@@ -288,14 +285,6 @@ impl Environment {
 
 fn exe(name: &str) -> String {
     format!("{name}{}", env::consts::EXE_SUFFIX)
-}
-
-/// The first `name` (`name.exe` on Windows) in a PATH directory.
-pub fn on_path(name: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(exe(name)))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

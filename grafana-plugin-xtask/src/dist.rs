@@ -195,46 +195,6 @@ pub fn replace_binary(built: &Path, dest: &Path) -> Result<PathBuf> {
     Ok(aside)
 }
 
-/// UTC `YYYY-MM-DD` of a Unix time.
-pub fn utc_date(unix_seconds: i64) -> String {
-    let (year, month, day, ..) = civil(unix_seconds);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// UTC (year, month, day, hour, minute, second) of a Unix time (Howard Hinnant's
-/// `civil_from_days`).
-pub fn civil(unix_seconds: i64) -> (i64, u8, u8, u8, u8, u8) {
-    let days = unix_seconds.div_euclid(86_400);
-    let second_of_day = unix_seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60,
-    );
-    (
-        year,
-        month as u8,
-        day as u8,
-        hour as u8,
-        minute as u8,
-        second as u8,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,17 +218,6 @@ mod tests {
             placeholders().fill("no placeholders %OTHER%"),
             "no placeholders %OTHER%"
         );
-    }
-
-    #[test]
-    fn utc_dates_match_known_days() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(951_782_400), "2000-02-29");
-        assert_eq!(utc_date(1_795_478_399), "2026-11-23");
-        assert_eq!(utc_date(1_795_478_400), "2026-11-24");
-        assert_eq!(utc_date(-1), "1969-12-31");
-        assert_eq!(utc_date(4_107_542_400), "2100-03-01");
-        assert_eq!(civil(1_795_485_845), (2026, 11, 24, 2, 4, 5));
     }
 
     fn tree(dir: &Path) -> Vec<(String, String)> {

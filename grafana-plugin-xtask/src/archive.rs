@@ -9,7 +9,9 @@ use std::{
     thread,
 };
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
+
+use crate::util;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use zip::{
@@ -34,55 +36,33 @@ pub fn entries_of(dir: &Path, root: &str, executable_prefix: &str) -> Result<Vec
         source: None,
         mode: 0o755,
     }];
-    collect(dir, root, executable_prefix, &mut entries)?;
+    for item in util::walk(dir)? {
+        let name = item.relative.rsplit('/').next().unwrap_or_default();
+        entries.push(if item.is_dir {
+            Entry {
+                path: format!("{root}/{}/", item.relative),
+                source: None,
+                mode: 0o755,
+            }
+        } else {
+            Entry {
+                path: format!("{root}/{}", item.relative),
+                mode: if name.starts_with(executable_prefix) {
+                    0o755
+                } else {
+                    0o644
+                },
+                source: Some(item.path),
+            }
+        });
+    }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
 }
 
-fn collect(
-    dir: &Path,
-    prefix: &str,
-    executable_prefix: &str,
-    entries: &mut Vec<Entry>,
-) -> Result<()> {
-    for item in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let item = item.with_context(|| format!("cannot list {}", dir.display()))?;
-        let name = item.file_name().into_string().map_err(|name| {
-            anyhow::anyhow!("{}: file name {name:?} is not UTF-8", dir.display())
-        })?;
-        let kind = item.file_type()?;
-        let path = format!("{prefix}/{name}");
-        if kind.is_dir() {
-            entries.push(Entry {
-                path: format!("{path}/"),
-                source: None,
-                mode: 0o755,
-            });
-            collect(&item.path(), &path, executable_prefix, entries)?;
-        } else if kind.is_file() {
-            let mode = if name.starts_with(executable_prefix) {
-                0o755
-            } else {
-                0o644
-            };
-            entries.push(Entry {
-                path,
-                source: Some(item.path()),
-                mode,
-            });
-        } else {
-            bail!(
-                "{}: not a regular file or directory; archives take only those",
-                item.path().display()
-            );
-        }
-    }
-    Ok(())
-}
-
 /// A timestamp for every entry: DOS time, so clamped to 1980..=2107 and even seconds.
 pub fn dos_time(unix_seconds: i64) -> DateTime {
-    let (year, month, day, hour, minute, second) = crate::dist::civil(unix_seconds);
+    let (year, month, day, hour, minute, second) = crate::util::civil(unix_seconds);
     DateTime::from_date_and_time(
         year.clamp(1980, 2107) as u16,
         month,
@@ -309,15 +289,11 @@ pub fn digests(path: &Path) -> Result<(String, String)> {
         sha1.update(&buffer[..read]);
         sha256.update(&buffer[..read]);
     }
-    Ok((hex(&sha1.finalize()), hex(&sha256.finalize())))
+    Ok((util::hex(&sha1.finalize()), util::hex(&sha256.finalize())))
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    util::hex(&Sha256::digest(data))
 }
 
 /// Writes `<archive>.sha1` (the hex digest, as plugin-actions and Grafana's submission form
@@ -343,6 +319,8 @@ pub fn write_checksums(archive: &Path) -> Result<(PathBuf, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::hex;
+    use anyhow::bail;
 
     /// A dist-like tree with fake binaries: no real build needed.
     fn fake_tree() -> tempfile::TempDir {

@@ -3,7 +3,23 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use crate::targets::{self, BuildTarget};
+use crate::{
+    Context, project,
+    targets::{self, BuildTarget},
+};
+
+/// `cargo xtask ci-matrix`.
+pub fn print_matrix(context: &Context) -> Result<()> {
+    println!("{}", matrix(&context.project()?.plugin.executable));
+    Ok(())
+}
+
+/// `cargo xtask release-notes`.
+pub fn print_release_notes(context: &Context) -> Result<()> {
+    let changelog = project::read_text(&context.root()?.join("CHANGELOG.md"))?;
+    print!("{}", release_notes(&changelog)?);
+    Ok(())
+}
 
 /// The GitHub runner that can link a platform: darwin needs macOS (Apple's SDK); Linux and
 /// Windows targets cross-compile from Ubuntu.

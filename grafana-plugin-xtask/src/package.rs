@@ -4,16 +4,17 @@
 //! per-platform archives) with checksums, and validates what it wrote.
 use std::{fs, path::Path};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
-    archive, build,
-    flags::{BuildFlags, MessageFormat, PackageFlags},
-    project::{PLUGIN_JSON, Project},
+    Context, archive,
+    build::{self, Profile, Request},
+    flags::PackageFlags,
+    project::PLUGIN_JSON,
     targets::{self, BuildTarget},
     ui::Ui,
-    validate,
+    util, validate,
 };
 
 /// Files every archive needs besides the binaries (the validator's required files).
@@ -21,27 +22,15 @@ const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICEN
 /// The environment variable plugin-actions uses for Grafana's signing token.
 pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
 
-pub fn run(sh: &Shell, ui: &Ui, flags: &PackageFlags) -> Result<()> {
-    let cargo = crate::cargo();
-    let project = Project::load(sh, &cargo)?;
+pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
+    let (sh, ui) = (&context.sh, &context.ui);
+    let project = context.project()?;
     let root = project.cargo.workspace_root.clone();
-    sh.change_dir(&root);
-    let host_os = std::env::consts::OS;
-    let platforms = targets::parse_or_all(&flags.targets, host_os)?;
+    let platforms = targets::parse_or_all(&flags.targets, std::env::consts::OS)?;
 
     if !flags.no_build {
-        let build_flags = BuildFlags {
-            targets: flags.targets.clone(),
-            all: flags.targets.is_empty(),
-            backend: None,
-            check_only: false,
-            no_backend: false,
-            debug: false,
-            clean: false,
-            dry_run: false,
-            message_format: MessageFormat::Human,
-        };
-        build::run(sh, ui, &build_flags).context(
+        let request = Request::of(platforms.clone(), Profile::Release);
+        build::run(context, &request).context(
             "cannot package what did not build; build on a machine that has every platform's \
              toolchain (darwin needs macOS), or package fewer platforms with --target",
         )?;
@@ -194,26 +183,33 @@ fn stage_dist(
     Ok(())
 }
 
+/// Copies `from` (a regular file or a directory tree of them; no links) to `to`.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     let kind = fs::symlink_metadata(from)
         .with_context(|| format!("cannot read {}", from.display()))?
         .file_type();
-    if kind.is_dir() {
-        fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-        for entry in
-            fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))?
-        {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-    } else if kind.is_file() {
+    if kind.is_file() {
         fs::copy(from, to)
             .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
-    } else {
+        return Ok(());
+    }
+    if !kind.is_dir() {
         bail!(
             "{}: not a regular file or directory; dist/ must hold only those",
             from.display()
         );
+    }
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in util::walk(from)? {
+        let dest = to.join(&entry.relative);
+        if entry.is_dir {
+            fs::create_dir_all(&dest)
+                .with_context(|| format!("cannot create {}", dest.display()))?;
+        } else {
+            fs::copy(&entry.path, &dest).with_context(|| {
+                format!("cannot copy {} to {}", entry.path.display(), dest.display())
+            })?;
+        }
     }
     Ok(())
 }
@@ -260,11 +256,8 @@ fn sign(sh: &Shell, ui: &Ui, stage: &Path, flags: &PackageFlags) -> Result<()> {
 /// Seconds since 1970 for every entry: SOURCE_DATE_EPOCH, else the last commit's time, so the
 /// same sources give the same bytes.
 fn timestamp(sh: &Shell) -> Result<i64> {
-    if let Ok(value) = std::env::var("SOURCE_DATE_EPOCH") {
-        return value
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH is {value:?}; set it to Unix seconds"));
+    if let Some(seconds) = util::source_date_epoch()? {
+        return Ok(seconds);
     }
     let committed = cmd!(sh, "git log -1 --format=%ct")
         .quiet()

@@ -6,17 +6,18 @@ use crate::toolchain::Backend;
 /// Build, run and ship the Grafana backend plugin in this repository.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
-pub struct Xtask {
+pub struct Xtask<C: Subcommand> {
     /// Print only errors (also passed to cargo).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Command<C>,
 }
 
+/// The built-in commands, then the repository's own (`C`).
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Command<C: Subcommand> {
     /// Build the backend and assemble dist/.
     ///
     /// Reads id, executable and type from plugin.json and the version from Cargo.toml,
@@ -55,6 +56,9 @@ pub enum Command {
 
     /// Print the release notes: the top section of CHANGELOG.md.
     ReleaseNotes,
+
+    #[command(flatten)]
+    Custom(C),
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 /// Processes whose executable is one of `paths`.
 pub fn running(sh: &Shell, paths: &[PathBuf]) -> Result<Vec<u32>> {
@@ -45,7 +45,7 @@ fn list(_sh: &Shell) -> Result<Vec<(u32, String)>> {
 #[cfg(all(unix, not(target_os = "linux")))]
 fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
     // macOS and the BSDs: `comm` is the full path the process was started from.
-    let output = cmd!(sh, "ps -axo pid=,comm=")
+    let output = xshell::cmd!(sh, "ps -axo pid=,comm=")
         .quiet()
         .read()
         .context("cannot list processes with ps")?;
@@ -55,7 +55,7 @@ fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
 #[cfg(windows)]
 fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
     let script = "Get-Process | Where-Object Path | ForEach-Object { \"$($_.Id) $($_.Path)\" }";
-    let output = cmd!(sh, "powershell -NoProfile -Command {script}")
+    let output = xshell::cmd!(sh, "powershell -NoProfile -Command {script}")
         .quiet()
         .read()
         .context("cannot list processes with PowerShell")?;
@@ -75,52 +75,76 @@ fn pid_and_path_lines(output: &str) -> Vec<(u32, String)> {
 }
 
 /// Asks each process to stop (SIGTERM: the plugin shuts down gracefully), then kills what
-/// is still running after `grace`.
-pub fn stop(sh: &Shell, pids: &[u32], grace: Duration) -> Result<()> {
-    for pid in pids {
-        let pid = pid.to_string();
-        if cfg!(windows) {
-            let _ = cmd!(sh, "taskkill /F /PID {pid}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run();
-        } else {
-            let _ = cmd!(sh, "kill -TERM {pid}").quiet().ignore_stderr().run();
-        }
+/// is still running after `grace`. Windows has no signal one process can send another's
+/// console program to stop it gracefully, so there the process is ended at once
+/// (`taskkill /F`), as `mage reloadPlugin`'s `kill -9` does; the plugin keeps no state that
+/// a graceful stop would save.
+pub fn stop(pids: &[u32], grace: Duration) {
+    for &pid in pids {
+        terminate(pid);
     }
     let deadline = Instant::now() + grace;
-    while pids.iter().any(|pid| alive(sh, *pid)) && Instant::now() < deadline {
+    while pids.iter().any(|pid| alive(*pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for pid in pids.iter().filter(|pid| alive(sh, **pid)) {
-        let pid = pid.to_string();
-        let _ = cmd!(sh, "kill -KILL {pid}").quiet().ignore_stderr().run();
+    for &pid in pids.iter().filter(|pid| alive(**pid)) {
+        kill(pid);
     }
-    Ok(())
 }
 
-fn alive(sh: &Shell, pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        // A zombie (exited, not yet reaped by its parent) no longer runs.
-        return std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+#[cfg(unix)]
+fn signal(pid: u32, signal: Option<nix::sys::signal::Signal>) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()
+}
+
+#[cfg(unix)]
+fn terminate(pid: u32) {
+    signal(pid, Some(nix::sys::signal::Signal::SIGTERM));
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    signal(pid, Some(nix::sys::signal::Signal::SIGKILL));
+}
+
+#[cfg(windows)]
+fn terminate(pid: u32) {
+    let _ = std::process::Command::new("taskkill")
+        .args(["/F", "/PID", &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+#[cfg(windows)]
+fn kill(_pid: u32) {}
+
+/// Whether the process still runs. On Linux a zombie (exited, not yet reaped by its parent,
+/// Grafana) counts as gone.
+fn alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
             !stat
                 .rsplit(')')
                 .next()
                 .unwrap_or_default()
                 .trim_start()
                 .starts_with('Z')
-        });
+        })
     }
-    if cfg!(windows) {
-        return false;
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        signal(pid, None)
     }
-    let pid = pid.to_string();
-    cmd!(sh, "kill -0 {pid}")
-        .quiet()
-        .ignore_stderr()
-        .run()
-        .is_ok()
+    #[cfg(windows)]
+    {
+        let _ = pid;
+        false
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +190,7 @@ mod tests {
                 .unwrap()
                 .contains(&child.id())
         );
-        stop(&sh, &[child.id()], Duration::from_secs(2)).unwrap();
+        stop(&[child.id()], Duration::from_secs(2));
         assert!(child.wait().unwrap().code().is_none(), "ended by a signal");
     }
 }

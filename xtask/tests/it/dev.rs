@@ -3,10 +3,6 @@
 //! second when it exits, reports what serves in a status file). Edit → the new health
 //! message is served; compile error → the old one keeps serving and the error is printed;
 //! fix → the new one; SIGINT → every process started is gone.
-#![cfg(unix)]
-
-mod scratch;
-
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -15,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use scratch::{Scratch, text};
+use crate::scratch::{Scratch, text};
 
 fn standin() -> PathBuf {
     // Built into the test run's target directory (the xtask test binary cannot name another
@@ -247,7 +243,7 @@ fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> St
     let mut dev = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["dev", "--attach", "--port", &port.to_string()])
         .current_dir(scratch.root())
-        .env("CARGO_TARGET_DIR", scratch::shared_target_dir())
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("GRAFANA_URL")
         .stdin(Stdio::null())
@@ -323,7 +319,7 @@ fn dev_says_whether_grafana_loaded_the_plugin_and_why_not() {
     );
     assert!(
         verdict.contains("could not start its backend (failedBackendStart)")
-            && verdict.contains(&format!("dist/{}", scratch::host_binary_name())),
+            && verdict.contains(&format!("dist/{}", crate::scratch::host_binary_name())),
         "{verdict}"
     );
 

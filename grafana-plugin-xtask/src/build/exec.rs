@@ -1,0 +1,151 @@
+//! Running what the plan says: installing a missing standard library, one cargo (or cross,
+//! or zigbuild) command per target, and the command runner `dev` shares.
+use std::{fs, time::Instant};
+
+use anyhow::Result;
+use xshell::{Shell, cmd};
+
+use super::plan::{CommandLine, Options, TargetPlan, backend_label, step_for};
+use crate::{
+    toolchain::{self, Environment},
+    ui::Ui,
+    util,
+};
+
+/// Runs a planned command; `cargo` means the cargo that runs us.
+pub fn run_command(sh: &Shell, command: &CommandLine) -> Result<()> {
+    let program = if command.program == "cargo" {
+        util::cargo()
+    } else {
+        command.program.clone()
+    };
+    let args = &command.args;
+    let mut line = cmd!(sh, "{program} {args...}").quiet();
+    for (key, value) in &command.env {
+        line = line.env(key, value);
+    }
+    line.run()?;
+    Ok(())
+}
+
+/// What happened to one target.
+pub struct Outcome {
+    pub seconds: f64,
+    pub result: Result<u64, String>,
+}
+
+/// Runs `rustup target add` for a target whose standard library is missing; when that fails,
+/// falls back to nightly `-Zbuild-std` if possible, or records what is missing.
+pub fn install_std_if_needed(
+    sh: &Shell,
+    ui: &Ui,
+    environment: &Environment,
+    options: &Options,
+    package: &str,
+    target_plan: &mut TargetPlan,
+) {
+    let Ok(step) = &target_plan.step else { return };
+    if !step.choice.install_std {
+        return;
+    }
+    let triple = target_plan.target.triple_name().to_owned();
+    ui.status(
+        "Installing",
+        format!("the standard library for {triple} (rustup target add {triple})"),
+    );
+    let failure = match cmd!(sh, "rustup target add {triple}")
+        .quiet()
+        .ignore_status()
+        .output()
+    {
+        Err(error) => Some(error.to_string()),
+        Ok(output) if !output.status.success() => {
+            Some(last_line(&String::from_utf8_lossy(&output.stderr)))
+        }
+        Ok(_) => None,
+    };
+    let Some(reason) = failure else { return };
+    target_plan.step = toolchain::after_failed_install(&target_plan.target, environment, &reason)
+        .map(|choice| {
+            ui.status(
+                "Falling back",
+                format!("to nightly -Zbuild-std: {triple}'s standard library is built from source"),
+            );
+            step_for(
+                &target_plan.target,
+                choice,
+                &step.built_binary,
+                options,
+                environment,
+                package,
+            )
+        });
+}
+
+/// The last non-empty line of a tool's error output, without rustup's `  1: ` numbering.
+pub(super) fn last_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("no output");
+    let unnumbered = line
+        .split_once(": ")
+        .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()));
+    unnumbered.map_or(line, |(_, rest)| rest).to_owned()
+}
+
+pub fn build_one(
+    sh: &Shell,
+    ui: &Ui,
+    options: &Options,
+    target_plan: &TargetPlan,
+    (index, total): (usize, usize),
+) -> Outcome {
+    let started = Instant::now();
+    let done = |result| Outcome {
+        seconds: started.elapsed().as_secs_f64(),
+        result,
+    };
+    let platform = target_plan.target.platform_name();
+    let step = match &target_plan.step {
+        Err(missing) => return done(Err(missing.clone())),
+        Ok(step) => step,
+    };
+    let counter = if total > 1 {
+        format!("[{index}/{total}] ")
+    } else {
+        String::new()
+    };
+    ui.status(
+        if options.check_only {
+            "Checking"
+        } else {
+            "Building"
+        },
+        format!(
+            "{counter}{platform} ({}) with {}",
+            target_plan.target.triple_name(),
+            backend_label(&target_plan.target, &step.choice)
+        ),
+    );
+    if let Err(error) = run_command(sh, &step.command) {
+        let message = if total == 1 {
+            "cargo could not build the backend; dist/ was left as it was".to_owned()
+        } else {
+            format!("{platform}: the build failed ({error})")
+        };
+        return done(Err(message));
+    }
+    if options.check_only {
+        return done(Ok(0));
+    }
+    match fs::metadata(&step.built_binary) {
+        Ok(metadata) => done(Ok(metadata.len())),
+        Err(error) => done(Err(format!(
+            "{platform}: the build left no binary at {}: {error}",
+            step.built_binary.display()
+        ))),
+    }
+}

@@ -1,0 +1,251 @@
+//! `cargo xtask build`: plan every target as data (back end, command, output, what is
+//! missing), print it with `--dry-run`, otherwise build the targets one after another and
+//! land the binaries that built in dist/ together, in one swap. `dev` and `package` make
+//! their own [`Request`] and get the plan back in [`Built`].
+mod exec;
+mod plan;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use std::{fs, path::Path, time::Instant};
+
+use anyhow::{Result, bail};
+
+pub use exec::run_command;
+pub use plan::{BuildPlan, Profile, STATIC_DIR, Step};
+
+use exec::{Outcome, build_one, install_std_if_needed};
+use plan::{Inputs, Options, ROOT_FILES, TargetPlan, dist_plan};
+use report::{describe, names, plan_json, report, sizes};
+
+use crate::{
+    Context, dist,
+    flags::{BuildFlags, MessageFormat},
+    targets::{self, BuildTarget},
+    toolchain::{Backend, Environment},
+    util,
+};
+
+/// What to build, decided once from the command line (or by `dev` and `package`).
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Empty: no backend, dist/ assembled around the binaries already there.
+    pub targets: Vec<BuildTarget>,
+    pub profile: Profile,
+    pub clean: bool,
+    pub check_only: bool,
+    pub backend: Option<Backend>,
+    pub dry_run: bool,
+    pub message_format: MessageFormat,
+}
+
+impl Request {
+    pub fn from_flags(flags: &BuildFlags) -> Result<Request> {
+        let targets = if flags.no_backend {
+            Vec::new()
+        } else if flags.targets.is_empty() && !flags.all {
+            vec![targets::host()?]
+        } else {
+            targets::parse_or_all(&flags.targets, std::env::consts::OS)?
+        };
+        Ok(Request {
+            targets,
+            profile: if flags.debug {
+                Profile::Debug
+            } else {
+                Profile::Release
+            },
+            clean: flags.clean,
+            check_only: flags.check_only,
+            backend: flags.backend,
+            dry_run: flags.dry_run,
+            message_format: flags.message_format,
+        })
+    }
+
+    /// A plain release or debug build of `targets`, as `dev` and `package` ask for.
+    pub fn of(targets: Vec<BuildTarget>, profile: Profile) -> Request {
+        Request {
+            targets,
+            profile,
+            clean: false,
+            check_only: false,
+            backend: None,
+            dry_run: false,
+            message_format: MessageFormat::Human,
+        }
+    }
+
+    fn options(&self, quiet: bool) -> Options {
+        Options {
+            profile: self.profile,
+            clean: self.clean,
+            quiet,
+            check_only: self.check_only,
+            forced: self.backend,
+        }
+    }
+}
+
+/// What a build did: the plan as it was carried out (with any fallback chosen on the way).
+pub struct Built {
+    pub plan: BuildPlan,
+}
+
+pub fn run(context: &Context, request: &Request) -> Result<Built> {
+    let started = Instant::now();
+    let project = context.project()?;
+    let (sh, ui) = (&context.sh, &context.ui);
+    let root = &project.cargo.workspace_root;
+    // A plain host build needs no probing: cargo and the host's std are there.
+    let environment = if request.targets.iter().all(|t| t.triple.is_none()) {
+        Environment::default()
+    } else {
+        Environment::probe(sh, &request.targets, request.backend)?
+    };
+    let options = request.options(ui.quiet());
+    let inputs = gather_inputs(root)?;
+    let mut plan = plan::plan(project, &request.targets, &environment, &options, &inputs)?;
+    if request.dry_run {
+        match request.message_format {
+            MessageFormat::Human => print!("{}", describe(&plan, root)),
+            MessageFormat::Json => println!("{}", plan_json(&plan, root)),
+        }
+        return Ok(Built { plan });
+    }
+
+    // Everything that can be diagnosed or fixed is, before the first build starts.
+    for target_plan in &mut plan.targets {
+        install_std_if_needed(
+            sh,
+            ui,
+            &environment,
+            &options,
+            &project.cargo.package,
+            target_plan,
+        );
+    }
+    let total = plan.targets.len();
+    if total > 1 {
+        for missing in plan.targets.iter().filter_map(|t| t.step.as_ref().err()) {
+            ui.error(missing);
+        }
+    }
+    let outcomes: Vec<Outcome> = (plan.targets.iter().enumerate())
+        .map(|(index, target_plan)| build_one(sh, ui, &options, target_plan, (index + 1, total)))
+        .collect();
+    if total > 1 || request.message_format == MessageFormat::Json {
+        report(ui, request.message_format, &plan, &outcomes);
+    }
+    let built: Vec<(&TargetPlan, &Outcome)> = (plan.targets.iter().zip(&outcomes))
+        .filter(|(_, outcome)| outcome.result.is_ok())
+        .collect();
+    // Without targets (--no-backend) dist/ is assembled around the binaries already there.
+    if !plan.check_only && (!built.is_empty() || plan.targets.is_empty()) {
+        assemble(ui, &plan, &built, &inputs)?;
+    }
+    finish(ui, &plan, &outcomes, &built, started)?;
+    Ok(Built { plan })
+}
+
+fn assemble(
+    ui: &crate::ui::Ui,
+    plan: &BuildPlan,
+    built: &[(&TargetPlan, &Outcome)],
+    inputs: &Inputs,
+) -> Result<()> {
+    let targets: Vec<&TargetPlan> = built.iter().map(|(target, _)| *target).collect();
+    let dist_plan = dist_plan(plan, &targets, &inputs.dist_entries);
+    let and_binaries = if built.is_empty() {
+        String::new()
+    } else {
+        format!(" and {}", names(built))
+    };
+    ui.status(
+        "Assembling",
+        format!(
+            "dist/ with {} other files{and_binaries}",
+            dist_plan.files.len() - built.len()
+        ),
+    );
+    dist::assemble(&dist_plan)
+}
+
+/// The closing line, or the error saying which targets did not build.
+fn finish(
+    ui: &crate::ui::Ui,
+    plan: &BuildPlan,
+    outcomes: &[Outcome],
+    built: &[(&TargetPlan, &Outcome)],
+    started: Instant,
+) -> Result<()> {
+    let total = plan.targets.len();
+    let failed = total - built.len();
+    if failed == 0 {
+        let what = if plan.check_only {
+            "checked".to_owned()
+        } else if built.is_empty() {
+            format!(
+                "dist/ around {} binaries already there",
+                plan.kept_binaries.len()
+            )
+        } else {
+            format!("dist/ ({})", sizes(built))
+        };
+        ui.status(
+            "Finished",
+            format!("{what} in {:.2}s", started.elapsed().as_secs_f64()),
+        );
+        return Ok(());
+    }
+    if total == 1 {
+        let message = outcomes
+            .first()
+            .and_then(|o| o.result.clone().err())
+            .unwrap_or_default();
+        bail!("{message}");
+    }
+    let failures: Vec<String> = (plan.targets.iter().zip(outcomes))
+        .filter(|(_, outcome)| outcome.result.is_err())
+        .map(|(plan, _)| plan.target.platform_name())
+        .collect();
+    bail!(
+        "{failed} of {total} targets were not built ({}); {}",
+        failures.join(", "),
+        if built.is_empty() || plan.check_only {
+            "dist/ was left as it was".to_owned()
+        } else {
+            "dist/ has the others".to_owned()
+        }
+    )
+}
+
+/// What the plan needs from the file system: static/, the repository files, dist/ now.
+pub fn gather_inputs(root: &Path) -> Result<Inputs> {
+    let static_dir = root.join(STATIC_DIR);
+    let static_files = if static_dir.is_dir() {
+        (util::walk(&static_dir)?.into_iter())
+            .filter(|entry| !entry.is_dir)
+            .map(|entry| entry.relative)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let root_files = ROOT_FILES
+        .into_iter()
+        .filter(|name| root.join(name).is_file())
+        .collect();
+    let dist_entries = match fs::read_dir(root.join("dist")) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok(Inputs {
+        static_files,
+        root_files,
+        dist_entries,
+        today: util::utc_date(util::now_or_source_date_epoch()?),
+    })
+}

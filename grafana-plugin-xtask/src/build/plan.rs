@@ -1,0 +1,367 @@
+//! The pure half of `build`: types, and the plan computed from the project, the requested
+//! targets, the machine and the files beside the plugin, before anything runs.
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::{
+    dist::{DistPlan, Placeholders, StagedFile},
+    project::{PLUGIN_JSON, Project},
+    targets::{self, BuildTarget},
+    toolchain::{self, Backend, Choice, Environment},
+};
+
+/// Static frontend files (module.js, img/, an optional plugin README) live here.
+pub const STATIC_DIR: &str = "static";
+/// Repository files copied next to them when present; README.md only when static/ has none.
+pub(super) const ROOT_FILES: [&str; 3] = ["README.md", "LICENSE", "CHANGELOG.md"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+}
+
+/// A command to run: `program` is `cargo` (the running cargo), `rustup` or `cross`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl CommandLine {
+    pub(super) fn display(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        format!("{}{} {}", env.concat(), self.program, self.args.join(" "))
+    }
+}
+
+/// How one target gets built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub choice: Choice,
+    pub command: CommandLine,
+    /// Where cargo leaves the binary.
+    pub built_binary: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetPlan {
+    pub target: BuildTarget,
+    pub dist_name: String,
+    /// How to build it, or what is missing (with the fix).
+    pub step: Result<Step, String>,
+}
+
+/// Everything `build` will do, computed before it does any of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildPlan {
+    pub plugin_id: String,
+    pub version: String,
+    pub profile: Profile,
+    pub check_only: bool,
+    pub clean: bool,
+    pub targets: Vec<TargetPlan>,
+    /// plugin.json, static files and repository files.
+    pub files: Vec<StagedFile>,
+    /// Binaries already in dist/ for platforms not built now; kept unless `--clean`.
+    pub kept_binaries: Vec<String>,
+    pub dist_dir: PathBuf,
+    pub scratch_dir: PathBuf,
+    pub placeholders: Placeholders,
+}
+
+/// What the plan needs from the file system, gathered beforehand so planning stays pure.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// Files under static/, relative, with `/` separators.
+    pub static_files: Vec<String>,
+    /// Which of [`ROOT_FILES`] exist.
+    pub root_files: Vec<&'static str>,
+    /// File names now in dist/.
+    pub dist_entries: Vec<String>,
+    pub today: String,
+}
+
+pub struct Options {
+    pub profile: Profile,
+    pub clean: bool,
+    pub quiet: bool,
+    pub check_only: bool,
+    pub forced: Option<Backend>,
+}
+
+/// The command and output of one target built with `choice`.
+pub(super) fn step_for(
+    target: &BuildTarget,
+    choice: Choice,
+    target_dir_binary: &Path,
+    options: &Options,
+    environment: &Environment,
+    package: &str,
+) -> Step {
+    let mut args: Vec<String> = Vec::new();
+    let program = if choice.build_std {
+        // -Zbuild-std is nightly-only; `rustup run` because $CARGO is stable's cargo itself.
+        args.extend(["run", "nightly", "cargo"].map(String::from));
+        "rustup"
+    } else if choice.backend == Backend::Cross {
+        // Pinned to the toolchain in use: cross would otherwise update or pick another.
+        args.push(format!("+{}", environment.rustc_release));
+        "cross"
+    } else {
+        "cargo"
+    };
+    args.push(
+        match (options.check_only, choice.backend) {
+            (true, _) => "check",
+            (false, Backend::Zigbuild) => "zigbuild",
+            (false, _) => "build",
+        }
+        .to_owned(),
+    );
+    if choice.build_std {
+        args.push("-Zbuild-std".into());
+    }
+    args.extend(["--package".to_owned(), package.to_owned()]);
+    let mut env = Vec::new();
+    if let Some(triple) = &target.triple {
+        args.extend(["--target".to_owned(), triple.clone()]);
+        if choice.backend == Backend::Cargo && target.is_linux_musl() {
+            // Rust's own linker: musl targets are self-contained, no C cross compiler needed.
+            let variable = format!(
+                "CARGO_TARGET_{}_LINKER",
+                triple.to_ascii_uppercase().replace(['-', '.'], "_")
+            );
+            env.push((variable, "rust-lld".to_owned()));
+        }
+        if choice.build_std && target.is_linux_musl() {
+            // The std built from source has no self-contained musl start files or libc;
+            // rustc must leave them to the linker (zig), which brings its own.
+            let variable = format!(
+                "CARGO_TARGET_{}_RUSTFLAGS",
+                triple.to_ascii_uppercase().replace(['-', '.'], "_")
+            );
+            env.push((variable, "-C link-self-contained=no".to_owned()));
+        }
+        if target.is_darwin() {
+            env.push((
+                "MACOSX_DEPLOYMENT_TARGET".to_owned(),
+                targets::MACOSX_DEPLOYMENT_TARGET.to_owned(),
+            ));
+        }
+    }
+    if options.profile == Profile::Release {
+        args.push("--release".into());
+    }
+    if options.quiet {
+        args.push("--quiet".into());
+    }
+    Step {
+        choice,
+        command: CommandLine {
+            program: program.to_owned(),
+            args,
+            env,
+        },
+        built_binary: target_dir_binary.to_owned(),
+    }
+}
+
+/// The whole plan: one entry per target, the files to stage, the binaries to keep.
+pub fn plan(
+    project: &Project,
+    requested: &[BuildTarget],
+    environment: &Environment,
+    options: &Options,
+    inputs: &Inputs,
+) -> Result<BuildPlan> {
+    let root = &project.cargo.workspace_root;
+    let mut targets: Vec<TargetPlan> = Vec::new();
+    for target in requested {
+        let target_plan = target_plan(project, target, environment, options);
+        if targets.iter().any(|t| t.dist_name == target_plan.dist_name) {
+            bail!("--target: {} is given twice", target.platform_name());
+        }
+        targets.push(target_plan);
+    }
+    let files = staged_files(root, inputs)?;
+    let prefix = targets::executable_prefix(&project.plugin.executable);
+    let mut kept_binaries: Vec<String> = if options.clean {
+        Vec::new()
+    } else {
+        inputs
+            .dist_entries
+            .iter()
+            .filter(|name| {
+                name.starts_with(&prefix) && !targets.iter().any(|t| &t.dist_name == *name)
+            })
+            .cloned()
+            .collect()
+    };
+    kept_binaries.sort();
+
+    Ok(BuildPlan {
+        plugin_id: project.plugin.id.clone(),
+        version: project.cargo.version.clone(),
+        profile: options.profile,
+        check_only: options.check_only,
+        clean: options.clean,
+        targets,
+        files,
+        kept_binaries,
+        dist_dir: root.join("dist"),
+        scratch_dir: root.join("target").join("xtask"),
+        placeholders: Placeholders {
+            version: project.cargo.version.clone(),
+            today: inputs.today.clone(),
+            plugin_id: project.plugin.id.clone(),
+        },
+    })
+}
+
+/// Where cargo leaves the binary of one target, and how to build it (or what is missing).
+fn target_plan(
+    project: &Project,
+    target: &BuildTarget,
+    environment: &Environment,
+    options: &Options,
+) -> TargetPlan {
+    let mut binary_dir = project.cargo.target_dir.clone();
+    if let Some(triple) = &target.triple {
+        binary_dir.push(triple);
+    }
+    let suffix = if target.binary_has_exe_suffix() {
+        ".exe"
+    } else {
+        ""
+    };
+    let built_binary = binary_dir
+        .join(options.profile.name())
+        .join(format!("{}{suffix}", project.cargo.bin_name));
+    let step =
+        toolchain::choose(target, environment, options.forced, options.check_only).map(|choice| {
+            step_for(
+                target,
+                choice,
+                &built_binary,
+                options,
+                environment,
+                &project.cargo.package,
+            )
+        });
+    TargetPlan {
+        target: target.clone(),
+        dist_name: target.executable_file_name(&project.plugin.executable),
+        step,
+    }
+}
+
+/// plugin.json (filled), everything under static/, and the repository files static/ does
+/// not replace.
+fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
+    if !inputs.static_files.iter().any(|f| f == "module.js") {
+        bail!(
+            "{}: missing; Grafana loads every plugin's frontend from module.js, add one (see README)",
+            root.join(STATIC_DIR).join("module.js").display()
+        );
+    }
+    let mut files = vec![StagedFile {
+        source: root.join(PLUGIN_JSON),
+        dest: PLUGIN_JSON.into(),
+        fill: true,
+        executable: false,
+    }];
+    for relative in &inputs.static_files {
+        if relative == PLUGIN_JSON {
+            bail!(
+                "{}: plugin.json belongs at the repository root only; remove this copy",
+                root.join(STATIC_DIR).join(PLUGIN_JSON).display()
+            );
+        }
+        files.push(StagedFile {
+            source: root.join(STATIC_DIR).join(relative),
+            dest: relative.clone(),
+            fill: relative == "README.md",
+            executable: false,
+        });
+    }
+    for name in &inputs.root_files {
+        // static/README.md is the plugin's own page in Grafana; the repository README is
+        // the fallback (create-plugin does the same with src/README.md).
+        if inputs.static_files.iter().any(|f| f == name) {
+            continue;
+        }
+        files.push(StagedFile {
+            source: root.join(name),
+            dest: (*name).to_owned(),
+            fill: *name == "README.md",
+            executable: false,
+        });
+    }
+    Ok(files)
+}
+
+/// The dist/ to assemble once the builds are done: the binaries that built, the files, the
+/// binaries of other platforms already in dist/, and the previous binary of a target that
+/// failed now (unless `--clean`).
+pub(super) fn dist_plan(
+    plan: &BuildPlan,
+    built: &[&TargetPlan],
+    dist_entries: &[String],
+) -> DistPlan {
+    let built_now = |name: &String| built.iter().any(|t| &t.dist_name == name);
+    let mut files: Vec<StagedFile> = built
+        .iter()
+        .filter_map(|target_plan| {
+            let step = target_plan.step.as_ref().ok()?;
+            Some(StagedFile {
+                source: step.built_binary.clone(),
+                dest: target_plan.dist_name.clone(),
+                fill: false,
+                executable: true,
+            })
+        })
+        .collect();
+    files.extend(plan.files.iter().cloned());
+    let failed_now = plan
+        .targets
+        .iter()
+        .map(|t| &t.dist_name)
+        .filter(|name| !plan.clean && !built_now(name) && dist_entries.contains(name));
+    for name in plan.kept_binaries.iter().chain(failed_now) {
+        files.push(StagedFile {
+            source: plan.dist_dir.join(name),
+            dest: name.clone(),
+            fill: false,
+            executable: true,
+        });
+    }
+    DistPlan {
+        dist_dir: plan.dist_dir.clone(),
+        staging_dir: plan.scratch_dir.join("dist.staging"),
+        previous_dir: plan.scratch_dir.join("dist.previous"),
+        files,
+        placeholders: plan.placeholders.clone(),
+    }
+}
+
+pub(super) fn backend_label(target: &BuildTarget, choice: &Choice) -> String {
+    let mut label = choice.backend.name().to_owned();
+    if choice.build_std {
+        label.push_str(" + nightly -Zbuild-std");
+    } else if choice.backend == Backend::Cargo && target.is_linux_musl() {
+        label.push_str(" + rust-lld");
+    }
+    label
+}

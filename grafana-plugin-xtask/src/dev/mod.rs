@@ -1,0 +1,442 @@
+//! `cargo xtask dev`: build the backend for the platform Grafana runs on, start Grafana in
+//! development mode (docker compose, a local install given by --grafana/GRAFANA_HOME, or
+//! one started elsewhere with --attach), and with --watch rebuild on save and make Grafana
+//! run the new backend: swap the binary, stop the running process, Grafana starts the new
+//! one within a second. Ctrl-C stops everything it started.
+mod grafana;
+mod grafana_api;
+mod process;
+mod watch;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, bail};
+use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind, event::AccessMode};
+use xshell::{Shell, cmd};
+
+use crate::{
+    Context,
+    build::{self, BuildPlan, Profile, Request, Step},
+    dist,
+    flags::DevFlags,
+    targets,
+    ui::Ui,
+    util,
+};
+use grafana::Grafana;
+use grafana_api::Endpoint;
+use watch::{Batch, Change, Debouncer, classify};
+
+/// Quiet period after the last file event before a batch is handled.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How long a plugin process gets to exit after SIGTERM before it is killed.
+const PLUGIN_GRACE: Duration = Duration::from_millis(1500);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `docker compose` with the repository's docker-compose.yaml.
+    Compose,
+    /// A local Grafana: the `grafana` binary, and its home directory when known.
+    Local {
+        binary: PathBuf,
+        home: Option<PathBuf>,
+    },
+    /// A Grafana started elsewhere that serves dist/: only rebuild and restart the plugin.
+    Attach,
+}
+
+/// --attach, else --grafana / GRAFANA_HOME, else docker compose when an engine answers.
+pub fn choose_mode(
+    attach: bool,
+    grafana: Option<&Path>,
+    grafana_home: Option<&Path>,
+    engine: impl FnOnce() -> bool,
+) -> Result<Mode> {
+    if attach {
+        return Ok(Mode::Attach);
+    }
+    if let Some(path) = grafana.or(grafana_home) {
+        if path.is_dir() {
+            let binary = path
+                .join("bin")
+                .join(format!("grafana{}", std::env::consts::EXE_SUFFIX));
+            if !binary.is_file() {
+                bail!(
+                    "{}: no bin/grafana in this Grafana home; point --grafana at an unpacked Grafana",
+                    path.display()
+                );
+            }
+            return Ok(Mode::Local {
+                binary,
+                home: Some(path.to_owned()),
+            });
+        }
+        if path.is_file() {
+            return Ok(Mode::Local {
+                binary: path.to_owned(),
+                home: None,
+            });
+        }
+        bail!("{}: not a Grafana binary or home directory", path.display());
+    }
+    if engine() {
+        return Ok(Mode::Compose);
+    }
+    bail!(
+        "no Grafana to run the plugin in: start a Docker or Podman engine (for docker compose), \
+         give a local Grafana with --grafana PATH or GRAFANA_HOME, or use --attach with a Grafana \
+         started elsewhere that loads dist/"
+    )
+}
+
+enum Message {
+    Files(notify::Result<notify::Event>),
+    Stop,
+}
+
+pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
+    let (sh, ui) = (&context.sh, &context.ui);
+    let project = context.project()?;
+    let root = project.cargo.workspace_root.clone();
+    let grafana_home = std::env::var_os("GRAFANA_HOME").map(PathBuf::from);
+    let mode = choose_mode(
+        flags.attach,
+        flags.grafana.as_deref(),
+        grafana_home.as_deref(),
+        || util::engine_answers(sh, "docker"),
+    )?;
+    let target = match mode {
+        Mode::Compose => targets::linux_of_host()?,
+        _ => targets::host()?,
+    };
+
+    // The first build assembles the whole dist/, before any Grafana serves from it; its plan
+    // is the one every cycle reruns.
+    let built = build::run(context, &Request::of(vec![target], Profile::Debug))?;
+    let loop_state = Loop::new(built.plan, &project.plugin.id, &mode)?;
+
+    let (sender, messages) = mpsc::channel();
+    let stop = sender.clone();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(Message::Stop);
+    })
+    .context("cannot install the Ctrl-C handler")?;
+
+    let mut grafana = Grafana::start(sh, ui, &mode, &root, &project.plugin.id, flags.port)?;
+    // Credentials only from the environment, never printed: an attached Grafana may want a
+    // service-account token; the ones dev starts allow anonymous admins.
+    let token = std::env::var("GRAFANA_TOKEN").ok();
+    let endpoint = match (&mode, std::env::var("GRAFANA_URL")) {
+        (Mode::Attach, Ok(url)) => Endpoint::parse(&url, token)?,
+        _ => Endpoint::parse(&format!("http://localhost:{}", flags.port), token)?,
+    };
+    grafana.watch_over(endpoint, &project.plugin.id, &loop_state.file_name());
+    grafana.report(ui);
+
+    let result = if flags.watch {
+        watch(sh, ui, &root, &loop_state, &mut grafana, sender, &messages)
+    } else {
+        let _ = messages.recv();
+        Ok(())
+    };
+    ui.status(
+        "Stopping",
+        if flags.keep_running {
+            "the watcher (Grafana keeps running)"
+        } else {
+            "Grafana and the plugin"
+        },
+    );
+    if !flags.keep_running {
+        grafana.stop(sh)?;
+        // Nothing this loop started may outlive it, even if Grafana did not stop its plugin.
+        let pids = process::running(sh, &loop_state.binary_paths())?;
+        process::stop(&pids, PLUGIN_GRACE);
+    }
+    result
+}
+
+/// What each cycle needs: how to rebuild, where the binary goes, which files to refresh.
+struct Loop {
+    step: Step,
+    dest: PathBuf,
+    plan: BuildPlan,
+    mode: Mode,
+    container_binary: String,
+}
+
+/// What stopping the running plugin found.
+enum Restart {
+    /// A plugin process was stopped; Grafana starts the new binary within a second.
+    Stopped,
+    /// No plugin process was running; Grafana starts the new binary when it next needs it.
+    NoneRunning,
+}
+
+impl Loop {
+    fn new(plan: BuildPlan, plugin_id: &str, mode: &Mode) -> Result<Loop> {
+        let target_plan = plan.targets.first().context("dev builds one target")?;
+        let step = target_plan.step.clone().map_err(anyhow::Error::msg)?;
+        let dest = plan.dist_dir.join(&target_plan.dist_name);
+        let container_binary = format!(
+            "/var/lib/grafana/plugins/{plugin_id}/{}",
+            target_plan.dist_name
+        );
+        Ok(Loop {
+            step,
+            dest,
+            plan,
+            mode: mode.clone(),
+            container_binary,
+        })
+    }
+
+    /// The file name Grafana starts: `<executable>_<os>_<arch>[.exe]`.
+    fn file_name(&self) -> String {
+        self.dest
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn binary_paths(&self) -> Vec<PathBuf> {
+        vec![self.dest.clone(), dist::aside_path(&self.dest)]
+    }
+
+    /// Makes the running plugin exit so that Grafana starts the new binary.
+    fn restart_plugin(&self, sh: &Shell) -> Result<Restart> {
+        let restart = match self.mode {
+            Mode::Compose => {
+                let binary = &self.container_binary;
+                // pkill: 0 = stopped, 1 = nothing matched; anything else is a failure.
+                let output = cmd!(sh, "docker compose exec -T grafana pkill -f {binary}")
+                    .quiet()
+                    .ignore_status()
+                    .output()
+                    .context("cannot run docker compose exec")?;
+                match output.status.code() {
+                    Some(0) => Restart::Stopped,
+                    Some(1) => Restart::NoneRunning,
+                    _ => bail!(
+                        "could not stop the plugin in the container (docker compose exec grafana \
+                         pkill): {}",
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ),
+                }
+            }
+            _ => {
+                let pids = process::running(sh, &self.binary_paths())?;
+                process::stop(&pids, PLUGIN_GRACE);
+                if pids.is_empty() {
+                    Restart::NoneRunning
+                } else {
+                    Restart::Stopped
+                }
+            }
+        };
+        let _ = std::fs::remove_file(&self.binary_paths()[1]);
+        Ok(restart)
+    }
+}
+
+fn watch(
+    sh: &Shell,
+    ui: &Ui,
+    root: &Path,
+    state: &Loop,
+    grafana: &mut Grafana,
+    sender: mpsc::Sender<Message>,
+    messages: &mpsc::Receiver<Message>,
+) -> Result<()> {
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = sender.send(Message::Files(event));
+    })
+    .context("cannot watch files")?;
+    for (path, mode) in [
+        ("plugin", RecursiveMode::Recursive),
+        ("static", RecursiveMode::Recursive),
+        (".", RecursiveMode::NonRecursive),
+    ] {
+        let path = root.join(path);
+        if path.exists() {
+            watcher
+                .watch(&path, mode)
+                .with_context(|| format!("cannot watch {}", path.display()))?;
+        }
+    }
+    ui.status(
+        "Watching",
+        "plugin/, static/, plugin.json and the Cargo files; Ctrl-C stops",
+    );
+    let mut debouncer = Debouncer::new(DEBOUNCE);
+    loop {
+        let message = match debouncer.wait(Instant::now()) {
+            None => messages
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(wait) => messages.recv_timeout(wait),
+        };
+        match message {
+            Ok(Message::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            Ok(Message::Files(Err(error))) => ui.warning(format!("file watching: {error}")),
+            Ok(Message::Files(Ok(event))) => {
+                if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write))
+                {
+                    continue;
+                }
+                for path in &event.paths {
+                    let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+                    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+                    if let Some(change) =
+                        classify(&root, &canonical).or_else(|| classify(&root, path))
+                    {
+                        let shown = canonical
+                            .strip_prefix(&root)
+                            .unwrap_or(path)
+                            .display()
+                            .to_string();
+                        debouncer.record(change, &shown, Instant::now());
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(batch) = debouncer.take(Instant::now()) {
+            // A cycle that fails (a file vanished mid-edit, a rename refused) is reported;
+            // the loop keeps watching and the previous backend keeps serving.
+            if let Err(error) = cycle(sh, ui, state, grafana, &batch) {
+                ui.error(format!("{error:#}"));
+            }
+        }
+    }
+}
+
+/// One batch of changes: refresh files, or rebuild and restart; one status line.
+fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch) -> Result<()> {
+    let detected = batch.last_event.elapsed();
+    // Editors and tools write temporary files and rename them; name what is still there.
+    let existing: Vec<&str> = batch
+        .paths
+        .iter()
+        .map(String::as_str)
+        .filter(|p| {
+            state
+                .plan
+                .dist_dir
+                .parent()
+                .is_some_and(|root| root.join(p).exists())
+        })
+        .collect();
+    let what = if existing.is_empty() {
+        batch.paths.join(", ")
+    } else {
+        existing.join(", ")
+    };
+    if batch.strongest() == Change::Static {
+        dist::refresh_files(
+            &state.plan.dist_dir,
+            &state.plan.files,
+            &state.plan.placeholders,
+        )?;
+        ui.status("Refreshed", format!("dist/ ({what})"));
+        return Ok(());
+    }
+    ui.status("Rebuilding", format!("({what} changed)"));
+    let build_started = Instant::now();
+    if build::run_command(sh, &state.step.command).is_err() {
+        ui.error("the build failed (see above); the previous backend keeps serving");
+        return Ok(());
+    }
+    let build_time = build_started.elapsed();
+    let restart_started = Instant::now();
+    if batch.changes.contains(&Change::Static) || batch.changes.contains(&Change::Manifest) {
+        dist::refresh_files(
+            &state.plan.dist_dir,
+            &state.plan.files,
+            &state.plan.placeholders,
+        )?;
+    }
+    dist::replace_binary(&state.step.built_binary, &state.dest)?;
+    let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
+    let restarted = if batch.strongest() == Change::Manifest {
+        grafana.restart(sh, ui)?;
+        format!(
+            "Grafana restarted in {:.0} ms (plugin.json is read at start-up)",
+            milliseconds()
+        )
+    } else {
+        match state.restart_plugin(sh)? {
+            Restart::Stopped => format!("plugin restarted in {:.0} ms", milliseconds()),
+            Restart::NoneRunning => "no plugin process was running; Grafana starts the new \
+                                     binary when it loads the plugin"
+                .to_owned(),
+        }
+    };
+    ui.status(
+        "Reloaded",
+        format!(
+            "{} after {what}: detected {:.0} ms, build {:.1} s, {restarted}",
+            state.file_name(),
+            detected.as_secs_f64() * 1000.0,
+            build_time.as_secs_f64(),
+        ),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_follows_the_flags_then_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("grafana-binary");
+        std::fs::write(&binary, "").unwrap();
+        assert_eq!(
+            choose_mode(true, Some(&binary), None, || true).unwrap(),
+            Mode::Attach
+        );
+        assert_eq!(
+            choose_mode(false, Some(&binary), None, || true).unwrap(),
+            Mode::Local {
+                binary: binary.clone(),
+                home: None
+            }
+        );
+        let home = dir.path().join("grafana-11");
+        std::fs::create_dir_all(home.join("bin")).unwrap();
+        let error = choose_mode(false, None, Some(&home), || true)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no bin/grafana"), "{error}");
+        let home_binary = home
+            .join("bin")
+            .join(format!("grafana{}", std::env::consts::EXE_SUFFIX));
+        std::fs::write(&home_binary, "").unwrap();
+        assert_eq!(
+            choose_mode(false, None, Some(&home), || true).unwrap(),
+            Mode::Local {
+                binary: home_binary,
+                home: Some(home.clone())
+            }
+        );
+        assert_eq!(
+            choose_mode(false, None, None, || true).unwrap(),
+            Mode::Compose
+        );
+        let error = choose_mode(false, None, None, || false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--grafana PATH or GRAFANA_HOME") && error.contains("--attach"),
+            "{error}"
+        );
+        assert!(choose_mode(false, Some(&dir.path().join("missing")), None, || true).is_err());
+    }
+}

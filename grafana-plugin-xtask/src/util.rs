@@ -1,0 +1,180 @@
+//! Small helpers more than one command needs, each spelled once: the running cargo, walking
+//! a directory tree, SOURCE_DATE_EPOCH, UTC dates, looking up tools, hex.
+use std::{
+    env,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+/// The cargo that runs us (`CARGO`, set by `cargo run`), or the one on PATH.
+pub fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// One entry below a walked directory: its path relative to it, `/`-separated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub relative: String,
+    pub path: PathBuf,
+    pub is_dir: bool,
+}
+
+/// Everything below `dir`, sorted by relative path: directories and regular files only. A
+/// symbolic link (it could point outside the repository) or another special file is an
+/// error naming it, as is a name that is not UTF-8.
+pub fn walk(dir: &Path) -> Result<Vec<TreeEntry>> {
+    let mut entries = Vec::new();
+    for item in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+        let item = item.with_context(|| format!("cannot list {}", dir.display()))?;
+        let path = item.path();
+        let relative = path
+            .strip_prefix(dir)
+            .expect("walkdir yields paths below its root")
+            .to_str()
+            .with_context(|| format!("{}: the file name is not UTF-8; rename it", path.display()))?
+            .replace('\\', "/");
+        let kind = item.file_type();
+        if !kind.is_dir() && !kind.is_file() {
+            bail!(
+                "{}: not a regular file or directory (a symbolic link?); copy the file in instead",
+                path.display()
+            );
+        }
+        entries.push(TreeEntry {
+            relative,
+            path: path.to_owned(),
+            is_dir: kind.is_dir(),
+        });
+    }
+    Ok(entries)
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible builds pin the time with it), when set.
+pub fn source_date_epoch() -> Result<Option<i64>> {
+    match env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value.trim().parse().map(Some).with_context(|| {
+            format!(
+                "environment variable SOURCE_DATE_EPOCH is {value:?}; set it to Unix seconds or unset it"
+            )
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Now, or `SOURCE_DATE_EPOCH` when set, in Unix seconds.
+pub fn now_or_source_date_epoch() -> Result<i64> {
+    Ok(source_date_epoch()?.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }))
+}
+
+/// UTC `YYYY-MM-DD` of a Unix time.
+pub fn utc_date(unix_seconds: i64) -> String {
+    let (year, month, day, ..) = civil(unix_seconds);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// UTC (year, month, day, hour, minute, second) of a Unix time (Howard Hinnant's
+/// `civil_from_days`).
+pub fn civil(unix_seconds: i64) -> (i64, u8, u8, u8, u8, u8) {
+    let days = unix_seconds.div_euclid(86_400);
+    let second_of_day = unix_seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second) = (
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60,
+    );
+    (
+        year,
+        month as u8,
+        day as u8,
+        hour as u8,
+        minute as u8,
+        second as u8,
+    )
+}
+
+/// The first `name` (`name.exe` on Windows) in a PATH directory.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(format!("{name}{}", env::consts::EXE_SUFFIX)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Whether a container engine (`docker`, `podman`) is installed and its daemon answers.
+pub fn engine_answers(sh: &Shell, engine: &str) -> bool {
+    on_path(engine).is_some()
+        && cmd!(sh, "{engine} info")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .is_ok()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_match_known_days() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(1_795_478_399), "2026-11-23");
+        assert_eq!(utc_date(1_795_478_400), "2026-11-24");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_date(4_107_542_400), "2100-03-01");
+        assert_eq!(civil(1_795_485_845), (2026, 11, 24, 2, 4, 5));
+    }
+
+    #[test]
+    fn walk_lists_directories_and_files_sorted_and_refuses_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("img")).unwrap();
+        std::fs::write(dir.path().join("module.js"), "").unwrap();
+        std::fs::write(dir.path().join("img/logo.svg"), "").unwrap();
+        let entries: Vec<(String, bool)> = walk(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.relative, e.is_dir))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("img".to_owned(), true),
+                ("img/logo.svg".to_owned(), false),
+                ("module.js".to_owned(), false)
+            ]
+        );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc/passwd", dir.path().join("img/link")).unwrap();
+            let error = walk(dir.path()).unwrap_err().to_string();
+            assert!(error.contains("img/link: not a regular file"), "{error}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! `cargo xtask` end to end: the xtask binary run in scratch copies of this repository,
+//! sharing the test run's target directory so only the plugin crate compiles again. One test
+//! binary; each module is one command.
+mod build;
+mod cross;
+#[cfg(unix)]
+mod dev;
+mod package;
+mod scratch;
