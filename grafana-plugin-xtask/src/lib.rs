@@ -24,6 +24,7 @@ pub use anyhow;
 pub use clap;
 
 mod archive;
+mod binary;
 mod build;
 mod ci;
 mod dev;

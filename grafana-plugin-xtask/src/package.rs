@@ -27,12 +27,16 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     let project = context.project()?;
     let root = project.cargo.workspace_root.clone();
     let platforms = targets::parse_or_all(&flags.targets, std::env::consts::OS)?;
+    // Everything that can stop the package is found before anything builds.
+    let token = signing_token(flags)?;
 
     if !flags.no_build {
-        let request = Request::of(platforms.clone(), Profile::Release);
+        let mut request = Request::of(platforms.clone(), Profile::Release);
+        // One missing platform refuses the package: nothing builds, dist/ stays as it is.
+        request.all_or_nothing = true;
         build::run(context, &request).context(
-            "cannot package what did not build; build on a machine that has every platform's \
-             toolchain (darwin needs macOS), or package fewer platforms with --target",
+            "cannot package what cannot build here; build on a machine that has every \
+             platform's toolchain (darwin needs macOS), or package fewer platforms with --target",
         )?;
     }
 
@@ -46,11 +50,12 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
         !flags.targets.is_empty(),
     )
     .map_err(|problem| anyhow::anyhow!("{}: {problem}", dist.display()))?;
+    check_binaries(ui, &dist, &binaries, executable)?;
 
     let scratch = root.join("target").join("xtask").join("package");
     let stage = scratch.join(&project.plugin.id);
     stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
-    sign(sh, ui, &stage, flags)?;
+    sign(sh, ui, &stage, token.as_deref(), flags)?;
 
     let out_dir = match &flags.out_dir {
         Some(dir) => dir.clone(),
@@ -214,16 +219,50 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Signs the staged files with Grafana's tool when a token is there (or `--sign` asks), so
-/// MANIFEST.txt goes into the archive; otherwise says the archive is unsigned.
-fn sign(sh: &Shell, ui: &Ui, stage: &Path, flags: &PackageFlags) -> Result<()> {
+/// Grafana's access-policy token, when set; `--sign` without one is refused before anything
+/// builds.
+fn signing_token(flags: &PackageFlags) -> Result<Option<String>> {
     let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
+    if token.is_none() && flags.sign {
+        bail!(
+            "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → Access Policies, scope plugins:write)"
+        );
+    }
+    Ok(token)
+}
+
+/// Refuses binaries Grafana could not start under their names (wrong format or CPU, a glibc
+/// build for Alpine, a debug build), before anything is staged or written.
+fn check_binaries(ui: &Ui, dist: &Path, binaries: &[String], executable: &str) -> Result<()> {
+    let mut problems = Vec::new();
+    for name in binaries {
+        let path = dist.join(name);
+        let data = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        problems.extend(validate::binary_problems(executable, name, &data));
+    }
+    for problem in &problems {
+        ui.error(format!("dist/{problem}"));
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: {} problem(s) with the binaries (above); nothing was packaged",
+            dist.display(),
+            problems.len()
+        );
+    }
+    Ok(())
+}
+
+/// Signs the staged files with Grafana's tool when there is a token, so MANIFEST.txt goes
+/// into the archive; otherwise says the archive is unsigned.
+fn sign(
+    sh: &Shell,
+    ui: &Ui,
+    stage: &Path,
+    token: Option<&str>,
+    flags: &PackageFlags,
+) -> Result<()> {
     if token.is_none() {
-        if flags.sign {
-            bail!(
-                "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → Access Policies, scope plugins:write)"
-            );
-        }
         ui.warning(format!(
             "the archive is unsigned; to sign it, set {TOKEN_VARIABLE} (and --root-urls for a private signature)"
         ));

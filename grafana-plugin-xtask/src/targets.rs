@@ -3,6 +3,8 @@
 //! `<executable>_<os>_<arch>` name.
 use anyhow::{Context, Result, bail};
 
+use crate::binary::{Cpu, Format};
+
 /// A platform Grafana runs backend plugins on (Go's GOOS/GOARCH names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Platform {
@@ -125,6 +127,36 @@ impl BuildTarget {
             .as_deref()
             .is_some_and(|t| t.ends_with("-windows-gnu"))
     }
+}
+
+/// The Grafana os/arch a file in dist/ is for, from its name `<executable>_<os>_<arch>[.exe]`.
+pub fn platform_of_file(executable: &str, name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(&executable_prefix(executable))?;
+    let rest = rest.strip_suffix(".exe").unwrap_or(rest);
+    let (os, arch) = rest.split_once('_')?;
+    (!os.is_empty() && !arch.is_empty() && !arch.contains('_'))
+        .then(|| (os.to_owned(), arch.to_owned()))
+}
+
+/// The executable format and CPU Grafana on `os`/`arch` starts; `None` for a platform
+/// outside the table.
+pub fn expected_binary(os: &str, arch: &str) -> Option<(Format, Cpu)> {
+    let format = match os {
+        "linux" => Format::Elf,
+        "darwin" => Format::MachO,
+        "windows" => Format::Pe,
+        _ => return None,
+    };
+    let cpu = match arch {
+        "amd64" => Cpu::X86_64,
+        "arm64" => Cpu::Aarch64,
+        "arm" => Cpu::Arm,
+        _ => return None,
+    };
+    PLATFORMS
+        .iter()
+        .any(|p| p.os == os && p.arch == arch)
+        .then_some((format, cpu))
 }
 
 /// The prefix shared by every platform's executable file, for finding them in dist/.
@@ -383,5 +415,30 @@ mod tests {
         assert!(error("riscv64gc-unknown-linux-musl=linux").contains("give Grafana's OS/ARCH"));
         assert!(error("riscv64gc-unknown-linux-musl=Linux/RISCV").contains("lower case"));
         assert!(error("riscv=linux/riscv64").contains("is not a Rust target triple"));
+    }
+
+    #[test]
+    fn file_names_map_back_to_platforms_and_their_binaries() {
+        assert_eq!(
+            platform_of_file("gpx_a", "gpx_a_linux_arm64"),
+            Some(("linux".into(), "arm64".into()))
+        );
+        assert_eq!(
+            platform_of_file("gpx_a", "gpx_a_windows_amd64.exe"),
+            Some(("windows".into(), "amd64".into()))
+        );
+        assert_eq!(platform_of_file("gpx_a", "gpx_a_linux"), None);
+        assert_eq!(platform_of_file("gpx_a", "module.js"), None);
+        for platform in PLATFORMS {
+            assert!(
+                expected_binary(platform.os, platform.arch).is_some(),
+                "{platform:?}"
+            );
+        }
+        assert_eq!(
+            expected_binary("linux", "arm"),
+            Some((Format::Elf, Cpu::Arm))
+        );
+        assert_eq!(expected_binary("linux", "riscv64"), None);
     }
 }

@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail, ensure};
 pub use grafana_plugin_sdk::pluginv2;
 pub use handshake::Handshake;
 
+pub mod binaries;
 mod handshake;
 use pluginv2::{diagnostics_client::DiagnosticsClient, resource_client::ResourceClient};
 use tonic::transport::{Channel, Endpoint};

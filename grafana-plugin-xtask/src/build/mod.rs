@@ -38,6 +38,8 @@ pub struct Request {
     pub backend: Option<Backend>,
     pub dry_run: bool,
     pub message_format: MessageFormat,
+    /// Refuse to build anything when one target cannot be built (`package`).
+    pub all_or_nothing: bool,
 }
 
 impl Request {
@@ -61,6 +63,7 @@ impl Request {
             backend: flags.backend,
             dry_run: flags.dry_run,
             message_format: flags.message_format,
+            all_or_nothing: false,
         })
     }
 
@@ -74,6 +77,7 @@ impl Request {
             backend: None,
             dry_run: false,
             message_format: MessageFormat::Human,
+            all_or_nothing: false,
         }
     }
 
@@ -112,6 +116,13 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
             MessageFormat::Human => print!("{}", describe(&plan, root)),
             MessageFormat::Json => println!("{}", plan_json(&plan, root)),
         }
+        let missing = plan.targets.iter().filter(|t| t.step.is_err()).count();
+        if missing > 0 {
+            bail!(
+                "{missing} of {} targets cannot be built here (`missing` above)",
+                plan.targets.len()
+            );
+        }
         return Ok(Built { plan });
     }
 
@@ -127,10 +138,19 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         );
     }
     let total = plan.targets.len();
-    if total > 1 {
-        for missing in plan.targets.iter().filter_map(|t| t.step.as_ref().err()) {
+    let missing: Vec<&String> = (plan.targets.iter())
+        .filter_map(|t| t.step.as_ref().err())
+        .collect();
+    if total > 1 || request.all_or_nothing {
+        for missing in &missing {
             ui.error(missing);
         }
+    }
+    if request.all_or_nothing && !missing.is_empty() {
+        bail!(
+            "{} of {total} targets cannot be built here (above); nothing was built and dist/ was left as it was",
+            missing.len()
+        );
     }
     let outcomes: Vec<Outcome> = (plan.targets.iter().enumerate())
         .map(|(index, target_plan)| build_one(sh, ui, &options, target_plan, (index + 1, total)))

@@ -4,6 +4,8 @@
 //! on purpose.
 mod rules;
 mod schema;
+
+pub use rules::binary_problems;
 #[cfg(test)]
 mod tests;
 

@@ -6,7 +6,11 @@ use std::{collections::BTreeSet, path::Path};
 use serde_json::Value;
 
 use super::{Findings, schema};
-use crate::{archive::ReadEntry, project};
+use crate::{
+    archive::ReadEntry,
+    binary::{self, Format},
+    project, targets,
+};
 
 /// An archive whose layout passed: one root directory, nothing escaping it.
 pub struct Archive<'a> {
@@ -210,13 +214,19 @@ pub fn backend(archive: &Archive, manifest: &Manifest, findings: &mut Findings) 
             format!("no file starts with {prefix}; build the backend into the archive"),
         );
     }
+    for binary in &binaries {
+        let name = binary.path.rsplit('/').next().unwrap_or_default();
+        for problem in binary_problems(executable, name, &binary.data) {
+            findings.error("backend-binary", format!("{}/{problem}", archive.root));
+        }
+    }
     for binary in binaries.iter().filter(|b| !b.path.ends_with(".exe")) {
         let mode = binary.unix_mode.map(|m| m & 0o777);
         if !binary.made_on_unix || mode != Some(0o755) {
             findings.error(
                 "binary-permissions",
                 format!(
-                    "{} must extract with mode 0755 (stored {}, {}); Grafana cannot start it otherwise",
+                    "{} must extract with mode exactly 0755 (stored {}, {}): Grafana's plugin validator refuses any other mode, writable by group or others included, and without the execute bits Grafana cannot start it",
                     binary.path,
                     mode.map_or("without a mode".to_owned(), |m| format!("{m:o}")),
                     if binary.made_on_unix {
@@ -228,6 +238,52 @@ pub fn backend(archive: &Archive, manifest: &Manifest, findings: &mut Findings) 
             );
         }
     }
+}
+
+/// What keeps Grafana from starting the file `name` on the platform its name says, each with
+/// the fix: not an executable, the wrong format or CPU, a Linux binary that needs a dynamic
+/// loader (glibc: Grafana's Alpine image has none), debug information (a debug build).
+pub fn binary_problems(executable: &str, name: &str, data: &[u8]) -> Vec<String> {
+    let Some((os, arch)) = targets::platform_of_file(executable, name) else {
+        return Vec::new();
+    };
+    let fix = format!("build it with `cargo xtask build --target {os}/{arch}`");
+    let inspected = match binary::inspect(data) {
+        Ok(inspected) => inspected,
+        Err(why) => return vec![format!("{name} is {why}; {fix}")],
+    };
+    let mut problems = Vec::new();
+    if let Some((format, cpu)) = targets::expected_binary(&os, &arch) {
+        if inspected.format != format {
+            problems.push(format!(
+                "{name} is {}, but Grafana on {os}/{arch} starts {}; {fix}",
+                inspected.format.name(),
+                format.name()
+            ));
+        } else if !inspected.cpus.contains(&cpu) {
+            let found: Vec<&str> = inspected.cpus.iter().map(|c| c.name()).collect();
+            problems.push(format!(
+                "{name} is for {}, but {os}/{arch} is {}; {fix}",
+                found.join(" and "),
+                cpu.name()
+            ));
+        }
+    }
+    if inspected.format == Format::Elf
+        && let Some(loader) = &inspected.interpreter
+    {
+        problems.push(format!(
+            "{name} needs the dynamic loader {loader} (a glibc build), which Grafana's Alpine \
+             image does not have; {fix} (static musl)"
+        ));
+    }
+    if inspected.debug_info {
+        problems.push(format!(
+            "{name} carries debug information (a debug build, e.g. from `cargo xtask dev`); \
+             ship a release build: {fix}"
+        ));
+    }
+    problems
 }
 
 /// README.md (present, not empty, no relative links, not the template's), LICENSE (one the

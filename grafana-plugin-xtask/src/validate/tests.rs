@@ -1,6 +1,7 @@
 use serde_json::Value;
 
 use super::*;
+use harness::binaries as fixtures;
 
 const ROOT: &str = "acme-servicechecks-app";
 
@@ -32,6 +33,11 @@ fn plugin_json() -> Vec<u8> {
         .into_bytes()
 }
 
+/// A static release ELF for linux/amd64, as `cargo xtask build --target linux/amd64` makes it.
+fn linux_amd64() -> Vec<u8> {
+    fixtures::elf(fixtures::X86_64, None, false)
+}
+
 /// An archive as `cargo xtask package` makes it.
 fn good() -> Vec<ReadEntry> {
     vec![
@@ -43,8 +49,12 @@ fn good() -> Vec<ReadEntry> {
             b"# Service Checks\n\nSee [Grafana](https://grafana.com).\n",
             0o644,
         ),
-        file("gpx_service_checks_linux_amd64", b"\x7fELF fake", 0o755),
-        file("gpx_service_checks_windows_amd64.exe", b"MZ fake", 0o644),
+        file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o755),
+        file(
+            "gpx_service_checks_windows_amd64.exe",
+            &fixtures::pe(fixtures::X86_64),
+            0o644,
+        ),
         dir("img/"),
         file("img/logo.svg", b"<svg/>", 0o644),
         file("module.js", b"define([], function () {});", 0o644),
@@ -121,12 +131,12 @@ fn the_root_must_be_named_after_the_plugin_id() {
 #[test]
 fn binaries_must_be_0755_and_made_on_unix() {
     let mut entries = good();
-    entries[4] = file("gpx_service_checks_linux_amd64", b"\x7fELF", 0o644);
+    entries[4] = file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o644);
     assert_error(&entries, "binary-permissions", "stored 644, made on Unix");
     entries[4] = ReadEntry {
         made_on_unix: false,
         unix_mode: None,
-        ..file("gpx_service_checks_linux_amd64", b"x", 0o755)
+        ..file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o755)
     };
     assert_error(
         &entries,
@@ -325,4 +335,53 @@ fn a_manifest_must_be_signed_and_match_the_files() {
     let mut stale_manifest = entries;
     stale_manifest.push(file("MANIFEST.txt", signed(&stale).as_bytes(), 0o644));
     assert_error(&stale_manifest, "manifest", "does not match module.js");
+}
+
+#[test]
+fn binaries_must_be_what_grafana_runs_on_the_platform_their_name_says() {
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        (
+            "gpx_service_checks_linux_amd64",
+            fixtures::elf(fixtures::X86_64, Some("/lib64/ld-linux-x86-64.so.2"), false),
+            "gpx_service_checks_linux_amd64 needs the dynamic loader /lib64/ld-linux-x86-64.so.2 (a glibc build), which Grafana's Alpine image does not have; build it with `cargo xtask build --target linux/amd64` (static musl)",
+        ),
+        (
+            "gpx_service_checks_linux_amd64",
+            fixtures::elf(fixtures::X86_64, None, true),
+            "gpx_service_checks_linux_amd64 carries debug information (a debug build",
+        ),
+        (
+            "gpx_service_checks_linux_arm64",
+            fixtures::elf(fixtures::X86_64, None, false),
+            "gpx_service_checks_linux_arm64 is for x86_64, but linux/arm64 is aarch64; build it with `cargo xtask build --target linux/arm64`",
+        ),
+        (
+            "gpx_service_checks_darwin_arm64",
+            fixtures::elf(fixtures::AARCH64, None, false),
+            "gpx_service_checks_darwin_arm64 is an ELF (Linux) executable, but Grafana on darwin/arm64 starts a Mach-O (macOS) executable",
+        ),
+        (
+            "gpx_service_checks_windows_amd64.exe",
+            fixtures::pe(fixtures::AARCH64),
+            "gpx_service_checks_windows_amd64.exe is for aarch64, but windows/amd64 is x86_64",
+        ),
+        (
+            "gpx_service_checks_linux_arm",
+            b"fake linux/arm binary".to_vec(),
+            "gpx_service_checks_linux_arm is not an executable (no ELF, Mach-O or PE header); build it with `cargo xtask build --target linux/arm`",
+        ),
+    ];
+    for (name, data, expected) in cases {
+        let mut entries = good();
+        entries.push(file(name, &data, 0o755));
+        assert_error(&entries, "backend-binary", &format!("{ROOT}/{expected}"));
+    }
+    // A universal Mach-O with the right slice, and the good archive, pass.
+    let mut entries = good();
+    entries.push(file(
+        "gpx_service_checks_darwin_arm64",
+        &fixtures::mach_o(fixtures::AARCH64),
+        0o755,
+    ));
+    assert_eq!(errors(&entries), Vec::<String>::new());
 }

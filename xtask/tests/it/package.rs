@@ -1,9 +1,10 @@
 //! `cargo xtask package` and `validate` end to end in a scratch copy of the repository: a
-//! real host build plus fake binaries for the other platforms, packaged, extracted and
-//! launched; refusal of an incomplete dist/; signing through a fake `npx` on PATH.
+//! real static release build for linux/amd64 where this machine can make one, binaries with
+//! the right headers for the other platforms, packaged, extracted and launched; refusal of
+//! an incomplete dist/ and of binaries Grafana cannot run; signing through a fake `npx`.
 use std::{fs, path::Path, process::Output};
 
-use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, text};
 
 const PLATFORMS: [&str; 6] = [
     "linux_amd64",
@@ -18,10 +19,40 @@ fn archive_name() -> String {
     format!("{PLUGIN_ID}-{}.zip", env!("CARGO_PKG_VERSION"))
 }
 
-/// A scratch repository whose dist/ has the real host binary and fakes for the others.
-fn scratch_with_six_binaries() -> Scratch {
+/// Headers of a release binary for a `linux_amd64`-style platform, without its code.
+fn release_headers(platform: &str) -> Vec<u8> {
+    let (os, arch) = platform.trim_end_matches(".exe").split_once('_').unwrap();
+    harness::binaries::release_for(os, arch)
+}
+
+/// Whether this machine builds a static linux/amd64 binary it can also run.
+fn builds_and_runs_linux_amd64() -> Result<(), &'static str> {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Err("runs only on an x86_64 Linux host");
+    }
+    let sysroot = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|_| "rustc --print sysroot failed")?;
+    let std = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib/x86_64-unknown-linux-musl/lib");
+    if !std.is_dir() {
+        return Err(
+            "no std for x86_64-unknown-linux-musl; run `rustup target add x86_64-unknown-linux-musl`",
+        );
+    }
+    Ok(())
+}
+
+/// A scratch repository whose dist/ has, for linux/amd64, the real static release build when
+/// `real` (else release headers only), and release headers for the other platforms.
+fn scratch_with_six_binaries(real: bool) -> Scratch {
     let scratch = Scratch::new();
-    let output = scratch.xtask(&["build", "--debug"]);
+    let output = if real {
+        scratch.xtask(&["build", "--target", "linux/amd64"])
+    } else {
+        scratch.xtask(&["build", "--no-backend"])
+    };
     assert!(output.status.success(), "{}", text(&output.stderr));
     for platform in PLATFORMS {
         let binary = scratch
@@ -29,7 +60,7 @@ fn scratch_with_six_binaries() -> Scratch {
             .join("dist")
             .join(format!("{EXECUTABLE}_{platform}"));
         if !binary.exists() {
-            fs::write(&binary, format!("fake {platform} binary")).unwrap();
+            fs::write(&binary, release_headers(platform)).unwrap();
         }
     }
     scratch
@@ -48,7 +79,15 @@ fn assert_fails_with(output: &Output, expected: &str) {
 
 #[tokio::test]
 async fn package_writes_a_valid_reproducible_archive_whose_binary_serves() {
-    let scratch = scratch_with_six_binaries();
+    const TEST: &str = "package_writes_a_valid_reproducible_archive_whose_binary_serves";
+    let runs = builds_and_runs_linux_amd64();
+    if let Err(reason) = runs {
+        harness::skip(
+            TEST,
+            &format!("the packaged binary is not launched: {reason}"),
+        );
+    }
+    let scratch = scratch_with_six_binaries(runs.is_ok());
     let output = scratch.xtask(&["package", "--no-build", "--per-platform"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
@@ -126,16 +165,24 @@ async fn package_writes_a_valid_reproducible_archive_whose_binary_serves() {
         .collect();
     assert_eq!(binaries, [format!("{PLUGIN_ID}/{EXECUTABLE}_linux_arm64")]);
 
-    // Extracted, the host binary starts and answers as Grafana expects.
+    // Extracted, the linux/amd64 binary is the one in dist/, and it starts and answers as
+    // Grafana expects.
     let extracted = tempfile::tempdir().unwrap();
     zip::ZipArchive::new(fs::File::open(&archive).unwrap())
         .unwrap()
         .extract(extracted.path())
         .unwrap();
-    let binary = extracted.path().join(PLUGIN_ID).join(host_binary_name());
-    harness::assert_serves(None, &binary, PLUGIN_ID)
-        .await
-        .unwrap();
+    let name = format!("{EXECUTABLE}_linux_amd64");
+    let binary = extracted.path().join(PLUGIN_ID).join(&name);
+    assert_eq!(
+        fs::read(&binary).unwrap(),
+        fs::read(scratch.root().join("dist").join(&name)).unwrap()
+    );
+    if runs.is_ok() {
+        harness::assert_serves(None, &binary, PLUGIN_ID)
+            .await
+            .unwrap();
+    }
 
     // The same inputs and time give the same bytes; validate agrees on its own.
     let again = scratch.xtask(&["package", "--no-build", "--quiet"]);
@@ -158,7 +205,7 @@ async fn package_writes_a_valid_reproducible_archive_whose_binary_serves() {
 
 #[test]
 fn an_incomplete_dist_is_refused_and_nothing_is_written() {
-    let scratch = scratch_with_six_binaries();
+    let scratch = scratch_with_six_binaries(false);
     fs::remove_file(
         scratch
             .root()
@@ -185,11 +232,85 @@ fn an_incomplete_dist_is_refused_and_nothing_is_written() {
     assert_fails_with(&output, "no-such.zip");
 }
 
+#[test]
+fn binaries_grafana_cannot_run_are_never_packaged() {
+    use harness::binaries::{AARCH64, X86_64, elf};
+    let scratch = scratch_with_six_binaries(false);
+    let dist = scratch.root().join("dist");
+    let cases = [
+        // What `cargo xtask dev` or a plain host build leaves on Linux: glibc, debug.
+        (
+            "linux_amd64",
+            elf(X86_64, Some("/lib64/ld-linux-x86-64.so.2"), true),
+            "needs the dynamic loader /lib64/ld-linux-x86-64.so.2 (a glibc build)",
+        ),
+        (
+            "linux_amd64",
+            elf(X86_64, None, true),
+            "carries debug information (a debug build",
+        ),
+        (
+            "linux_arm64",
+            elf(X86_64, None, false),
+            "is for x86_64, but linux/arm64 is aarch64; build it with `cargo xtask build --target linux/arm64`",
+        ),
+        (
+            "darwin_arm64",
+            elf(AARCH64, None, false),
+            "is an ELF (Linux) executable, but Grafana on darwin/arm64 starts a Mach-O (macOS) executable",
+        ),
+    ];
+    for (platform, data, expected) in cases {
+        let path = dist.join(format!("{EXECUTABLE}_{platform}"));
+        let good = fs::read(&path).unwrap();
+        fs::write(&path, data).unwrap();
+        let output = scratch.xtask(&["package", "--no-build"]);
+        assert_fails_with(&output, &format!("dist/{EXECUTABLE}_{platform} {expected}"));
+        assert_fails_with(&output, "nothing was packaged");
+        assert!(!scratch.root().join("target/package").exists());
+        assert!(!scratch.root().join("target/xtask/package").exists());
+        fs::write(&path, good).unwrap();
+    }
+}
+
+#[test]
+fn a_package_that_cannot_build_every_platform_stops_before_building() {
+    const TEST: &str = "a_package_that_cannot_build_every_platform_stops_before_building";
+    let scratch = scratch_with_six_binaries(false);
+    let dist = scratch.root().join("dist");
+    let before: Vec<(String, Vec<u8>)> = PLATFORMS
+        .iter()
+        .map(|p| {
+            let name = format!("{EXECUTABLE}_{p}");
+            let data = fs::read(dist.join(&name)).unwrap();
+            (name, data)
+        })
+        .collect();
+    let output = scratch.xtask(&["package"]);
+    if output.status.success() {
+        return harness::skip(TEST, "this machine builds all six platforms");
+    }
+    let stderr = text(&output.stderr);
+    assert_fails_with(
+        &output,
+        "targets cannot be built here (above); nothing was built",
+    );
+    assert!(!stderr.contains("    Building "), "{stderr}");
+    for (name, data) in before {
+        assert_eq!(
+            fs::read(dist.join(&name)).unwrap(),
+            data,
+            "{name} was replaced"
+        );
+    }
+    assert!(!scratch.root().join("target/package").exists());
+}
+
 #[cfg(unix)]
 #[test]
 fn signing_runs_grafanas_tool_with_the_token_in_the_environment_only() {
     use std::os::unix::fs::PermissionsExt;
-    let scratch = scratch_with_six_binaries();
+    let scratch = scratch_with_six_binaries(false);
     assert_fails_with(
         &scratch.xtask(&["package", "--no-build", "--sign"]),
         "--sign needs a Grafana access policy token",
@@ -271,7 +392,7 @@ fn the_release_steps_package_gathered_binaries() {
     for platform in PLATFORMS {
         fs::write(
             dist.join(format!("{EXECUTABLE}_{platform}")),
-            format!("{platform} binary from its job"),
+            release_headers(platform),
         )
         .unwrap();
     }

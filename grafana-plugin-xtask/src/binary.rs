@@ -1,0 +1,347 @@
+//! What an executable file is, read from its headers: ELF, Mach-O (thin or universal) or PE,
+//! the CPU it is for, whether it needs a dynamic loader (`PT_INTERP`), and whether it
+//! carries DWARF debug information. Pure; enough to tell whether Grafana can start a file
+//! under the name it has, without running it.
+
+/// An executable format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Elf,
+    MachO,
+    Pe,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Elf => "an ELF (Linux) executable",
+            Format::MachO => "a Mach-O (macOS) executable",
+            Format::Pe => "a PE (Windows) executable",
+        }
+    }
+}
+
+/// A CPU, as the headers name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cpu {
+    X86_64,
+    Aarch64,
+    /// 32-bit ARM.
+    Arm,
+    X86,
+    Other,
+}
+
+impl Cpu {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cpu::X86_64 => "x86_64",
+            Cpu::Aarch64 => "aarch64",
+            Cpu::Arm => "32-bit ARM",
+            Cpu::X86 => "32-bit x86",
+            Cpu::Other => "another CPU",
+        }
+    }
+}
+
+/// What the headers say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspected {
+    pub format: Format,
+    /// One for a thin binary; every slice of a universal Mach-O.
+    pub cpus: Vec<Cpu>,
+    /// The dynamic loader an ELF asks for (`/lib64/ld-linux-x86-64.so.2`), if any.
+    pub interpreter: Option<String>,
+    /// A `.debug_info` section (ELF, PE): a debug build, or a release without stripping.
+    pub debug_info: bool,
+}
+
+/// Reads the headers; `Err` says why the bytes are no executable this knows.
+pub fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
+    match bytes {
+        [0x7f, b'E', b'L', b'F', ..] => elf(bytes),
+        [0xcf, 0xfa, 0xed, 0xfe, ..] | [0xce, 0xfa, 0xed, 0xfe, ..] => Ok(Inspected {
+            format: Format::MachO,
+            cpus: vec![mach_cpu(read_u32(bytes, 4, Endian::Little)?)],
+            interpreter: None,
+            debug_info: false,
+        }),
+        [0xca, 0xfe, 0xba, 0xbe, ..] => universal(bytes),
+        [b'M', b'Z', ..] => pe(bytes),
+        _ => Err("not an executable (no ELF, Mach-O or PE header)".to_owned()),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Endian {
+    Little,
+    Big,
+}
+
+fn read(bytes: &[u8], offset: usize, length: usize) -> Result<&[u8], String> {
+    offset
+        .checked_add(length)
+        .and_then(|end| bytes.get(offset..end))
+        .ok_or_else(|| "truncated headers".to_owned())
+}
+
+fn read_u16(bytes: &[u8], offset: usize, endian: Endian) -> Result<u16, String> {
+    let raw: [u8; 2] = read(bytes, offset, 2)?.try_into().expect("2 bytes");
+    Ok(match endian {
+        Endian::Little => u16::from_le_bytes(raw),
+        Endian::Big => u16::from_be_bytes(raw),
+    })
+}
+
+fn read_u32(bytes: &[u8], offset: usize, endian: Endian) -> Result<u32, String> {
+    let raw: [u8; 4] = read(bytes, offset, 4)?.try_into().expect("4 bytes");
+    Ok(match endian {
+        Endian::Little => u32::from_le_bytes(raw),
+        Endian::Big => u32::from_be_bytes(raw),
+    })
+}
+
+fn read_u64(bytes: &[u8], offset: usize, endian: Endian) -> Result<u64, String> {
+    let raw: [u8; 8] = read(bytes, offset, 8)?.try_into().expect("8 bytes");
+    Ok(match endian {
+        Endian::Little => u64::from_le_bytes(raw),
+        Endian::Big => u64::from_be_bytes(raw),
+    })
+}
+
+fn to_usize(value: u64) -> Result<usize, String> {
+    usize::try_from(value).map_err(|_| "offset out of range".to_owned())
+}
+
+/// A NUL-terminated name at `offset`.
+fn c_string(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
+    let rest = bytes.get(offset..).ok_or("truncated string table")?;
+    Ok(&rest[..rest.iter().position(|b| *b == 0).unwrap_or(rest.len())])
+}
+
+fn elf(bytes: &[u8]) -> Result<Inspected, String> {
+    let wide = match bytes.get(4) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => return Err("an ELF file of unknown class".to_owned()),
+    };
+    let endian = match bytes.get(5) {
+        Some(2) => Endian::Big,
+        _ => Endian::Little,
+    };
+    let cpus = vec![match read_u16(bytes, 18, endian)? {
+        62 => Cpu::X86_64,
+        183 => Cpu::Aarch64,
+        40 => Cpu::Arm,
+        3 => Cpu::X86,
+        _ => Cpu::Other,
+    }];
+    // (offset, entry size, count) of the program and section header tables.
+    let word = |offset32: usize, offset64: usize| -> Result<usize, String> {
+        if wide {
+            to_usize(read_u64(bytes, offset64, endian)?)
+        } else {
+            Ok(read_u32(bytes, offset32, endian)? as usize)
+        }
+    };
+    let half = |offset32: usize, offset64: usize| -> Result<usize, String> {
+        Ok(read_u16(bytes, if wide { offset64 } else { offset32 }, endian)? as usize)
+    };
+    let (program_headers, program_size, programs) = (word(28, 32)?, half(42, 54)?, half(44, 56)?);
+    let (section_headers, section_size, sections) = (word(32, 40)?, half(46, 58)?, half(48, 60)?);
+    let names_index = half(50, 62)?;
+
+    let mut interpreter = None;
+    for index in 0..programs {
+        let header = program_headers + index * program_size;
+        if read_u32(bytes, header, endian)? == 3 {
+            // PT_INTERP: the loader's path is the segment's contents.
+            let (offset, size) = if wide {
+                (
+                    to_usize(read_u64(bytes, header + 8, endian)?)?,
+                    to_usize(read_u64(bytes, header + 32, endian)?)?,
+                )
+            } else {
+                (
+                    read_u32(bytes, header + 4, endian)? as usize,
+                    read_u32(bytes, header + 16, endian)? as usize,
+                )
+            };
+            let path = read(bytes, offset, size)?;
+            let path = &path[..path.iter().position(|b| *b == 0).unwrap_or(path.len())];
+            interpreter = Some(String::from_utf8_lossy(path).into_owned());
+        }
+    }
+
+    let section = |index: usize| -> Result<(usize, usize), String> {
+        let header = section_headers + index * section_size;
+        let name = read_u32(bytes, header, endian)? as usize;
+        let offset = if wide {
+            to_usize(read_u64(bytes, header + 24, endian)?)?
+        } else {
+            read_u32(bytes, header + 16, endian)? as usize
+        };
+        Ok((name, offset))
+    };
+    let mut debug_info = false;
+    if sections > 0 && names_index < sections {
+        let (_, names) = section(names_index)?;
+        for index in 0..sections {
+            let (name, _) = section(index)?;
+            if c_string(bytes, names + name)? == b".debug_info" {
+                debug_info = true;
+            }
+        }
+    }
+    Ok(Inspected {
+        format: Format::Elf,
+        cpus,
+        interpreter,
+        debug_info,
+    })
+}
+
+fn mach_cpu(cpu_type: u32) -> Cpu {
+    match cpu_type {
+        0x0100_0007 => Cpu::X86_64,
+        0x0100_000c => Cpu::Aarch64,
+        7 => Cpu::X86,
+        12 => Cpu::Arm,
+        _ => Cpu::Other,
+    }
+}
+
+fn universal(bytes: &[u8]) -> Result<Inspected, String> {
+    let count = read_u32(bytes, 4, Endian::Big)? as usize;
+    // Java class files share the magic; a universal binary has a handful of slices.
+    if count == 0 || count > 16 {
+        return Err("not an executable (0xCAFEBABE without Mach-O slices)".to_owned());
+    }
+    let cpus = (0..count)
+        .map(|index| Ok(mach_cpu(read_u32(bytes, 8 + index * 20, Endian::Big)?)))
+        .collect::<Result<_, String>>()?;
+    Ok(Inspected {
+        format: Format::MachO,
+        cpus,
+        interpreter: None,
+        debug_info: false,
+    })
+}
+
+fn pe(bytes: &[u8]) -> Result<Inspected, String> {
+    let header = read_u32(bytes, 0x3c, Endian::Little)? as usize;
+    if read(bytes, header, 4)? != b"PE\0\0" {
+        return Err("an MZ file without a PE header".to_owned());
+    }
+    let cpus = vec![match read_u16(bytes, header + 4, Endian::Little)? {
+        0x8664 => Cpu::X86_64,
+        0xaa64 => Cpu::Aarch64,
+        0x014c => Cpu::X86,
+        0x01c4 => Cpu::Arm,
+        _ => Cpu::Other,
+    }];
+    let sections = read_u16(bytes, header + 6, Endian::Little)? as usize;
+    let symbols = read_u32(bytes, header + 12, Endian::Little)? as usize;
+    let symbol_count = read_u32(bytes, header + 16, Endian::Little)? as usize;
+    let optional = read_u16(bytes, header + 20, Endian::Little)? as usize;
+    let table = header + 24 + optional;
+    let mut debug_info = false;
+    for index in 0..sections {
+        let raw = read(bytes, table + index * 40, 8)?;
+        let raw = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(8)];
+        // MinGW writes long names (`.debug_info`) as `/<offset>` into the COFF string table.
+        let name = match raw.strip_prefix(b"/") {
+            Some(offset) => {
+                let offset: usize = std::str::from_utf8(offset)
+                    .ok()
+                    .and_then(|text| text.parse().ok())
+                    .ok_or("a bad long section name")?;
+                c_string(bytes, symbols + symbol_count * 18 + offset)?
+            }
+            None => raw,
+        };
+        debug_info |= name == b".debug_info";
+    }
+    Ok(Inspected {
+        format: Format::Pe,
+        cpus,
+        interpreter: None,
+        debug_info,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::binaries as fixtures;
+
+    #[test]
+    fn elf_headers_tell_cpu_loader_and_debug_info() {
+        let inspected = inspect(&fixtures::elf(fixtures::X86_64, None, false)).unwrap();
+        assert_eq!(
+            inspected,
+            Inspected {
+                format: Format::Elf,
+                cpus: vec![Cpu::X86_64],
+                interpreter: None,
+                debug_info: false
+            }
+        );
+        let dynamic = inspect(&fixtures::elf(
+            fixtures::AARCH64,
+            Some("/lib/ld-linux-aarch64.so.1"),
+            true,
+        ))
+        .unwrap();
+        assert_eq!(dynamic.cpus, vec![Cpu::Aarch64]);
+        assert_eq!(
+            dynamic.interpreter.as_deref(),
+            Some("/lib/ld-linux-aarch64.so.1")
+        );
+        assert!(dynamic.debug_info);
+    }
+
+    #[test]
+    fn mach_o_and_pe_headers_tell_the_cpu() {
+        assert_eq!(
+            inspect(&fixtures::mach_o(fixtures::AARCH64)).unwrap().cpus,
+            vec![Cpu::Aarch64]
+        );
+        let windows = inspect(&fixtures::pe(fixtures::X86_64)).unwrap();
+        assert_eq!(
+            (windows.format, windows.cpus),
+            (Format::Pe, vec![Cpu::X86_64])
+        );
+        let mut universal = vec![0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2];
+        for cpu in [0x0100_0007u32, 0x0100_000c] {
+            universal.extend(cpu.to_be_bytes());
+            universal.extend([0u8; 16]);
+        }
+        assert_eq!(
+            inspect(&universal).unwrap().cpus,
+            vec![Cpu::X86_64, Cpu::Aarch64]
+        );
+    }
+
+    #[test]
+    fn other_bytes_are_not_executables() {
+        for bytes in [&b"fake linux/amd64 binary"[..], b"\x7fELF", b"MZ", b""] {
+            assert!(inspect(bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn the_test_binary_itself_is_read() {
+        // This test runs from a real executable of the host: its headers must parse.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let inspected = inspect(&me).unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(inspected.format, Format::Elf);
+            // A debug test binary carries DWARF.
+            assert!(inspected.debug_info);
+        }
+        if cfg!(target_arch = "x86_64") {
+            assert!(inspected.cpus.contains(&Cpu::X86_64));
+        }
+    }
+}

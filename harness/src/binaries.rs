@@ -1,0 +1,107 @@
+//! Minimal, well-formed executable headers (ELF, Mach-O, PE) for tests that need a binary of
+//! a given kind without a toolchain for it: what `validate` and `package` read.
+
+/// The CPUs the fixtures know, named for what they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    elf: u16,
+    mach_o: u32,
+    pe: u16,
+}
+
+pub const X86_64: Cpu = Cpu {
+    elf: 62,
+    mach_o: 0x0100_0007,
+    pe: 0x8664,
+};
+pub const AARCH64: Cpu = Cpu {
+    elf: 183,
+    mach_o: 0x0100_000c,
+    pe: 0xaa64,
+};
+pub const ARM: Cpu = Cpu {
+    elf: 40,
+    mach_o: 12,
+    pe: 0x01c4,
+};
+
+/// A 64-bit little-endian ELF for `cpu`, with a PT_INTERP when `interpreter` is given and a
+/// `.debug_info` section when `debug` is set.
+pub fn elf(cpu: Cpu, interpreter: Option<&str>, debug: bool) -> Vec<u8> {
+    let mut file = vec![0u8; 64];
+    file[..4].copy_from_slice(b"\x7fELF");
+    file[4] = 2; // 64-bit
+    file[5] = 1; // little-endian
+    file[18..20].copy_from_slice(&cpu.elf.to_le_bytes());
+    let interp = interpreter.map(|path| format!("{path}\0"));
+    let programs = u16::from(interp.is_some());
+    file[32..40].copy_from_slice(&64u64.to_le_bytes());
+    file[54..56].copy_from_slice(&56u16.to_le_bytes());
+    file[56..58].copy_from_slice(&programs.to_le_bytes());
+    let names = b"\0.shstrtab\0.debug_info\0";
+    let interp_offset = 64 + 56 * usize::from(programs);
+    let names_offset = interp_offset + interp.as_ref().map_or(0, String::len);
+    let sections_offset = names_offset + names.len();
+    if let Some(path) = &interp {
+        let mut header = vec![0u8; 56];
+        header[..4].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        header[8..16].copy_from_slice(&(interp_offset as u64).to_le_bytes());
+        header[32..40].copy_from_slice(&(path.len() as u64).to_le_bytes());
+        file.extend(header);
+        file.extend(path.as_bytes());
+    }
+    file.extend(names);
+    // Sections: null, .shstrtab, and .debug_info when asked for.
+    let count: u16 = if debug { 3 } else { 2 };
+    file[40..48].copy_from_slice(&(sections_offset as u64).to_le_bytes());
+    file[58..60].copy_from_slice(&64u16.to_le_bytes());
+    file[60..62].copy_from_slice(&count.to_le_bytes());
+    file[62..64].copy_from_slice(&1u16.to_le_bytes());
+    file.extend([0u8; 64]);
+    let mut strtab = vec![0u8; 64];
+    strtab[..4].copy_from_slice(&1u32.to_le_bytes());
+    strtab[24..32].copy_from_slice(&(names_offset as u64).to_le_bytes());
+    file.extend(strtab);
+    if debug {
+        let mut debug_info = vec![0u8; 64];
+        debug_info[..4].copy_from_slice(&11u32.to_le_bytes());
+        file.extend(debug_info);
+    }
+    file
+}
+
+/// A thin 64-bit Mach-O for `cpu`.
+pub fn mach_o(cpu: Cpu) -> Vec<u8> {
+    let mut file = vec![0xcf, 0xfa, 0xed, 0xfe];
+    file.extend(cpu.mach_o.to_le_bytes());
+    file.extend([0u8; 24]);
+    file
+}
+
+/// A PE for `cpu` with no sections.
+pub fn pe(cpu: Cpu) -> Vec<u8> {
+    let mut file = vec![0u8; 0x40];
+    file[..2].copy_from_slice(b"MZ");
+    file[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+    file.extend(b"PE\0\0");
+    file.extend(cpu.pe.to_le_bytes());
+    file.extend([0u8; 18]);
+    file
+}
+
+/// A release binary with the headers Grafana on `os`/`arch` (Go's names) needs: static ELF,
+/// Mach-O or PE.
+pub fn release_for(os: &str, arch: &str) -> Vec<u8> {
+    let cpu = match arch {
+        "amd64" => X86_64,
+        "arm64" => AARCH64,
+        "arm" => ARM,
+        other => panic!("no fixture CPU for {other}"),
+    };
+    match os {
+        "linux" => elf(cpu, None, false),
+        "darwin" => mach_o(cpu),
+        "windows" => pe(cpu),
+        other => panic!("no fixture format for {other}"),
+    }
+}
