@@ -26,7 +26,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     let (sh, ui) = (&context.sh, &context.ui);
     let project = context.project()?;
     let root = project.cargo.workspace_root.clone();
-    let platforms = targets::parse_or_all(&flags.targets, std::env::consts::OS)?;
+    let platforms = build::requested_targets(&flags.targets)?;
     // Everything that can stop the package is found before anything builds.
     let token = signing_token(flags)?;
 

@@ -129,6 +129,53 @@ impl BuildTarget {
     }
 }
 
+/// Refuses a triple given as TRIPLE=OS/ARCH that rustc does not know (`known`: `rustc
+/// --print target-list`), naming the known ones that look alike, so a typo is never planned.
+pub fn check_known(targets: &[BuildTarget], known: &[String]) -> Result<()> {
+    for target in targets {
+        let Some(triple) = &target.triple else {
+            continue;
+        };
+        if known.iter().any(|k| k == triple) || in_table(triple) {
+            continue;
+        }
+        let first = triple.split('-').next().unwrap_or_default();
+        let mut alike: Vec<&str> = known
+            .iter()
+            .filter(|k| k.split('-').next() == Some(first))
+            .map(String::as_str)
+            .collect();
+        if alike.is_empty() {
+            alike = known
+                .iter()
+                .filter(|k| {
+                    triple
+                        .split('-')
+                        .skip(1)
+                        .any(|part| k.split('-').any(|p| p == part))
+                })
+                .map(String::as_str)
+                .collect();
+        }
+        let suggestion = if alike.is_empty() {
+            format!("use a platform of the table ({})", platform_names())
+        } else {
+            format!("known targets like it: {}", alike.join(", "))
+        };
+        bail!(
+            "--target {triple}={}: {triple:?} is not a Rust target this rustc knows; {suggestion} (all {}: `rustc --print target-list`)",
+            target.platform_name(),
+            known.len()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `triple` is a target of the table (or the Windows host's MSVC one).
+fn in_table(triple: &str) -> bool {
+    triple == WINDOWS_MSVC || PLATFORMS.iter().any(|p| p.triple == triple)
+}
+
 /// The Grafana os/arch a file in dist/ is for, from its name `<executable>_<os>_<arch>[.exe]`.
 pub fn platform_of_file(executable: &str, name: &str) -> Option<(String, String)> {
     let rest = name.strip_prefix(&executable_prefix(executable))?;
@@ -440,5 +487,33 @@ mod tests {
             Some((Format::Elf, Cpu::Arm))
         );
         assert_eq!(expected_binary("linux", "riscv64"), None);
+    }
+
+    #[test]
+    fn a_triple_rustc_does_not_know_is_refused_with_the_ones_like_it() {
+        let known: Vec<String> = [
+            "x86_64-unknown-linux-musl",
+            "riscv64gc-unknown-linux-musl",
+            "riscv64gc-unknown-linux-gnu",
+            "aarch64-apple-darwin",
+        ]
+        .map(String::from)
+        .to_vec();
+        let good = parse("riscv64gc-unknown-linux-musl=linux/riscv64", "linux").unwrap();
+        assert!(check_known(&[good, parse("linux/arm", "linux").unwrap()], &known).is_ok());
+        let typo = parse("riscv64-unknown-linux-musl=linux/riscv64", "linux").unwrap();
+        let error = check_known(&[typo], &known).unwrap_err().to_string();
+        assert!(
+            error.starts_with("--target riscv64-unknown-linux-musl=linux/riscv64: \"riscv64-unknown-linux-musl\" is not a Rust target this rustc knows; known targets like it: x86_64-unknown-linux-musl, riscv64gc-unknown-linux-musl, riscv64gc-unknown-linux-gnu"),
+            "{error}"
+        );
+        let nonsense = parse("foo-bar-baz=linux/amd64", "linux").unwrap();
+        let error = check_known(&[nonsense], &known).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "is not a Rust target this rustc knows; use a platform of the table (linux/amd64, "
+            ) && error.ends_with("(all 4: `rustc --print target-list`)"),
+            "{error}"
+        );
     }
 }

@@ -193,8 +193,8 @@ pub fn after_failed_install(
             "a nightly toolchain with its source (`rustup toolchain install nightly --component rust-src`)"
         };
         format!(
-            "{}: `rustup target add {triple}` failed ({rustup_error}); this target's standard library is \
-             not distributed for this toolchain. With {needs}, the xtask builds it with -Zbuild-std",
+            "{}: `rustup target add {triple}` failed: {rustup_error}. Where rustup ships no standard \
+             library for a target, the xtask builds it from source with -Zbuild-std, given {needs}",
             target.platform_name()
         )
     })
@@ -283,6 +283,24 @@ impl Environment {
     }
 }
 
+/// Every target this rustc knows (`rustc --print target-list`).
+pub fn target_list() -> Result<Vec<String>> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let output = std::process::Command::new(&rustc)
+        .args(["--print", "target-list"])
+        .output()
+        .with_context(|| format!("cannot run `{rustc} --print target-list`"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "`{rustc} --print target-list` failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
 fn exe(name: &str) -> String {
     format!("{name}{}", env::consts::EXE_SUFFIX)
 }
@@ -344,7 +362,7 @@ mod tests {
             after_failed_install(&target("linux/arm", &env), &env, "HTTP 404").unwrap_err();
         assert!(
             failed.starts_with(
-                "linux/arm: `rustup target add armv7-unknown-linux-musleabihf` failed (HTTP 404)"
+                "linux/arm: `rustup target add armv7-unknown-linux-musleabihf` failed: HTTP 404. "
             ),
             "{failed}"
         );

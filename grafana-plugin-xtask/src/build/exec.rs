@@ -53,14 +53,16 @@ pub fn install_std_if_needed(
         "Installing",
         format!("the standard library for {triple} (rustup target add {triple})"),
     );
+    // Without RUST_BACKTRACE rustup prints its error and cause chain, not a backtrace.
     let failure = match cmd!(sh, "rustup target add {triple}")
+        .env_remove("RUST_BACKTRACE")
         .quiet()
         .ignore_status()
         .output()
     {
         Err(error) => Some(error.to_string()),
         Ok(output) if !output.status.success() => {
-            Some(last_line(&String::from_utf8_lossy(&output.stderr)))
+            Some(rustup_error(&String::from_utf8_lossy(&output.stderr)))
         }
         Ok(_) => None,
     };
@@ -82,18 +84,37 @@ pub fn install_std_if_needed(
         });
 }
 
-/// The last non-empty line of a tool's error output, without rustup's `  1: ` numbering.
-pub(super) fn last_line(text: &str) -> String {
-    let line = text
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("no output");
-    let unnumbered = line
-        .split_once(": ")
-        .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()));
-    unnumbered.map_or(line, |(_, rest)| rest).to_owned()
+/// rustup's error and its causes on one line (`error: …`, then the `Caused by:` chain without
+/// its numbering), leaving out progress, notes and any backtrace.
+pub(super) fn rustup_error(stderr: &str) -> String {
+    let mut parts = Vec::new();
+    let mut causes = false;
+    for line in stderr.lines().map(str::trim) {
+        if line.to_ascii_lowercase().starts_with("stack backtrace:") {
+            break;
+        }
+        if let Some(error) = line.strip_prefix("error:") {
+            parts.push(error.trim().to_owned());
+        } else if line == "Caused by:" {
+            causes = true;
+        } else if causes && !line.is_empty() {
+            let cause = line
+                .split_once(": ")
+                .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(line, |(_, cause)| cause);
+            parts.push(cause.to_owned());
+        }
+    }
+    if parts.is_empty() {
+        // No `error:` line: the last thing it said.
+        let last = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .last();
+        return last.unwrap_or("no output").to_owned();
+    }
+    parts.join(": ")
 }
 
 pub fn build_one(

@@ -23,7 +23,7 @@ use crate::{
     Context, dist,
     flags::{BuildFlags, MessageFormat},
     targets::{self, BuildTarget},
-    toolchain::{Backend, Environment},
+    toolchain::{self, Backend, Environment},
     util,
 };
 
@@ -49,7 +49,7 @@ impl Request {
         } else if flags.targets.is_empty() && !flags.all {
             vec![targets::host()?]
         } else {
-            targets::parse_or_all(&flags.targets, std::env::consts::OS)?
+            requested_targets(&flags.targets)?
         };
         Ok(Request {
             targets,
@@ -90,6 +90,16 @@ impl Request {
             forced: self.backend,
         }
     }
+}
+
+/// The targets named on the command line (all six when none), each a target rustc knows.
+pub fn requested_targets(specs: &[String]) -> Result<Vec<BuildTarget>> {
+    let targets = targets::parse_or_all(specs, std::env::consts::OS)?;
+    let custom = specs.iter().any(|spec| spec.contains('='));
+    if custom {
+        targets::check_known(&targets, &toolchain::target_list()?)?;
+    }
+    Ok(targets)
 }
 
 /// What a build did: the plan as it was carried out (with any fallback chosen on the way).

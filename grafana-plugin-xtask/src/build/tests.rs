@@ -376,16 +376,19 @@ fn missing_module_js_or_a_second_plugin_json_is_refused() {
 }
 
 #[test]
-fn rustups_error_is_shortened_to_its_last_line() {
-    let stderr = "info: downloading component rust-std\nerror: component download failed\n\nCaused by:\n    0: could not download file\n    1: http request returned an unsuccessful status code: 404\n";
+fn rustups_error_is_its_error_and_causes_on_one_line() {
+    let stderr = "info: downloading component 'rust-std' for 'armv7-unknown-linux-musleabihf'\nerror: component download failed for rust-std-armv7-unknown-linux-musleabihf\n\nCaused by:\n  0: could not download file\n  1: http request returned an unsuccessful status code: 404\n";
     assert_eq!(
-        last_line(stderr),
-        "http request returned an unsuccessful status code: 404"
+        rustup_error(stderr),
+        "component download failed for rust-std-armv7-unknown-linux-musleabihf: could not download file: http request returned an unsuccessful status code: 404"
     );
-    assert_eq!(last_line(""), "no output");
+    // A backtrace (RUST_BACKTRACE set anyway) is left out, not taken for the cause.
+    let with_backtrace = format!("{stderr}\nstack backtrace:\n   0: <unknown>\n");
+    assert_eq!(rustup_error(&with_backtrace), rustup_error(stderr));
+    assert_eq!(rustup_error(""), "no output");
     assert_eq!(
-        last_line("error: toolchain 'x' is not installed"),
-        "error: toolchain 'x' is not installed"
+        rustup_error("error: toolchain 'x' is not installed"),
+        "toolchain 'x' is not installed"
     );
 }
 
