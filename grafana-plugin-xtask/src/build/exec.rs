@@ -107,11 +107,7 @@ pub(super) fn rustup_error(stderr: &str) -> String {
     }
     if parts.is_empty() {
         // No `error:` line: the last thing it said.
-        let last = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .last();
+        let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty());
         return last.unwrap_or("no output").to_owned();
     }
     parts.join(": ")
