@@ -9,10 +9,11 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use super::{
     Mode,
+    compose::Compose,
     grafana_api::{self, Endpoint, Verdict},
     process,
 };
@@ -24,6 +25,7 @@ const GRAFANA_GRACE: Duration = Duration::from_secs(10);
 /// The Grafana this command runs (or the one it attached to).
 pub struct Grafana {
     mode: Mode,
+    compose: Option<Compose>,
     child: Option<Child>,
     command: Option<LocalCommand>,
     /// Where its HTTP API answers, and what to ask it about: the plugin id and the file
@@ -44,12 +46,14 @@ impl Grafana {
         sh: &Shell,
         ui: &Ui,
         mode: &Mode,
+        compose: Option<Compose>,
         root: &Path,
         plugin_id: &str,
         port: u16,
     ) -> Result<Grafana> {
         let mut grafana = Grafana {
             mode: mode.clone(),
+            compose,
             child: None,
             command: None,
             api: None,
@@ -57,15 +61,17 @@ impl Grafana {
         match mode {
             Mode::Attach => ui.status(
                 "Attached",
-                "to a Grafana started elsewhere; it must load dist/",
+                "to a Grafana started elsewhere, which must load dist/: this command rebuilds and \
+                 restarts the plugin, and does not start, restart or stop Grafana",
             ),
             Mode::Compose => {
+                let compose = grafana.compose()?;
                 // Recreated so the container mounts the dist/ the first build just swapped in.
-                let port = port.to_string();
-                cmd!(sh, "docker compose up --detach --force-recreate")
-                    .env("GRAFANA_PORT", port)
+                compose
+                    .command(sh, &["up", "--detach", "--force-recreate"])
+                    .env("GRAFANA_PORT", port.to_string())
                     .run()
-                    .context("docker compose could not start Grafana")?;
+                    .with_context(|| format!("{} could not start Grafana", compose.name()))?;
             }
             Mode::Local { binary, home } => {
                 let dev = root.join("target").join("dev");
@@ -115,6 +121,12 @@ impl Grafana {
             }
         }
         Ok(grafana)
+    }
+
+    fn compose(&self) -> Result<&Compose> {
+        self.compose
+            .as_ref()
+            .context("compose mode without a Compose command")
     }
 
     pub fn watch_over(&mut self, endpoint: Endpoint, plugin_id: &str, executable: &str) {
@@ -176,10 +188,14 @@ impl Grafana {
 
     pub fn restart(&mut self, sh: &Shell, ui: &Ui) -> Result<()> {
         match self.mode {
-            Mode::Compose => cmd!(sh, "docker compose restart grafana")
-                .quiet()
-                .run()
-                .context("docker compose could not restart Grafana")?,
+            Mode::Compose => {
+                let compose = self.compose()?;
+                compose
+                    .command(sh, &["restart", "grafana"])
+                    .quiet()
+                    .run()
+                    .with_context(|| format!("{} could not restart Grafana", compose.name()))?
+            }
             Mode::Attach => ui.warning("plugin.json changed: restart your Grafana to load it"),
             Mode::Local { .. } => {
                 self.stop(sh)?;
@@ -194,10 +210,12 @@ impl Grafana {
 
     pub fn stop(&mut self, sh: &Shell) -> Result<()> {
         if self.mode == Mode::Compose {
-            cmd!(sh, "docker compose down")
+            let compose = self.compose()?;
+            compose
+                .command(sh, &["down"])
                 .quiet()
                 .run()
-                .context("docker compose could not stop Grafana")?;
+                .with_context(|| format!("{} could not stop Grafana", compose.name()))?;
         }
         if let Some(mut child) = self.child.take() {
             process::stop(&[child.id()], GRAFANA_GRACE);

@@ -3,6 +3,7 @@
 //! one started elsewhere with --attach), and with --watch rebuild on save and make Grafana
 //! run the new backend: swap the binary, stop the running process, Grafana starts the new
 //! one within a second. Ctrl-C stops everything it started.
+mod compose;
 mod grafana;
 mod grafana_api;
 mod process;
@@ -16,7 +17,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind, event::AccessMode};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use crate::{
     Context,
@@ -27,6 +28,7 @@ use crate::{
     ui::Ui,
     util,
 };
+use compose::Compose;
 use grafana::Grafana;
 use grafana_api::Endpoint;
 use watch::{Batch, Change, Debouncer, classify};
@@ -113,11 +115,16 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         Mode::Compose => targets::linux_of_host()?,
         _ => targets::host()?,
     };
+    // Everything the loop needs is found before the first build.
+    let compose = match mode {
+        Mode::Compose => Some(Compose::find(sh)?),
+        _ => None,
+    };
 
     // The first build assembles the whole dist/, before any Grafana serves from it; its plan
     // is the one every cycle reruns.
     let built = build::run(context, &Request::of(vec![target], Profile::Debug))?;
-    let loop_state = Loop::new(built.plan, &project.plugin.id, &mode)?;
+    let loop_state = Loop::new(built.plan, &project.plugin.id, &mode, compose.clone())?;
 
     let (sender, messages) = mpsc::channel();
     let stop = sender.clone();
@@ -126,7 +133,15 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     })
     .context("cannot install the Ctrl-C handler")?;
 
-    let mut grafana = Grafana::start(sh, ui, &mode, &root, &project.plugin.id, flags.port)?;
+    let mut grafana = Grafana::start(
+        sh,
+        ui,
+        &mode,
+        compose,
+        &root,
+        &project.plugin.id,
+        flags.port,
+    )?;
     // Credentials only from the environment, never printed: an attached Grafana may want a
     // service-account token; the ones dev starts allow anonymous admins.
     let token = std::env::var("GRAFANA_TOKEN").ok();
@@ -143,15 +158,13 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         let _ = messages.recv();
         Ok(())
     };
-    ui.status(
-        "Stopping",
-        if flags.keep_running {
-            "the watcher (Grafana keeps running)"
-        } else {
-            "Grafana and the plugin"
-        },
-    );
-    if !flags.keep_running {
+    let stopping = match (&mode, flags.keep_running) {
+        (Mode::Attach, _) => "the watcher (the attached Grafana and its plugin keep running)",
+        (_, true) => "the watcher (Grafana keeps running)",
+        (_, false) => "Grafana and the plugin",
+    };
+    ui.status("Stopping", stopping);
+    if !flags.keep_running && mode != Mode::Attach {
         grafana.stop(sh)?;
         // Nothing this loop started may outlive it, even if Grafana did not stop its plugin.
         let pids = process::running(sh, &loop_state.binary_paths())?;
@@ -166,6 +179,7 @@ struct Loop {
     dest: PathBuf,
     plan: BuildPlan,
     mode: Mode,
+    compose: Option<Compose>,
     container_binary: String,
 }
 
@@ -178,7 +192,12 @@ enum Restart {
 }
 
 impl Loop {
-    fn new(plan: BuildPlan, plugin_id: &str, mode: &Mode) -> Result<Loop> {
+    fn new(
+        plan: BuildPlan,
+        plugin_id: &str,
+        mode: &Mode,
+        compose: Option<Compose>,
+    ) -> Result<Loop> {
         let target_plan = plan.targets.first().context("dev builds one target")?;
         let step = target_plan.step.clone().map_err(anyhow::Error::msg)?;
         let dest = plan.dist_dir.join(&target_plan.dist_name);
@@ -191,6 +210,7 @@ impl Loop {
             dest,
             plan,
             mode: mode.clone(),
+            compose,
             container_binary,
         })
     }
@@ -212,19 +232,24 @@ impl Loop {
     fn restart_plugin(&self, sh: &Shell) -> Result<Restart> {
         let restart = match self.mode {
             Mode::Compose => {
-                let binary = &self.container_binary;
+                let compose = self
+                    .compose
+                    .as_ref()
+                    .context("compose mode without compose")?;
+                let binary = self.container_binary.as_str();
                 // pkill: 0 = stopped, 1 = nothing matched; anything else is a failure.
-                let output = cmd!(sh, "docker compose exec -T grafana pkill -f {binary}")
+                let output = compose
+                    .command(sh, &["exec", "-T", "grafana", "pkill", "-f", binary])
                     .quiet()
                     .ignore_status()
                     .output()
-                    .context("cannot run docker compose exec")?;
+                    .with_context(|| format!("cannot run {} exec", compose.name()))?;
                 match output.status.code() {
                     Some(0) => Restart::Stopped,
                     Some(1) => Restart::NoneRunning,
                     _ => bail!(
-                        "could not stop the plugin in the container (docker compose exec grafana \
-                         pkill): {}",
+                        "could not stop the plugin in the container ({} exec grafana pkill): {}",
+                        compose.name(),
                         String::from_utf8_lossy(&output.stderr).trim()
                     ),
                 }

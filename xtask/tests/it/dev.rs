@@ -253,10 +253,10 @@ fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> St
         .unwrap();
     let mut verdict = String::new();
     let mut printed = String::new();
-    for line in BufReader::new(dev.stderr.take().unwrap())
+    let mut lines = BufReader::new(dev.stderr.take().unwrap())
         .lines()
-        .map_while(Result::ok)
-    {
+        .map_while(Result::ok);
+    for line in lines.by_ref() {
         printed.push_str(&line);
         printed.push('\n');
         if line.trim_start().starts_with("Serving") || line.starts_with("error:") {
@@ -267,9 +267,21 @@ fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> St
     let _ = Command::new("kill")
         .args(["-INT", &dev.id().to_string()])
         .status();
+    for line in lines {
+        printed.push_str(&line);
+        printed.push('\n');
+    }
     let _ = dev.wait();
     let _ = grafana.kill();
     let _ = grafana.wait();
+    // Attach mode says what it manages, and on Ctrl-C leaves the Grafana it did not start.
+    assert!(
+        printed.contains("does not start, restart or stop Grafana")
+            && printed.contains(
+                "Stopping the watcher (the attached Grafana and its plugin keep running)"
+            ),
+        "{printed}"
+    );
     assert!(!verdict.is_empty(), "dev printed no verdict:\n{printed}");
     verdict
 }
