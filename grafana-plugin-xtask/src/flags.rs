@@ -21,7 +21,8 @@ pub enum Command<C: Subcommand> {
     /// Build the backend and assemble dist/.
     ///
     /// Reads id, executable and type from plugin.json and the version from Cargo.toml,
-    /// builds `gpx_<name>_<os>_<arch>[.exe]` for this machine (or the given targets) and
+    /// builds `<executable>_<os>_<arch>[.exe]` (plugin.json's `executable` as written) for this
+    /// machine (or the given targets) and
     /// fills %VERSION%, %TODAY% and %PLUGIN_ID% in dist/plugin.json and dist/README.md.
     /// dist/ is replaced in one step: a failed build leaves the previous dist/ as it was,
     /// and the binaries that built land together.

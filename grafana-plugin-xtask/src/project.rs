@@ -58,10 +58,21 @@ pub struct Project {
 impl Project {
     /// Reads the workspace around the current directory.
     pub fn load(sh: &Shell, cargo: &str) -> Result<Project> {
-        let metadata = cmd!(sh, "{cargo} metadata --no-deps --format-version 1")
+        let metadata = match cmd!(sh, "{cargo} metadata --no-deps --format-version 1")
             .quiet()
             .read()
-            .context("cannot read the workspace with `cargo metadata`")?;
+        {
+            Ok(metadata) => metadata,
+            // cargo's own parse error says nothing of Grafana's X.Y.Z; say it when that is it.
+            Err(error) => {
+                return Err(
+                    manifest_version_problem(&sh.current_dir()).unwrap_or_else(|| {
+                        anyhow::Error::new(error)
+                            .context("cannot read the workspace with `cargo metadata`")
+                    }),
+                );
+            }
+        };
         let cargo = parse_cargo_metadata(&metadata)?;
 
         let plugin_manifest = cargo
@@ -134,6 +145,13 @@ pub fn parse_plugin_json(path: &Path, text: &str) -> Result<PluginJson> {
         );
     };
 
+    if plugin_type == PluginType::Panel {
+        bail!(
+            "{file}: field `type` is \"panel\", but panels cannot have a backend (Grafana starts \
+             backends for apps and data sources only); use \"app\" or \"datasource\", with an id \
+             ending in -app or -datasource"
+        );
+    }
     let id = string_field("id", "myorg-myplugin-app")?;
     if !is_valid_plugin_id(&id) {
         bail!(
@@ -218,6 +236,58 @@ pub fn check_version(manifest: &Path, field: &str, version: &str) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// A version Grafana would refuse in the nearest Cargo.toml at or above `dir`
+/// (`[workspace.package]` or `[package]`), as the error to report.
+fn manifest_version_problem(dir: &Path) -> Option<anyhow::Error> {
+    let manifest = dir
+        .ancestors()
+        .map(|dir| dir.join("Cargo.toml"))
+        .find(|path| path.is_file())?;
+    let text = std::fs::read_to_string(&manifest).ok()?;
+    let (field, version) = declared_version(&text)?;
+    check_version(&manifest, field, &version).err()
+}
+
+/// The literal `version = "…"` of `[workspace.package]` or `[package]`, with its field name.
+fn declared_version(manifest_text: &str) -> Option<(&'static str, String)> {
+    let mut section = "";
+    for line in manifest_text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let field = match section {
+            "[workspace.package]" => "workspace.package.version",
+            "[package]" => "package.version",
+            _ => continue,
+        };
+        if let Some((key, value)) = line.split_once('=')
+            && key.trim() == "version"
+            && let Some(version) = value
+                .trim()
+                .strip_prefix('"')
+                .and_then(|v| v.split('"').next())
+        {
+            return Some((field, version.to_owned()));
+        }
+    }
+    None
+}
+
+/// Tokens of `text` that are Grafana plugin ids other than `id`, with their line numbers
+/// (1-based): a file still naming the plugin's old id after a rename.
+pub fn other_plugin_ids(text: &str, id: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        for token in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if token != id && is_valid_plugin_id(token) {
+                found.push((index + 1, token.to_owned()));
+            }
+        }
+    }
+    found
 }
 
 fn inherits_workspace_version(manifest_text: &str) -> bool {
@@ -364,6 +434,10 @@ mod tests {
                 "but `type` is \"app\"; the id must end in \"-app\"",
             ),
             (
+                with("type", "\"panel\""),
+                "field `type` is \"panel\", but panels cannot have a backend",
+            ),
+            (
                 with("executable", ""),
                 "field `executable` is missing; add \"executable\": \"gpx_my_plugin\"",
             ),
@@ -504,5 +578,38 @@ mod tests {
             message.contains("exactly one binary target, found 2"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_cargo_version_grafana_refuses_is_named_before_cargo_metadata_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[workspace]\nmembers = []\n\n[workspace.package]\nversion = \"1.0\"\nedition = \"2024\"\n",
+        )
+        .unwrap();
+        let error = manifest_version_problem(&dir.path().join("plugin"))
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: field `workspace.package.version` is \"1.0\"; Grafana needs X.Y.Z, e.g. \"1.2.0\"",
+                manifest.display()
+            )
+        );
+        std::fs::write(&manifest, "[package]\nname = \"x\"\nversion = \"1.2.3\"\n").unwrap();
+        assert!(manifest_version_problem(dir.path()).is_none());
+    }
+
+    #[test]
+    fn other_plugin_ids_are_found_with_their_lines() {
+        let compose = "services:\n  grafana:\n    volumes:\n      - ./dist:/var/lib/grafana/plugins/acme-servicechecks-app\n      - ./x:/y\n    environment:\n      GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: myorg-foo-app\n    image: grafana/grafana-enterprise\n";
+        assert_eq!(
+            other_plugin_ids(compose, "myorg-foo-app"),
+            vec![(4, "acme-servicechecks-app".to_owned())]
+        );
+        assert!(other_plugin_ids(compose, "acme-servicechecks-app").len() == 1);
     }
 }

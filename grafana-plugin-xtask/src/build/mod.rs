@@ -120,6 +120,7 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     };
     let options = request.options(ui.quiet());
     let inputs = gather_inputs(root)?;
+    warn_about_other_ids(ui, root, &project.plugin.id);
     let mut plan = plan::plan(project, &request.targets, &environment, &options, &inputs)?;
     if request.dry_run {
         match request.message_format {
@@ -187,18 +188,27 @@ fn assemble(
 ) -> Result<()> {
     let targets: Vec<&TargetPlan> = built.iter().map(|(target, _)| *target).collect();
     let dist_plan = dist_plan(plan, &targets, &inputs.dist_entries);
-    let and_binaries = if built.is_empty() {
-        String::new()
-    } else {
-        format!(" and {}", names(built))
-    };
-    ui.status(
-        "Assembling",
-        format!(
-            "dist/ with {} other files{and_binaries}",
-            dist_plan.files.len() - built.len()
-        ),
-    );
+    // One count everywhere: the files (plugin.json, static/, the repository's), then binaries.
+    let mut what = format!("dist/: {} files", plan.files.len());
+    if !built.is_empty() {
+        what.push_str(&format!(", built {}", names(built)));
+    }
+    if !plan.kept_binaries.is_empty() {
+        what.push_str(&format!(
+            ", keeping {} binaries of other platforms",
+            plan.kept_binaries.len()
+        ));
+    }
+    ui.status("Assembling", what);
+    if !plan.dropped_binaries.is_empty() {
+        ui.status(
+            "Removing",
+            format!(
+                "{} (other platforms' binaries; --clean)",
+                plan.dropped_binaries.join(", ")
+            ),
+        );
+    }
     dist::assemble(&dist_plan)
 }
 
@@ -217,7 +227,7 @@ fn finish(
             "checked".to_owned()
         } else if built.is_empty() {
             format!(
-                "dist/ around {} binaries already there",
+                "dist/ around the {} binaries already there",
                 plan.kept_binaries.len()
             )
         } else {
@@ -249,6 +259,36 @@ fn finish(
             "dist/ has the others".to_owned()
         }
     )
+}
+
+/// The development files that name the plugin by id: after a rename they must follow, or
+/// Grafana mounts, allows and provisions a plugin that no longer exists.
+const FILES_NAMING_THE_ID: [&str; 2] = ["docker-compose.yaml", "provisioning/plugins"];
+
+/// Warns about every place those files name another plugin id than plugin.json's.
+fn warn_about_other_ids(ui: &crate::ui::Ui, root: &Path, id: &str) {
+    let mut files = Vec::new();
+    for name in FILES_NAMING_THE_ID {
+        let path = root.join(name);
+        if path.is_file() {
+            files.push(path);
+        } else if path.is_dir() {
+            let entries = util::walk(&path).unwrap_or_default();
+            files.extend(entries.into_iter().filter(|e| !e.is_dir).map(|e| e.path));
+        }
+    }
+    for file in files {
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
+        for (line, other) in crate::project::other_plugin_ids(&text, id) {
+            ui.warning(format!(
+                "{}:{line}: names the plugin id \"{other}\", but plugin.json's id is \"{id}\"; \
+                 replace it if this is about this plugin",
+                file.display()
+            ));
+        }
+    }
 }
 
 /// What the plan needs from the file system: static/, the repository files, dist/ now.

@@ -76,6 +76,8 @@ pub struct BuildPlan {
     pub files: Vec<StagedFile>,
     /// Binaries already in dist/ for platforms not built now; kept unless `--clean`.
     pub kept_binaries: Vec<String>,
+    /// Binaries of other platforms in dist/ that `--clean` drops.
+    pub dropped_binaries: Vec<String>,
     pub dist_dir: PathBuf,
     pub scratch_dir: PathBuf,
     pub placeholders: Placeholders,
@@ -197,19 +199,16 @@ pub fn plan(
     }
     let files = staged_files(root, inputs)?;
     let prefix = targets::executable_prefix(&project.plugin.executable);
-    let mut kept_binaries: Vec<String> = if options.clean {
-        Vec::new()
+    let mut others: Vec<String> = (inputs.dist_entries.iter())
+        .filter(|name| name.starts_with(&prefix) && !targets.iter().any(|t| &t.dist_name == *name))
+        .cloned()
+        .collect();
+    others.sort();
+    let (kept_binaries, dropped_binaries) = if options.clean {
+        (Vec::new(), others)
     } else {
-        inputs
-            .dist_entries
-            .iter()
-            .filter(|name| {
-                name.starts_with(&prefix) && !targets.iter().any(|t| &t.dist_name == *name)
-            })
-            .cloned()
-            .collect()
+        (others, Vec::new())
     };
-    kept_binaries.sort();
 
     Ok(BuildPlan {
         plugin_id: project.plugin.id.clone(),
@@ -220,6 +219,7 @@ pub fn plan(
         targets,
         files,
         kept_binaries,
+        dropped_binaries,
         dist_dir: root.join("dist"),
         scratch_dir: root.join("target").join("xtask"),
         placeholders: Placeholders {

@@ -149,6 +149,9 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
         for name in &plan.kept_binaries {
             let _ = writeln!(out, "  keep   dist/{name} (0755)");
         }
+        for name in &plan.dropped_binaries {
+            let _ = writeln!(out, "  remove dist/{name} (--clean)");
+        }
     }
     out
 }
@@ -194,5 +197,6 @@ pub fn plan_json(plan: &BuildPlan, root: &Path) -> serde_json::Value {
         "targets": targets,
         "files": plan.files.iter().map(|f| json!({ "source": show(&f.source, root), "dest": f.dest, "fill": f.fill })).collect::<Vec<_>>(),
         "keep": plan.kept_binaries,
+        "remove": plan.dropped_binaries,
     })
 }

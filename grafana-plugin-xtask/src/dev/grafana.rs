@@ -259,17 +259,21 @@ mod tests {
         let plugin: serde_json::Value =
             serde_json::from_str(include_str!("../../../plugin.json")).unwrap();
         let id = plugin["id"].as_str().unwrap();
-        assert!(
-            compose.contains(&format!("- ./dist:/var/lib/grafana/plugins/{id}\n")),
-            "dist/ mounted as the plugin"
-        );
-        assert!(compose.contains(&format!(
-            "GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: {id}\n"
-        )));
-        assert!(compose.contains(&format!("GF_LOG_FILTERS: plugin.{id}:debug\n")));
-        assert!(compose.contains(&format!("GF_PLUGINS_FORWARD_HOST_ENV_VARS: {id}\n")));
-        assert!(compose.contains("GF_DEFAULT_APP_MODE: development\n"));
-        assert!(compose.contains("- ./provisioning:/etc/grafana/provisioning\n"));
+        // Each line docker-compose.yaml needs for plugin.json's id; a rename must reach it.
+        for line in [
+            format!("- ./dist:/var/lib/grafana/plugins/{id}\n"),
+            format!("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: {id}\n"),
+            format!("GF_LOG_FILTERS: plugin.{id}:debug\n"),
+            format!("GF_PLUGINS_FORWARD_HOST_ENV_VARS: {id}\n"),
+            "GF_DEFAULT_APP_MODE: development\n".to_owned(),
+            "- ./provisioning:/etc/grafana/provisioning\n".to_owned(),
+        ] {
+            assert!(
+                compose.contains(&line),
+                "docker-compose.yaml lacks `{}` for plugin.json's id {id:?}; fix docker-compose.yaml",
+                line.trim()
+            );
+        }
         assert!(compose.contains("${GRAFANA_IMAGE:-grafana/grafana}:${GRAFANA_VERSION:-"));
         for glue in ["command:", "entrypoint:", "sh -c", "bash"] {
             assert!(

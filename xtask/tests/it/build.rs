@@ -264,3 +264,36 @@ fn every_command_has_help() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn a_rename_is_warned_about_and_clean_says_what_it_removes() {
+    let scratch = Scratch::new();
+    let dist = scratch.root().join("dist");
+    fs::create_dir_all(&dist).unwrap();
+    let other = format!("{EXECUTABLE}_linux_arm64");
+    fs::write(dist.join(&other), "an earlier cross build").unwrap();
+    scratch.edit("plugin.json", |s| {
+        s.replace(
+            &format!("\"id\": \"{PLUGIN_ID}\""),
+            "\"id\": \"myorg-foo-app\"",
+        )
+    });
+    let output = scratch.xtask(&["build", "--clean", "--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    for file in ["docker-compose.yaml:", "provisioning/plugins/apps.yaml:"] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with("warning: ")
+                && l.contains(file)
+                && l.contains(&format!(
+                    "names the plugin id \"{PLUGIN_ID}\", but plugin.json's id is \"myorg-foo-app\""
+                ))),
+            "{file} in {stderr}"
+        );
+    }
+    assert!(
+        text(&output.stdout).contains(&format!("  remove dist/{other} (--clean)")),
+        "{}",
+        text(&output.stdout)
+    );
+}

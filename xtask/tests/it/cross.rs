@@ -165,12 +165,18 @@ fn missing_pieces_are_reported_before_building() {
     assert!(!stderr.contains("Building"), "{stderr}");
     assert!(!scratch.root().join("dist").exists());
 
-    // The plan says the same, as JSON for machines.
+    // The plan says the same, as JSON for machines, and exits non-zero: not everything can
+    // be built here.
     let output = scratch.xtask_env(
         &["build", "--all", "--dry-run", "--message-format", "json"],
         &[("SDKROOT", "")],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("targets cannot be built here (`missing` above)"),
+        "{}",
+        text(&output.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let platforms: Vec<&str> = plan["targets"]
         .as_array()

@@ -411,7 +411,9 @@ fn the_release_steps_package_gathered_binaries() {
     let output = scratch.xtask(&["build", "--no-backend"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(
-        text(&output.stderr).contains("dist/ around 6 binaries already there"),
+        text(&output.stderr)
+            .contains("Assembling dist/: 6 files, keeping 6 binaries of other platforms")
+            && text(&output.stderr).contains("dist/ around the 6 binaries already there"),
         "{}",
         text(&output.stderr)
     );

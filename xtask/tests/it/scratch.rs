@@ -47,6 +47,8 @@ impl Scratch {
             "README.md",
             "LICENSE",
             "CHANGELOG.md",
+            "docker-compose.yaml",
+            "provisioning",
             ".cargo",
             "plugin",
             "xtask",
