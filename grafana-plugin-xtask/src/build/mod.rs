@@ -172,6 +172,12 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let built: Vec<(&TargetPlan, &Outcome)> = (plan.targets.iter().zip(&outcomes))
         .filter(|(_, outcome)| outcome.result.is_ok())
         .collect();
+    if request.all_or_nothing && built.len() < total {
+        bail!(
+            "{} of {total} targets failed to build (above); dist/ was left as it was",
+            total - built.len()
+        );
+    }
     // Without targets (--no-backend) dist/ is assembled around the binaries already there.
     if !plan.check_only && (!built.is_empty() || plan.targets.is_empty()) {
         assemble(ui, &plan, &built, &inputs)?;
