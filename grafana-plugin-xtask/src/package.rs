@@ -253,8 +253,26 @@ fn check_binaries(ui: &Ui, dist: &Path, binaries: &[String], executable: &str) -
     Ok(())
 }
 
+/// The signing tool, pinned with its lockfile (every package and its integrity hash): the
+/// one place its version is chosen. Written to target/ and installed with `npm ci`.
+const SIGN_PLUGIN_PACKAGE: &str = include_str!("../sign-plugin/package.json");
+const SIGN_PLUGIN_LOCK: &str = include_str!("../sign-plugin/package-lock.json");
+/// A different @grafana/sign-plugin version, run with `npm exec` (not lock-pinned).
+pub const SIGN_PLUGIN_VERSION_VARIABLE: &str = "GRAFANA_SIGN_PLUGIN_VERSION";
+
+/// The @grafana/sign-plugin version the lockfile pins.
+fn pinned_sign_plugin_version() -> Result<String> {
+    let package: serde_json::Value = serde_json::from_str(SIGN_PLUGIN_PACKAGE)?;
+    package["dependencies"]["@grafana/sign-plugin"]
+        .as_str()
+        .map(str::to_owned)
+        .context("sign-plugin/package.json names no @grafana/sign-plugin version")
+}
+
 /// Signs the staged files with Grafana's tool when there is a token, so MANIFEST.txt goes
-/// into the archive; otherwise says the archive is unsigned.
+/// into the archive; otherwise says the archive is unsigned. The tool comes from the npm
+/// registry at the pinned version with lifecycle scripts off; the token is only in the
+/// environment of the process that signs, never in `npm ci`'s or on a command line.
 fn sign(
     sh: &Shell,
     ui: &Ui,
@@ -268,24 +286,51 @@ fn sign(
         ));
         return Ok(());
     }
-    let mut args = vec![
-        "--yes".to_owned(),
-        "@grafana/sign-plugin@latest".to_owned(),
-        "--distDir".to_owned(),
-        stage.display().to_string(),
-    ];
+    let pinned = pinned_sign_plugin_version()?;
+    let version = std::env::var(SIGN_PLUGIN_VERSION_VARIABLE)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| pinned.clone());
+    let mut args = vec!["--distDir".to_owned(), stage.display().to_string()];
     if let Some(urls) = &flags.root_urls {
         args.extend(["--rootUrls".to_owned(), urls.clone()]);
     }
     ui.status(
         "Signing",
-        format!("{} with @grafana/sign-plugin", stage.display()),
+        format!("{} with @grafana/sign-plugin {version}", stage.display()),
     );
-    // The token reaches npx through the inherited environment, never the command line.
-    cmd!(sh, "npx {args...}")
-        .quiet()
-        .run()
-        .context("signing failed: `npx @grafana/sign-plugin` needs Node.js, network access to grafana.com and a valid token")?;
+    let failed = "signing failed: @grafana/sign-plugin needs Node.js and npm, network access to \
+                  the npm registry and grafana.com, and a valid token";
+    let signing = if version == pinned {
+        let tool = stage
+            .parent()
+            .context("the stage has a parent")?
+            .join("sign-plugin");
+        fs::create_dir_all(&tool).with_context(|| format!("cannot create {}", tool.display()))?;
+        fs::write(tool.join("package.json"), SIGN_PLUGIN_PACKAGE)?;
+        fs::write(tool.join("package-lock.json"), SIGN_PLUGIN_LOCK)?;
+        let _dir = sh.push_dir(&tool);
+        cmd!(sh, "npm ci --ignore-scripts --no-audit --no-fund")
+            .env_remove(TOKEN_VARIABLE)
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .context(failed)?;
+        let run = tool.join("node_modules/@grafana/sign-plugin/dist/bin/run.js");
+        cmd!(sh, "node {run} {args...}")
+    } else {
+        ui.warning(format!(
+            "{SIGN_PLUGIN_VERSION_VARIABLE}={version}: running that version with npm exec, \
+             without the lockfile's integrity pins"
+        ));
+        let package = format!("--package=@grafana/sign-plugin@{version}");
+        cmd!(
+            sh,
+            "npm exec --yes --ignore-scripts {package} -- sign-plugin {args...}"
+        )
+    };
+    // The token reaches the tool through the inherited environment, never the command line.
+    signing.quiet().run().context(failed)?;
     if !stage.join("MANIFEST.txt").is_file() {
         bail!("signing wrote no MANIFEST.txt into {}", stage.display());
     }

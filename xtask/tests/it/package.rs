@@ -316,16 +316,31 @@ fn signing_runs_grafanas_tool_with_the_token_in_the_environment_only() {
         "--sign needs a Grafana access policy token",
     );
 
-    // A stand-in for npx: checks the token is in its environment, records its arguments and
-    // writes a MANIFEST.txt shaped like @grafana/sign-plugin's (digests of every file).
+    // Stand-ins for npm and node. npm (`npm ci`) must run without the token and with
+    // lifecycle scripts off, in a directory holding the pinned lockfile; node (the signing
+    // tool) must have the token, records its arguments and writes a MANIFEST.txt shaped like
+    // @grafana/sign-plugin's (digests of every file).
     let bin = tempfile::tempdir().unwrap();
     let log = bin.path().join("npx.log");
-    let npx = bin.path().join("npx");
+    let npm = bin.path().join("npm");
     fs::write(
-        &npx,
+        &npm,
+        r#"#!/bin/sh
+[ -z "$GRAFANA_ACCESS_POLICY_TOKEN" ] || { echo "npm got the token" >&2; exit 3; }
+[ "$*" = "ci --ignore-scripts --no-audit --no-fund" ] || { echo "npm $*" >&2; exit 4; }
+grep -q '"@grafana/sign-plugin": "3.3.3"' package.json || exit 5
+grep -q '"integrity"' package-lock.json || exit 6
+echo "npm $*" >> "$NPX_LOG"
+mkdir -p node_modules/@grafana/sign-plugin/dist/bin && touch node_modules/@grafana/sign-plugin/dist/bin/run.js
+"#,
+    )
+    .unwrap();
+    let node = bin.path().join("node");
+    fs::write(
+        &node,
         r#"#!/bin/sh
 [ "$GRAFANA_ACCESS_POLICY_TOKEN" = "token-canary" ] || { echo "no token" >&2; exit 3; }
-echo "$@" > "$NPX_LOG"
+echo "node $*" >> "$NPX_LOG"
 while [ $# -gt 0 ]; do [ "$1" = "--distDir" ] && dir="$2"; shift; done
 cd "$dir" || exit 4
 files=$(find . -type f | sed 's|^\./||' | sort | while read -r f; do printf '"%s":"%s",' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"; done)
@@ -333,7 +348,9 @@ printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{"plugin":"acme-s
 "#,
     )
     .unwrap();
-    fs::set_permissions(&npx, fs::Permissions::from_mode(0o755)).unwrap();
+    for tool in [&npm, &node] {
+        fs::set_permissions(tool, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let path = format!(
         "{}:{}",
         bin.path().display(),
@@ -355,14 +372,15 @@ printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{"plugin":"acme-s
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let arguments = fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = arguments.lines().collect();
+    assert_eq!(calls.len(), 2, "{arguments}");
+    assert_eq!(calls[0], "npm ci --ignore-scripts --no-audit --no-fund");
     assert!(
-        arguments.starts_with("--yes @grafana/sign-plugin@latest --distDir "),
-        "{arguments}"
-    );
-    assert!(
-        arguments
-            .trim_end()
-            .ends_with("--rootUrls https://grafana.example.com/"),
+        calls[1].starts_with("node ")
+            && calls[1].contains(
+                "/sign-plugin/node_modules/@grafana/sign-plugin/dist/bin/run.js --distDir "
+            )
+            && calls[1].ends_with("--rootUrls https://grafana.example.com/"),
         "{arguments}"
     );
     assert!(
