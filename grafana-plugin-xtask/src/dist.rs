@@ -1,11 +1,24 @@
-//! Assembling dist/: stage every file in `target/xtask/dist.staging`, then swap the
-//! directory in with renames, so dist/ is always either the old tree or the new one.
+//! Assembling dist/: stage every file in `target/xtask/dist.staging`, then exchange it with
+//! dist/ in one step where the OS can (Linux `renameat2(RENAME_EXCHANGE)`, macOS
+//! `renamex_np(RENAME_SWAP)`), so there is never a moment without dist/; elsewhere two
+//! renames, and a run interrupted between them is repaired by the next one before it does
+//! anything else.
 use std::{
     fs, io,
     path::{Path, PathBuf},
 };
 
 use anyhow::{Context, Result};
+
+/// The xtask's own directory in a repository, beside dist/ on the same filesystem.
+pub fn scratch_dir(root: &Path) -> PathBuf {
+    root.join("target").join("xtask")
+}
+
+/// Where, below the scratch directory, the new dist/ is staged and the previous one waits
+/// during a two-rename swap.
+pub const STAGING_DIR: &str = "dist.staging";
+pub const PREVIOUS_DIR: &str = "dist.previous";
 
 /// Values for the placeholders Grafana's create-plugin tooling fills in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +62,7 @@ pub struct DistPlan {
 
 /// Writes the staged tree and swaps it in. On any error dist/ is left as it was.
 pub fn assemble(plan: &DistPlan) -> Result<()> {
+    recover_interrupted_swap(&plan.dist_dir, &plan.previous_dir)?;
     remove_dir_if_present(&plan.staging_dir)?;
     fs::create_dir_all(&plan.staging_dir)
         .with_context(|| format!("cannot create {}", plan.staging_dir.display()))?;
@@ -94,9 +108,86 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// `dist → previous`, `staging → dist`, delete `previous`; undo the first rename if the
-/// second fails. Both live in the repository, so the renames stay on one filesystem.
+/// Puts back a dist/ that an interrupted two-rename swap left aside: no dist/ but the
+/// previous tree means the run stopped between its renames. A previous tree beside a dist/
+/// is a leftover of a finished swap and goes.
+pub fn recover_interrupted_swap(dist: &Path, previous: &Path) -> Result<()> {
+    if !previous.exists() {
+        return Ok(());
+    }
+    if dist.exists() {
+        return remove_dir_if_present(previous);
+    }
+    fs::rename(previous, dist).with_context(|| {
+        format!(
+            "cannot restore {} from {}, left by an interrupted build; move it back by hand",
+            dist.display(),
+            previous.display()
+        )
+    })
+}
+
+/// Replaces dist/ with the staged tree: one atomic exchange where the OS has one, else
+/// `dist → previous`, `staging → dist`, delete `previous` (undoing the first rename if the
+/// second fails). Both live in the repository, so the renames stay on one filesystem.
 fn swap_in(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
+    if dist.exists() && exchange(staging, dist).is_ok() {
+        // staging/ now holds the old tree; a leftover is removed by the next build.
+        let _ = fs::remove_dir_all(staging);
+        return Ok(());
+    }
+    swap_by_renames(staging, dist, previous)
+}
+
+/// Swaps two paths in one step, where the OS can.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::{ffi::CString, os::unix::ffi::OsStrExt};
+    let (a, b) = (
+        CString::new(a.as_os_str().as_bytes())?,
+        CString::new(b.as_os_str().as_bytes())?,
+    );
+    // SAFETY: two NUL-terminated paths that outlive the call; the kernel reads nothing else.
+    // The raw syscall works with glibc and musl alike.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::{ffi::CString, os::unix::ffi::OsStrExt};
+    let (a, b) = (
+        CString::new(a.as_os_str().as_bytes())?,
+        CString::new(b.as_os_str().as_bytes())?,
+    );
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    let result = unsafe { libc::renamex_np(a.as_ptr(), b.as_ptr(), libc::RENAME_SWAP) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+fn swap_by_renames(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
     remove_dir_if_present(previous)?;
     let had_previous = match fs::rename(dist, previous) {
         Ok(()) => true,
@@ -110,6 +201,7 @@ fn swap_in(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
             });
         }
     };
+    // An interruption here leaves no dist/: recover_interrupted_swap puts it back.
     if let Err(error) = fs::rename(staging, dist) {
         if had_previous {
             let _ = fs::rename(previous, dist);
@@ -311,5 +403,72 @@ mod tests {
             tree(&root.path().join("dist")),
             [("plugin.json".to_owned(), "previous".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_exchange_replaces_dist_with_no_moment_without_it() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, dist) = (root.path().join("staging"), root.path().join("dist"));
+        fs::create_dir_all(&staging).unwrap();
+        fs::create_dir_all(&dist).unwrap();
+        fs::write(staging.join("new.txt"), "new").unwrap();
+        fs::write(dist.join("old.txt"), "old").unwrap();
+        if cfg!(any(target_os = "linux", target_os = "macos")) {
+            exchange(&staging, &dist).unwrap();
+            assert!(dist.join("new.txt").is_file() && staging.join("old.txt").is_file());
+        } else {
+            assert!(exchange(&staging, &dist).is_err());
+        }
+    }
+
+    #[test]
+    fn a_swap_interrupted_between_its_renames_is_repaired_by_the_next_run() {
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("module.js");
+        fs::write(&source, "new").unwrap();
+        let plan = plan(
+            root.path(),
+            vec![StagedFile {
+                source,
+                dest: "module.js".into(),
+                fill: false,
+                executable: false,
+            }],
+        );
+        // What an interruption after `dist → previous` leaves: no dist/, the old tree aside.
+        fs::create_dir_all(&plan.previous_dir).unwrap();
+        fs::write(plan.previous_dir.join("module.js"), "old").unwrap();
+        assert!(!plan.dist_dir.exists());
+        // The next run, before anything else, puts it back...
+        recover_interrupted_swap(&plan.dist_dir, &plan.previous_dir).unwrap();
+        assert_eq!(tree(&plan.dist_dir), [("module.js".into(), "old".into())]);
+        assert!(!plan.previous_dir.exists());
+        // ...and assembling from the same interrupted state lands the new tree.
+        fs::rename(&plan.dist_dir, &plan.previous_dir).unwrap();
+        assemble(&plan).unwrap();
+        assert_eq!(tree(&plan.dist_dir), [("module.js".into(), "new".into())]);
+        assert!(!plan.previous_dir.exists());
+        // A leftover beside a complete dist/ is removed, dist/ untouched.
+        fs::create_dir_all(&plan.previous_dir).unwrap();
+        recover_interrupted_swap(&plan.dist_dir, &plan.previous_dir).unwrap();
+        assert!(!plan.previous_dir.exists());
+        assert_eq!(tree(&plan.dist_dir), [("module.js".into(), "new".into())]);
+    }
+
+    #[test]
+    fn the_two_rename_swap_works_where_there_is_no_exchange() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, dist, previous) = (
+            root.path().join("staging"),
+            root.path().join("dist"),
+            root.path().join("previous"),
+        );
+        fs::create_dir_all(&staging).unwrap();
+        fs::create_dir_all(&dist).unwrap();
+        fs::write(staging.join("a"), "new").unwrap();
+        fs::write(dist.join("a"), "old").unwrap();
+        swap_by_renames(&staging, &dist, &previous).unwrap();
+        assert_eq!(tree(&dist), [("a".into(), "new".into())]);
+        assert!(!previous.exists() && !staging.exists());
     }
 }

@@ -10,6 +10,7 @@ use xshell::{Shell, cmd};
 use crate::{
     Context, archive,
     build::{self, Profile, Request},
+    dist,
     flags::PackageFlags,
     project::PLUGIN_JSON,
     targets::{self, BuildTarget},
@@ -52,7 +53,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     .map_err(|problem| anyhow::anyhow!("{}: {problem}", dist.display()))?;
     check_binaries(ui, &dist, &binaries, executable)?;
 
-    let scratch = root.join("target").join("xtask").join("package");
+    let scratch = dist::scratch_dir(&root).join("package");
     let stage = scratch.join(&project.plugin.id);
     stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
     sign(sh, ui, &stage, token.as_deref(), flags)?;

@@ -112,6 +112,11 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let project = context.project()?;
     let (sh, ui) = (&context.sh, &context.ui);
     let root = &project.cargo.workspace_root;
+    // A run interrupted in the middle of replacing dist/ is repaired before anything else.
+    dist::recover_interrupted_swap(
+        &root.join("dist"),
+        &dist::scratch_dir(root).join(dist::PREVIOUS_DIR),
+    )?;
     // A plain host build needs no probing: cargo and the host's std are there.
     let environment = if request.targets.iter().all(|t| t.triple.is_none()) {
         Environment::default()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use crate::{
-    dist::{DistPlan, Placeholders, StagedFile},
+    dist::{self, DistPlan, Placeholders, StagedFile},
     project::{PLUGIN_JSON, Project},
     targets::{self, BuildTarget},
     toolchain::{self, Backend, Choice, Environment},
@@ -221,7 +221,7 @@ pub fn plan(
         kept_binaries,
         dropped_binaries,
         dist_dir: root.join("dist"),
-        scratch_dir: root.join("target").join("xtask"),
+        scratch_dir: dist::scratch_dir(root),
         placeholders: Placeholders {
             version: project.cargo.version.clone(),
             today: inputs.today.clone(),
@@ -349,8 +349,8 @@ pub(super) fn dist_plan(
     }
     DistPlan {
         dist_dir: plan.dist_dir.clone(),
-        staging_dir: plan.scratch_dir.join("dist.staging"),
-        previous_dir: plan.scratch_dir.join("dist.previous"),
+        staging_dir: plan.scratch_dir.join(dist::STAGING_DIR),
+        previous_dir: plan.scratch_dir.join(dist::PREVIOUS_DIR),
         files,
         placeholders: plan.placeholders.clone(),
     }
