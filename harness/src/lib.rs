@@ -431,8 +431,18 @@ pub async fn assert_serves(
     executable: &Path,
     plugin_id: &str,
 ) -> Result<()> {
+    assert_serves_with(runner, executable, plugin_id, &[]).await
+}
+
+/// [`assert_serves`] with variables for the runner (e.g. Wine's `WINEPREFIX`).
+pub async fn assert_serves_with(
+    runner: Option<&Path>,
+    executable: &Path,
+    plugin_id: &str,
+    runner_env: &[(&str, &str)],
+) -> Result<()> {
     use pluginv2::check_health_response::HealthStatus;
-    let plugin = PluginProcess::launch_under(runner, executable, &[]).await?;
+    let plugin = PluginProcess::launch_under(runner, executable, runner_env).await?;
     let health = plugin
         .check_health(app_context(plugin_id, Some("Admin"), b"{}", &[]))
         .await?;

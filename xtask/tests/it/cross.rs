@@ -117,28 +117,93 @@ async fn linux_arm64_is_static_musl_and_serves_under_qemu() {
         .unwrap();
 }
 
+/// A WINEPREFIX that runs Rust (1.78+) Windows binaries, made once under the test run's
+/// target directory (never `~/.wine`): `wineboot --init`, then a `bcryptprimitives.dll`
+/// exporting `ProcessPrng` (which Wine 8 lacks) built from `harness/wine/` with MinGW into
+/// its system32. Returns the variables to run Wine with, or why it cannot be made.
+fn wine_environment(wine: &Path) -> Result<Vec<(&'static str, String)>, String> {
+    let dir = crate::scratch::shared_target_dir().join("wine");
+    let (prefix, home) = (dir.join("prefix"), dir.join("home"));
+    fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+    let env = vec![
+        ("WINEPREFIX", prefix.display().to_string()),
+        ("HOME", home.display().to_string()),
+        ("WINEDEBUG", "-all".to_owned()),
+        // No Mono or Gecko installer, no desktop menu entries.
+        (
+            "WINEDLLOVERRIDES",
+            "mscoree,mshtml=;winemenubuilder.exe=d".to_owned(),
+        ),
+    ];
+    let run = |program: &Path, args: &[&str]| -> Result<(), String> {
+        let output = Command::new(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {} failed: {}",
+                program.display(),
+                args.join(" "),
+                text(&output.stderr).trim()
+            ))
+        }
+    };
+    let dll = dir.join("bcryptprimitives.dll");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness/wine/bcryptprimitives.c");
+    let gcc = on_path("x86_64-w64-mingw32-gcc").ok_or("no MinGW C compiler")?;
+    run(
+        &gcc,
+        &[
+            "-shared",
+            "-O2",
+            "-o",
+            dll.to_str().unwrap(),
+            source.to_str().unwrap(),
+            "-ladvapi32",
+        ],
+    )?;
+    if !prefix.join("system.reg").is_file() {
+        run(wine, &["wineboot", "--init"])?;
+    }
+    let system32 = prefix.join("drive_c/windows/system32");
+    fs::copy(&dll, system32.join("bcryptprimitives.dll"))
+        .map_err(|e| format!("cannot copy the DLL into {}: {e}", system32.display()))?;
+    Ok(env)
+}
+
 #[tokio::test]
 async fn windows_amd64_serves_under_wine() {
     const TEST: &str = "windows_amd64_serves_under_wine";
     let Some(wine) = on_path("wine64").or_else(|| on_path("wine")) else {
         return harness::skip(
             TEST,
-            "wine is not installed (Debian: apt install wine64); it also needs a bcryptprimitives.dll with ProcessPrng for Rust >= 1.78 binaries",
+            "wine is not installed (Debian: apt install wine64 wine gcc-mingw-w64-x86-64)",
         );
     };
     if !sysroot_has_std("x86_64-pc-windows-gnu") || on_path("x86_64-w64-mingw32-gcc").is_none() {
         return harness::skip(
             TEST,
-            "no windows-gnu std or MinGW linker (rustup target add x86_64-pc-windows-gnu; apt install gcc-mingw-w64-x86-64)",
+            "no windows-gnu std or MinGW (rustup target add x86_64-pc-windows-gnu; apt install gcc-mingw-w64-x86-64)",
         );
     }
+    let env = match wine_environment(&wine) {
+        Ok(env) => env,
+        Err(reason) => return harness::skip(TEST, &format!("no usable WINEPREFIX: {reason}")),
+    };
     let scratch = Scratch::new();
     let output = scratch.xtask(&["build", "--debug", "--target", "windows/amd64"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let binary = scratch
         .root()
         .join("dist/gpx_service_checks_windows_amd64.exe");
-    harness::assert_serves(Some(&wine), &binary, PLUGIN_ID)
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    harness::assert_serves_with(Some(&wine), &binary, PLUGIN_ID, &env)
         .await
         .unwrap();
 }
