@@ -563,8 +563,9 @@ mod tests {
         let message = parse_cargo_metadata(&metadata("/repo", serde_json::json!([])))
             .unwrap_err()
             .to_string();
+        let manifest = Path::new("/repo").join("plugin").join("Cargo.toml");
         assert!(
-            message.starts_with("/repo/plugin/Cargo.toml: no workspace member here"),
+            message.starts_with(&format!("{}: no workspace member here", manifest.display())),
             "{message}"
         );
         let two_bins = metadata(
