@@ -1,11 +1,21 @@
-//! Stamps build info into the binary: plugin id (from the root `plugin.json`), target and
-//! build time. Reruns only when sources or plugin.json change, so no-op builds stay no-op.
+//! Stamps build info into the binary: plugin id (from `plugin.json` at the repository root,
+//! or `src/plugin.json` in an app made with create-plugin), target and build time. Reruns
+//! only when sources or plugin.json change, so no-op builds stay no-op.
 use std::{env, fs, path::PathBuf, time::SystemTime};
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let plugin_json = manifest_dir.join("../plugin.json");
-    println!("cargo:rerun-if-changed={}", plugin_json.display());
+    let candidates = [
+        manifest_dir.join("../plugin.json"),
+        manifest_dir.join("../src/plugin.json"),
+    ];
+    for candidate in &candidates {
+        println!("cargo:rerun-if-changed={}", candidate.display());
+    }
+    let plugin_json = candidates
+        .iter()
+        .find(|candidate| candidate.is_file())
+        .unwrap_or(&candidates[0]);
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");

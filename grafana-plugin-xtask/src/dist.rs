@@ -108,6 +108,51 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Where dist/ is copied before a create-plugin frontend build writes into it.
+pub const BEFORE_DIR: &str = "dist.before";
+
+/// Copies dist/ (contents and modification times) to `copy`, so that a failed build can
+/// put it back exactly as it was. `Ok(false)` when there is no dist/.
+pub fn snapshot(dist: &Path, copy: &Path) -> Result<bool> {
+    remove_dir_if_present(copy)?;
+    if !dist.is_dir() {
+        return Ok(false);
+    }
+    fs::create_dir_all(copy).with_context(|| format!("cannot create {}", copy.display()))?;
+    for entry in crate::util::walk(dist)? {
+        let dest = copy.join(&entry.relative);
+        if entry.is_dir {
+            fs::create_dir_all(&dest)
+                .with_context(|| format!("cannot create {}", dest.display()))?;
+            continue;
+        }
+        fs::copy(&entry.path, &dest).with_context(|| {
+            format!("cannot copy {} to {}", entry.path.display(), dest.display())
+        })?;
+        let modified = fs::metadata(&entry.path).and_then(|m| m.modified());
+        if let Ok(modified) = modified {
+            let file = fs::File::options()
+                .write(true)
+                .open(&dest)
+                .with_context(|| format!("cannot open {}", dest.display()))?;
+            file.set_modified(modified)
+                .with_context(|| format!("cannot set the time of {}", dest.display()))?;
+        }
+    }
+    Ok(true)
+}
+
+/// Puts dist/ back from its snapshot (or removes it when there was none).
+pub fn restore(dist: &Path, copy: &Path, existed: bool) -> Result<()> {
+    remove_dir_if_present(dist)?;
+    if existed {
+        fs::rename(copy, dist).with_context(|| {
+            format!("cannot put {} back from {}", dist.display(), copy.display())
+        })?;
+    }
+    Ok(())
+}
+
 /// Puts back a dist/ that an interrupted two-rename swap left aside: no dist/ but the
 /// previous tree means the run stopped between its renames. A previous tree beside a dist/
 /// is a leftover of a finished swap and goes.

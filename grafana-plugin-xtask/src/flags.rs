@@ -153,6 +153,16 @@ pub struct BuildFlags {
     #[arg(long, conflicts_with_all = ["targets", "all", "check_only", "clean"])]
     pub no_backend: bool,
 
+    /// In an app made with create-plugin: build only the frontend (its `build` script) and
+    /// assemble dist/ around the binaries already there.
+    #[arg(long, conflicts_with_all = ["targets", "all", "check_only", "no_backend", "backend_only"])]
+    pub frontend_only: bool,
+
+    /// In an app made with create-plugin: build only the backend, keeping the frontend files
+    /// already in dist/.
+    #[arg(long)]
+    pub backend_only: bool,
+
     /// Build with the debug profile: faster to compile, larger and slower binary.
     #[arg(long)]
     pub debug: bool,

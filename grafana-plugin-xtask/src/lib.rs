@@ -30,6 +30,7 @@ mod ci;
 mod dev;
 mod dist;
 mod flags;
+mod layout;
 mod package;
 mod project;
 mod targets;

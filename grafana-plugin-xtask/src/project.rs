@@ -7,6 +7,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
+use crate::layout::{self, Layout};
+
 /// The plugin manifest, at the repository root.
 pub const PLUGIN_JSON: &str = "plugin.json";
 /// The directory of the backend crate, relative to the workspace root.
@@ -47,12 +49,15 @@ pub struct CargoProject {
     pub package: String,
     pub bin_name: String,
     pub version: String,
+    /// `[workspace.metadata.grafana-plugin] layout`, when set.
+    pub layout_setting: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Project {
     pub cargo: CargoProject,
     pub plugin: PluginJson,
+    pub layout: Layout,
 }
 
 impl Project {
@@ -90,15 +95,37 @@ impl Project {
         };
         check_version(&version_field.0, version_field.1, &cargo.version)?;
 
-        let plugin_json_path = cargo.workspace_root.join(PLUGIN_JSON);
-        let plugin_json_text = read_text(&plugin_json_path).map_err(|error| {
-            error.context(format!(
-                "the plugin manifest must be at the repository root, {}",
-                plugin_json_path.display()
-            ))
-        })?;
+        let root = &cargo.workspace_root;
+        let package_json_path = root.join("package.json");
+        let package_json = match std::fs::read_to_string(&package_json_path) {
+            Ok(text) => Some(
+                serde_json::from_str::<Value>(&text)
+                    .with_context(|| format!("{}: not valid JSON", package_json_path.display()))?,
+            ),
+            Err(_) => None,
+        };
+        let layout = layout::detect(
+            root,
+            cargo.layout_setting.as_deref(),
+            |relative| root.join(relative).is_file(),
+            package_json.as_ref(),
+        )?;
+        if let (Layout::CreatePlugin(_), Some(package)) = (layout, &package_json) {
+            check_same_version(
+                &package_json_path,
+                package,
+                &version_field.0,
+                &cargo.version,
+            )?;
+        }
+        let plugin_json_path = root.join(layout.plugin_json());
+        let plugin_json_text = read_text(&plugin_json_path)?;
         let plugin = parse_plugin_json(&plugin_json_path, &plugin_json_text)?;
-        Ok(Project { cargo, plugin })
+        Ok(Project {
+            cargo,
+            plugin,
+            layout,
+        })
     }
 }
 
@@ -238,6 +265,27 @@ pub fn check_version(manifest: &Path, field: &str, version: &str) -> Result<()> 
     Ok(())
 }
 
+/// A create-plugin app has two versions, package.json's (webpack fills plugin.json with it)
+/// and Cargo.toml's (the binary's build info, the archive's name): they must be one.
+fn check_same_version(
+    package_json: &Path,
+    package: &Value,
+    manifest: &Path,
+    version: &str,
+) -> Result<()> {
+    let declared = package["version"].as_str().unwrap_or_default();
+    if declared != version {
+        bail!(
+            "{}: field `version` is \"{declared}\" but {} says \"{version}\"; make them equal \
+             (webpack fills plugin.json from package.json, the backend and the archive use \
+             Cargo.toml)",
+            package_json.display(),
+            manifest.display()
+        );
+    }
+    Ok(())
+}
+
 /// A version Grafana would refuse in the nearest Cargo.toml at or above `dir`
 /// (`[workspace.package]` or `[package]`), as the error to report.
 fn manifest_version_problem(dir: &Path) -> Option<anyhow::Error> {
@@ -347,6 +395,9 @@ pub fn parse_cargo_metadata(json: &str) -> Result<CargoProject> {
         package: package["name"].as_str().unwrap_or_default().to_owned(),
         bin_name: bin_name.to_owned(),
         version: package["version"].as_str().unwrap_or_default().to_owned(),
+        layout_setting: metadata["metadata"]["grafana-plugin"]["layout"]
+            .as_str()
+            .map(str::to_owned),
     })
 }
 
@@ -554,6 +605,7 @@ mod tests {
                 package: "plugin".into(),
                 bin_name: "plugin".into(),
                 version: "1.2.3".into(),
+                layout_setting: None,
             }
         );
     }

@@ -3,6 +3,7 @@
 //! land the binaries that built in dist/ together, in one swap. `dev` and `package` make
 //! their own [`Request`] and get the plan back in [`Built`].
 mod exec;
+mod frontend;
 mod plan;
 mod report;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use report::{describe, names, plan_json, report, sizes};
 use crate::{
     Context, dist,
     flags::{BuildFlags, MessageFormat},
+    layout::Layout,
     targets::{self, BuildTarget},
     toolchain::{self, Backend, Environment},
     util,
@@ -40,11 +42,13 @@ pub struct Request {
     pub message_format: MessageFormat,
     /// Refuse to build anything when one target cannot be built (`package`).
     pub all_or_nothing: bool,
+    /// Build a create-plugin app's frontend (its `build` script) first.
+    pub frontend: bool,
 }
 
 impl Request {
     pub fn from_flags(flags: &BuildFlags) -> Result<Request> {
-        let targets = if flags.no_backend {
+        let targets = if flags.no_backend || flags.frontend_only {
             Vec::new()
         } else if flags.targets.is_empty() && !flags.all {
             vec![targets::host()?]
@@ -64,6 +68,7 @@ impl Request {
             dry_run: flags.dry_run,
             message_format: flags.message_format,
             all_or_nothing: false,
+            frontend: !flags.backend_only,
         })
     }
 
@@ -78,6 +83,7 @@ impl Request {
             dry_run: false,
             message_format: MessageFormat::Human,
             all_or_nothing: false,
+            frontend: true,
         }
     }
 
@@ -108,7 +114,6 @@ pub struct Built {
 }
 
 pub fn run(context: &Context, request: &Request) -> Result<Built> {
-    let started = Instant::now();
     let project = context.project()?;
     let (sh, ui) = (&context.sh, &context.ui);
     let root = &project.cargo.workspace_root;
@@ -124,9 +129,90 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         Environment::probe(sh, &request.targets, request.backend)?
     };
     let options = request.options(ui.quiet());
-    let inputs = gather_inputs(root)?;
     warn_about_other_ids(ui, root, &project.plugin.id);
-    let mut plan = plan::plan(project, &request.targets, &environment, &options, &inputs)?;
+    let prefix = targets::executable_prefix(&project.plugin.executable);
+    let before = Before::take(context, request, &prefix)?;
+    let built = build_from(context, request, &environment, &options, &before);
+    if built.is_err() {
+        // A failed frontend or backend leaves dist/ as it was before this command.
+        before.put_back()?;
+    }
+    let built = built?;
+    before.discard();
+    Ok(built)
+}
+
+/// dist/ as it was before a create-plugin frontend build wrote into it.
+struct Before {
+    dist: std::path::PathBuf,
+    copy: Option<(std::path::PathBuf, bool)>,
+}
+
+impl Before {
+    /// Runs the frontend build of a create-plugin app, first copying dist/ aside.
+    fn take(context: &Context, request: &Request, prefix: &str) -> Result<Before> {
+        let project = context.project()?;
+        let root = &project.cargo.workspace_root;
+        let mut before = Before {
+            dist: root.join("dist"),
+            copy: None,
+        };
+        let Layout::CreatePlugin(manager) = project.layout else {
+            return Ok(before);
+        };
+        if !request.frontend || request.dry_run {
+            return Ok(before);
+        }
+        let scratch = dist::scratch_dir(root);
+        let copy = scratch.join(dist::BEFORE_DIR);
+        let existed = dist::snapshot(&before.dist, &copy)?;
+        before.copy = Some((copy, existed));
+        if let Err(error) =
+            frontend::build(&context.sh, &context.ui, root, &scratch, manager, prefix)
+        {
+            before.put_back()?;
+            return Err(error);
+        }
+        Ok(before)
+    }
+
+    /// Where the binaries that were in dist/ can be read from now.
+    fn binaries_dir(&self) -> &Path {
+        match &self.copy {
+            Some((copy, true)) => copy,
+            _ => &self.dist,
+        }
+    }
+
+    fn put_back(&self) -> Result<()> {
+        if let Some((copy, existed)) = &self.copy {
+            dist::restore(&self.dist, copy, *existed)?;
+            frontend::forget(copy.parent().unwrap_or(copy));
+        }
+        Ok(())
+    }
+
+    fn discard(&self) {
+        if let Some((copy, _)) = &self.copy {
+            let _ = fs::remove_dir_all(copy);
+        }
+    }
+}
+
+/// The plan, the backend builds and the new dist/, once the frontend (if any) is built.
+fn build_from(
+    context: &Context,
+    request: &Request,
+    environment: &Environment,
+    options: &Options,
+    before: &Before,
+) -> Result<Built> {
+    let started = Instant::now();
+    let project = context.project()?;
+    let (sh, ui) = (&context.sh, &context.ui);
+    let root = &project.cargo.workspace_root;
+    let inputs = gather_inputs(root, project, before.binaries_dir())?;
+    let mut plan = plan::plan(project, &request.targets, environment, options, &inputs)?;
     if request.dry_run {
         match request.message_format {
             MessageFormat::Human => print!("{}", describe(&plan, root)),
@@ -147,8 +233,8 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         install_std_if_needed(
             sh,
             ui,
-            &environment,
-            &options,
+            environment,
+            options,
             &project.cargo.package,
             target_plan,
         );
@@ -169,7 +255,7 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         );
     }
     let outcomes: Vec<Outcome> = (plan.targets.iter().enumerate())
-        .map(|(index, target_plan)| build_one(sh, ui, &options, target_plan, (index + 1, total)))
+        .map(|(index, target_plan)| build_one(sh, ui, options, target_plan, (index + 1, total)))
         .collect();
     if total > 1 || request.message_format == MessageFormat::Json {
         report(ui, request.message_format, &plan, &outcomes);
@@ -302,8 +388,14 @@ fn warn_about_other_ids(ui: &crate::ui::Ui, root: &Path, id: &str) {
     }
 }
 
-/// What the plan needs from the file system: static/, the repository files, dist/ now.
-pub fn gather_inputs(root: &Path) -> Result<Inputs> {
+/// What the plan needs from the file system: static/ and the repository files (or, in a
+/// create-plugin app, what the frontend build wrote into dist/), and the binaries already in
+/// dist/ (read from `binaries_dir`).
+pub fn gather_inputs(
+    root: &Path,
+    project: &crate::project::Project,
+    binaries_dir: &Path,
+) -> Result<Inputs> {
     let static_dir = root.join(STATIC_DIR);
     let static_files = if static_dir.is_dir() {
         (util::walk(&static_dir)?.into_iter())
@@ -317,16 +409,25 @@ pub fn gather_inputs(root: &Path) -> Result<Inputs> {
         .into_iter()
         .filter(|name| root.join(name).is_file())
         .collect();
-    let dist_entries = match fs::read_dir(root.join("dist")) {
+    let dist_entries = match fs::read_dir(binaries_dir) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
             .collect(),
         Err(_) => Vec::new(),
     };
+    let frontend_files = match project.layout {
+        Layout::CreatePlugin(_) => {
+            let prefix = targets::executable_prefix(&project.plugin.executable);
+            Some(frontend::files_in_dist(&root.join("dist"), &prefix)?)
+        }
+        Layout::Template => None,
+    };
     Ok(Inputs {
         static_files,
         root_files,
         dist_entries,
+        kept_from: binaries_dir.to_owned(),
+        frontend_files,
         today: util::utc_date(util::now_or_source_date_epoch()?),
     })
 }

@@ -79,6 +79,9 @@ pub struct BuildPlan {
     /// Binaries of other platforms in dist/ that `--clean` drops.
     pub dropped_binaries: Vec<String>,
     pub dist_dir: PathBuf,
+    /// Where the binaries already there are read from (dist/, or its copy taken before a
+    /// create-plugin frontend build).
+    pub kept_from: PathBuf,
     pub scratch_dir: PathBuf,
     pub placeholders: Placeholders,
 }
@@ -90,8 +93,14 @@ pub struct Inputs {
     pub static_files: Vec<String>,
     /// Which of [`ROOT_FILES`] exist.
     pub root_files: Vec<&'static str>,
-    /// File names now in dist/.
+    /// File names now in dist/ (in a create-plugin app: in dist/ as it was before the
+    /// frontend build, kept in `kept_from`).
     pub dist_entries: Vec<String>,
+    /// Where the binaries of `dist_entries` are read from.
+    pub kept_from: PathBuf,
+    /// In a create-plugin app, the files its frontend build wrote into dist/; they take the
+    /// place of static/ and the repository files.
+    pub frontend_files: Option<Vec<String>>,
     pub today: String,
 }
 
@@ -221,6 +230,7 @@ pub fn plan(
         kept_binaries,
         dropped_binaries,
         dist_dir: root.join("dist"),
+        kept_from: inputs.kept_from.clone(),
         scratch_dir: dist::scratch_dir(root),
         placeholders: Placeholders {
             version: project.cargo.version.clone(),
@@ -270,6 +280,25 @@ fn target_plan(
 /// plugin.json (filled), everything under static/, and the repository files static/ does
 /// not replace.
 fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
+    if let Some(frontend) = &inputs.frontend_files {
+        // Everything the frontend build wrote, as it wrote it (webpack filled plugin.json).
+        if !frontend.iter().any(|f| f == "module.js") {
+            bail!(
+                "{}: missing after the frontend build; Grafana loads every plugin's frontend \
+                 from module.js (check the `build` script in package.json)",
+                root.join("dist").join("module.js").display()
+            );
+        }
+        return Ok(frontend
+            .iter()
+            .map(|relative| StagedFile {
+                source: root.join("dist").join(relative),
+                dest: relative.clone(),
+                fill: false,
+                executable: false,
+            })
+            .collect());
+    }
     if !inputs.static_files.iter().any(|f| f == "module.js") {
         bail!(
             "{}: missing; Grafana loads every plugin's frontend from module.js, add one (see README)",
@@ -341,7 +370,7 @@ pub(super) fn dist_plan(
         .filter(|name| !plan.clean && !built_now(name) && dist_entries.contains(name));
     for name in plan.kept_binaries.iter().chain(failed_now) {
         files.push(StagedFile {
-            source: plan.dist_dir.join(name),
+            source: plan.kept_from.join(name),
             dest: name.clone(),
             fill: false,
             executable: true,

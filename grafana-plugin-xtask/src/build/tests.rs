@@ -2,6 +2,7 @@
 use super::{exec::*, plan::*, report::*, *};
 use crate::{
     dist::StagedFile,
+    layout::Layout,
     project::{CargoProject, PluginJson, PluginType, Project},
 };
 
@@ -13,12 +14,14 @@ fn project() -> Project {
             package: "plugin".into(),
             bin_name: "plugin".into(),
             version: "1.2.3".into(),
+            layout_setting: None,
         },
         plugin: PluginJson {
             id: "acme-checks-app".into(),
             executable: "gpx_checks".into(),
             plugin_type: PluginType::App,
         },
+        layout: Layout::Template,
     }
 }
 
@@ -33,6 +36,8 @@ fn inputs() -> Inputs {
             "module.js".into(),
             "stale.txt".into(),
         ],
+        kept_from: "/repo/dist".into(),
+        frontend_files: None,
         today: "2026-11-24".into(),
     }
 }
@@ -464,5 +469,58 @@ fn dist_keeps_other_platforms_and_the_old_binary_of_a_failed_target() {
     assert_eq!(
         dist.staging_dir,
         Path::new("/repo/target/xtask/dist.staging")
+    );
+}
+
+#[test]
+fn a_create_plugin_app_stages_what_its_frontend_build_wrote() {
+    let mut inputs = inputs();
+    inputs.frontend_files = Some(vec![
+        "202.js".into(),
+        "img/logo.svg".into(),
+        "module.js".into(),
+        "module.js.map".into(),
+        "plugin.json".into(),
+    ]);
+    let planned = plan::plan(
+        &project(),
+        &[host()],
+        &linux(),
+        &options(Profile::Release),
+        &inputs,
+    )
+    .unwrap();
+    let files: Vec<(&str, &Path, bool)> = planned
+        .files
+        .iter()
+        .map(|f| (f.dest.as_str(), f.source.as_path(), f.fill))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("202.js", Path::new("/repo/dist/202.js"), false),
+            ("img/logo.svg", Path::new("/repo/dist/img/logo.svg"), false),
+            ("module.js", Path::new("/repo/dist/module.js"), false),
+            (
+                "module.js.map",
+                Path::new("/repo/dist/module.js.map"),
+                false
+            ),
+            ("plugin.json", Path::new("/repo/dist/plugin.json"), false),
+        ]
+    );
+    inputs.frontend_files = Some(vec!["plugin.json".into()]);
+    let error = plan::plan(
+        &project(),
+        &[host()],
+        &linux(),
+        &options(Profile::Release),
+        &inputs,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("module.js: missing after the frontend build"),
+        "{error}"
     );
 }
