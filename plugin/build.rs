@@ -22,7 +22,7 @@ fn main() {
 
     // `cargo xtask build` validates plugin.json first and explains any problem; here we only
     // need the id, and fall back to a marker rather than failing a plain `cargo build`.
-    let plugin_id = fs::read_to_string(&plugin_json)
+    let plugin_id = fs::read_to_string(plugin_json)
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|json| json.get("id")?.as_str().map(str::to_owned))

@@ -78,7 +78,7 @@ pub fn files_in_dist(dist: &Path, executable_prefix: &str) -> Result<Vec<String>
         .into_iter()
         .filter(|entry| !entry.is_dir)
         .map(|entry| entry.relative)
-        .filter(|relative| !(relative.starts_with(executable_prefix) && !relative.contains('/')))
+        .filter(|relative| !relative.starts_with(executable_prefix) || relative.contains('/'))
         .collect())
 }
 

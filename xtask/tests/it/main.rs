@@ -2,6 +2,7 @@
 //! sharing the test run's target directory so only the plugin crate compiles again. One test
 //! binary; each module is one command.
 mod build;
+mod create_plugin;
 mod cross;
 #[cfg(unix)]
 mod dev;

@@ -61,6 +61,28 @@ impl Scratch {
         Scratch { dir }
     }
 
+    /// An app made with create-plugin (fixtures/create-plugin-app: package.json, src/,
+    /// a stand-in for webpack) with this repository's Rust workspace copied in, as the
+    /// README's adoption steps do.
+    pub fn create_plugin_app() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let from = repository();
+        copy_tree(&from.join("fixtures/create-plugin-app"), dir.path());
+        for entry in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "LICENSE",
+            ".cargo",
+            "plugin",
+            "xtask",
+            "grafana-plugin-xtask",
+            "harness",
+        ] {
+            copy_tree(&from.join(entry), &dir.path().join(entry));
+        }
+        Scratch { dir }
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -92,7 +114,9 @@ fn copy_tree(from: &Path, to: &Path) {
         fs::create_dir_all(to).unwrap();
         for entry in fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
-            if entry.file_name() != "target" {
+            if !["target", "node_modules", "dist"]
+                .contains(&entry.file_name().to_str().unwrap_or(""))
+            {
                 copy_tree(&entry.path(), &to.join(entry.file_name()));
             }
         }

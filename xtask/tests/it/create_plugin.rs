@@ -1,0 +1,213 @@
+//! `cargo xtask` in an app made with create-plugin (fixtures/create-plugin-app: its
+//! package.json scripts and dist/ output, with a stand-in for webpack, so nothing is
+//! downloaded): one dist/ with the frontend build's files and the backend binary, in both
+//! build orders; a failed frontend or backend build leaves dist/ as it was; one version;
+//! the archive. SKIPPED without node and npm.
+use std::{collections::BTreeMap, fs, path::Path, process::Command, time::SystemTime};
+
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
+
+/// Every file under dist/ with its bytes and modification time.
+fn snapshot(dist: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dist.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dist).unwrap().display().to_string();
+                let modified = fs::metadata(&path).unwrap().modified().unwrap();
+                files.insert(relative, (fs::read(&path).unwrap(), modified));
+            }
+        }
+    }
+    files
+}
+
+fn names(dist: &Path) -> Vec<String> {
+    snapshot(dist).into_keys().collect()
+}
+
+fn node_and_npm() -> Result<(), String> {
+    for tool in ["node", "npm"] {
+        let works = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !works {
+            return Err(format!(
+                "{tool} is not installed (Node.js runs create-plugin's frontend build)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+const FRONTEND: [&str; 12] = [
+    "202.js",
+    "202.js.map",
+    "372.js",
+    "372.js.map",
+    "CHANGELOG.md",
+    "LICENSE",
+    "README.md",
+    "img/logo.svg",
+    "module.js",
+    "module.js.LICENSE.txt",
+    "module.js.map",
+    "plugin.json",
+];
+
+#[test]
+fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
+    const TEST: &str = "a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist";
+    if let Err(reason) = node_and_npm() {
+        return harness::skip(TEST, &reason);
+    }
+    let scratch = Scratch::create_plugin_app();
+    let dist = scratch.root().join("dist");
+    let binary = host_binary_name();
+
+    // One command builds both halves; the dependencies are installed from the lockfile.
+    let output = scratch.xtask(&["build", "--debug"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Installing the frontend's dependencies (npm ci)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Building frontend (npm run build)"),
+        "{stderr}"
+    );
+    let mut expected: Vec<String> = FRONTEND.iter().map(|f| f.to_string()).collect();
+    expected.push(binary.clone());
+    expected.sort();
+    assert_eq!(names(&dist), expected);
+    let manifest = fs::read_to_string(dist.join("plugin.json")).unwrap();
+    assert!(manifest.contains("\"version\": \"0.1.0\""), "{manifest}");
+
+    // Nothing changed: the frontend is not built again.
+    let output = scratch.xtask(&["build", "--debug"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("Fresh frontend"), "{stderr}");
+    assert!(!stderr.contains("Installing"), "{stderr}");
+
+    // `npm run build` after `cargo xtask build` keeps the binary (create-plugin's keep
+    // pattern), and `cargo xtask build` after `npm run build` keeps the frontend output.
+    let npm = Command::new("npm")
+        .args(["run", "build"])
+        .current_dir(scratch.root())
+        .output()
+        .unwrap();
+    assert!(npm.status.success(), "{}", text(&npm.stderr));
+    assert_eq!(names(&dist), expected);
+    let output = scratch.xtask(&["build", "--debug", "--backend-only"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(names(&dist), expected);
+
+    // A frontend that does not build: dist/ exactly as it was, though webpack cleaned it.
+    let before = snapshot(&dist);
+    scratch.edit("src/module.tsx", |s| s + "\nSYNTAX ERROR\n");
+    let output = scratch.xtask(&["build", "--debug"]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("the frontend build (`npm run build`) failed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        snapshot(&dist),
+        before,
+        "dist/ changed after a failed frontend build"
+    );
+
+    // A backend that does not build: dist/ as it was too, the new frontend output undone.
+    scratch.edit("src/module.tsx", |s| {
+        format!("// edited\n{}", s.replace("\nSYNTAX ERROR\n", "\n"))
+    });
+    scratch.edit("plugin/src/health.rs", |s| {
+        s + "\ncompile_error!(\"broken on purpose\");\n"
+    });
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert!(!output.status.success());
+    assert_eq!(
+        snapshot(&dist),
+        before,
+        "dist/ changed after a failed backend build"
+    );
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("\ncompile_error!(\"broken on purpose\");\n", "")
+    });
+    let output = scratch.xtask(&["build", "--debug"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // The failure forgot the last frontend build: it runs again.
+    assert!(stderr.contains("Building frontend"), "{stderr}");
+    assert!(
+        fs::read_to_string(dist.join("module.js"))
+            .unwrap()
+            .contains("edited")
+    );
+
+    // One version: package.json's must be Cargo.toml's.
+    scratch.edit("package.json", |s| {
+        s.replace("\"version\": \"0.1.0\"", "\"version\": \"0.2.0\"")
+    });
+    let output = scratch.xtask(&["build", "--debug"]);
+    let errors: Vec<String> = text(&output.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("package.json: field `version` is \"0.2.0\" but ")
+            && errors[0].contains("Cargo.toml says \"0.1.0\"; make them equal"),
+        "{errors:?}"
+    );
+    scratch.edit("package.json", |s| {
+        s.replace("\"version\": \"0.2.0\"", "\"version\": \"0.1.0\"")
+    });
+
+    // The archive carries every frontend file and the binary, and passes validate.
+    let release = harness::binaries::release_for("linux", "amd64");
+    let linux = format!("{EXECUTABLE}_linux_amd64");
+    fs::write(dist.join(&linux), release).unwrap();
+    let output = scratch.xtask(&["package", "--no-build", "--target", "linux/amd64"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let archive = scratch
+        .root()
+        .join("target/package")
+        .join(format!("{PLUGIN_ID}-0.1.0.zip"));
+    let zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
+    let entries: Vec<String> = zip
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
+    for file in FRONTEND.iter().map(|f| f.to_string()).chain([linux]) {
+        assert!(
+            entries.contains(&format!("{PLUGIN_ID}/{file}")),
+            "{file} in {entries:?}"
+        );
+    }
+}
+
+#[test]
+fn without_a_plugin_json_anywhere_the_error_names_every_place_looked_at() {
+    let scratch = Scratch::create_plugin_app();
+    fs::remove_file(scratch.root().join("src/plugin.json")).unwrap();
+    let output = scratch.xtask(&["build", "--dry-run"]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    for place in ["plugin.json", "src/plugin.json", "package.json"] {
+        let path = scratch.root().join(place);
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{place} in {stderr}"
+        );
+    }
+}
