@@ -4,6 +4,7 @@
 //! run the new backend: swap the binary, stop the running process, Grafana starts the new
 //! one within a second. Ctrl-C stops everything it started.
 mod compose;
+mod frontend;
 mod grafana;
 mod grafana_api;
 mod process;
@@ -24,6 +25,7 @@ use crate::{
     build::{self, BuildPlan, Profile, Request, Step},
     dist,
     flags::DevFlags,
+    layout::Layout,
     targets,
     ui::Ui,
     util,
@@ -124,7 +126,8 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     // The first build assembles the whole dist/, before any Grafana serves from it; its plan
     // is the one every cycle reruns.
     let built = build::run(context, &Request::of(vec![target], Profile::Debug))?;
-    let loop_state = Loop::new(built.plan, &project.plugin.id, &mode, compose.clone())?;
+    let mut loop_state = Loop::new(built.plan, &project.plugin.id, &mode, compose.clone())?;
+    loop_state.webpack_frontend = matches!(project.layout, Layout::CreatePlugin(_));
 
     let (sender, messages) = mpsc::channel();
     let stop = sender.clone();
@@ -151,6 +154,22 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     };
     grafana.watch_over(endpoint, &project.plugin.id, &loop_state.file_name());
     grafana.report(ui);
+    // In a create-plugin app webpack watches the frontend; this loop, the backend.
+    let webpack = match (flags.watch, project.layout) {
+        (true, Layout::CreatePlugin(manager)) => {
+            let watcher = frontend::FrontendWatcher::start(&root, manager)?;
+            ui.status(
+                "Watching",
+                format!(
+                    "the frontend with `{} run dev` (pid {}; its lines start with [frontend])",
+                    manager.program(),
+                    watcher.id()
+                ),
+            );
+            Some(watcher)
+        }
+        _ => None,
+    };
 
     let result = if flags.watch {
         watch(sh, ui, &root, &loop_state, &mut grafana, sender, &messages)
@@ -163,6 +182,10 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         (_, true) => "the watcher (Grafana keeps running)",
         (_, false) => "Grafana and the plugin",
     };
+    if let Some(watcher) = webpack {
+        ui.status("Stopping", "the frontend watcher");
+        watcher.stop();
+    }
     ui.status("Stopping", stopping);
     if !flags.keep_running && mode != Mode::Attach {
         grafana.stop(sh)?;
@@ -181,6 +204,8 @@ struct Loop {
     mode: Mode,
     compose: Option<Compose>,
     container_binary: String,
+    /// The frontend's files are webpack's (a create-plugin app): never refreshed here.
+    webpack_frontend: bool,
 }
 
 /// What stopping the running plugin found.
@@ -212,6 +237,7 @@ impl Loop {
             mode: mode.clone(),
             compose,
             container_binary,
+            webpack_frontend: false,
         })
     }
 
@@ -362,6 +388,10 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
     } else {
         existing.join(", ")
     };
+    if batch.strongest() == Change::Static && state.webpack_frontend {
+        // webpack's watcher copies these into dist/ itself.
+        return Ok(());
+    }
     if batch.strongest() == Change::Static {
         dist::refresh_files(
             &state.plan.dist_dir,
@@ -379,7 +409,9 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
     }
     let build_time = build_started.elapsed();
     let restart_started = Instant::now();
-    if batch.changes.contains(&Change::Static) || batch.changes.contains(&Change::Manifest) {
+    if !state.webpack_frontend
+        && (batch.changes.contains(&Change::Static) || batch.changes.contains(&Change::Manifest))
+    {
         dist::refresh_files(
             &state.plan.dist_dir,
             &state.plan.files,

@@ -187,7 +187,10 @@ fn failing_builds_and_bad_input_leave_dist_untouched() {
     }
     fs::remove_file(scratch.root().join("plugin.json")).unwrap();
     let output = scratch.xtask(&["build"]);
-    assert_one_error_line(&output, &format!("no plugin found: looked for {plugin_json}"));
+    assert_one_error_line(
+        &output,
+        &format!("no plugin found: looked for {plugin_json}"),
+    );
     assert_eq!(snapshot(&dist), before);
     fs::write(scratch.root().join("plugin.json"), &original).unwrap();
 

@@ -211,3 +211,109 @@ fn without_a_plugin_json_anywhere_the_error_names_every_place_looked_at() {
         );
     }
 }
+
+/// Processes whose working directory is inside `dir` and whose program is `node`.
+#[cfg(target_os = "linux")]
+fn node_processes_in(dir: &Path) -> Vec<u64> {
+    let dir = dir.canonicalize().unwrap();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|pid| crate::dev::alive(*pid))
+        .filter(|pid| {
+            let cwd = fs::read_link(format!("/proc/{pid}/cwd"));
+            let exe = fs::read_link(format!("/proc/{pid}/exe"));
+            cwd.is_ok_and(|cwd| cwd.starts_with(&dir))
+                && exe.is_ok_and(|exe| {
+                    exe.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("node"))
+                })
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind() {
+    use std::{
+        io::{BufRead, BufReader},
+        process::Stdio,
+        sync::{Arc, Mutex},
+    };
+    const TEST: &str = "dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind";
+    if let Err(reason) = node_and_npm() {
+        return harness::skip(TEST, &reason);
+    }
+    let standin = crate::dev::standin();
+    let scratch = Scratch::create_plugin_app();
+    let port = crate::dev::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
+        .arg(&standin)
+        .current_dir(scratch.root())
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    let sink = output.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut output = sink.lock().unwrap();
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+    crate::dev::wait_for("the frontend watcher", &output, || {
+        output
+            .lock()
+            .unwrap()
+            .contains("[frontend] webpack compiled successfully")
+    });
+    assert!(
+        !node_processes_in(scratch.root()).is_empty(),
+        "no node watcher runs"
+    );
+
+    // A frontend change is webpack's: dist/module.js follows, the backend is not rebuilt.
+    scratch.edit("src/module.tsx", |s| format!("// watched\n{s}"));
+    let module = scratch.root().join("dist/module.js");
+    crate::dev::wait_for("webpack's rebuild", &output, || {
+        fs::read_to_string(&module).is_ok_and(|m| m.contains("watched"))
+    });
+    assert!(
+        !output.lock().unwrap().contains("Rebuilding"),
+        "{}",
+        output.lock().unwrap()
+    );
+    assert!(
+        scratch
+            .root()
+            .join("dist")
+            .join(host_binary_name())
+            .is_file(),
+        "webpack's clean kept the backend binary"
+    );
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", output.lock().unwrap());
+    assert!(
+        output
+            .lock()
+            .unwrap()
+            .contains("Stopping the frontend watcher"),
+        "{}",
+        output.lock().unwrap()
+    );
+    let left = node_processes_in(scratch.root());
+    assert!(left.is_empty(), "node outlived dev: {left:?}");
+}

@@ -13,7 +13,7 @@ use std::{
 
 use crate::scratch::{Scratch, text};
 
-fn standin() -> PathBuf {
+pub(crate) fn standin() -> PathBuf {
     // Built into the test run's target directory (the xtask test binary cannot name another
     // package's binary): dependencies are already compiled, so this is quick.
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -46,7 +46,7 @@ fn status(scratch: &Scratch) -> Option<serde_json::Value> {
 }
 
 /// Waits until `done` holds, or panics with `what` and the xtask's output so far.
-fn wait_for(what: &str, output: &Mutex<String>, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, output: &Mutex<String>, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
         assert!(
@@ -58,7 +58,7 @@ fn wait_for(what: &str, output: &Mutex<String>, mut done: impl FnMut() -> bool) 
     }
 }
 
-fn alive(pid: u64) -> bool {
+pub(crate) fn alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         !stat
             .rsplit(')')
@@ -80,7 +80,7 @@ fn parent(pid: u64) -> Option<u64> {
         .ok()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

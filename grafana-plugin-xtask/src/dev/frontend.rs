@@ -1,0 +1,95 @@
+//! The frontend watcher of a create-plugin app during `dev --watch`: its `dev` script
+//! (`webpack -w`) as a child in its own process group, every line it prints prefixed, and the
+//! whole group stopped when `dev` stops, so no `node` process outlives it. A frontend change
+//! is webpack's alone: it rewrites dist/'s frontend files and keeps the backend binaries.
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+
+use crate::layout::PackageManager;
+
+/// How long the watcher gets to exit after it is asked to.
+const GRACE: Duration = Duration::from_secs(3);
+
+pub struct FrontendWatcher {
+    child: Child,
+}
+
+impl FrontendWatcher {
+    /// Starts `<manager> run dev` in `root`.
+    pub fn start(root: &Path, manager: PackageManager) -> Result<FrontendWatcher> {
+        let program = manager.program();
+        let args = manager.run_args("dev");
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start `{program} {}`", args.join(" ")))?;
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    eprintln!("[frontend] {line}");
+                }
+            });
+        }
+        Ok(FrontendWatcher { child })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the watcher and everything it started (npm, node, webpack's workers).
+    pub fn stop(mut self) {
+        let pid = self.child.id();
+        #[cfg(unix)]
+        {
+            use nix::{sys::signal, unistd::Pid};
+            let group = Pid::from_raw(pid as i32);
+            let _ = signal::killpg(group, signal::Signal::SIGTERM);
+            let deadline = Instant::now() + GRACE;
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            // The group, not only the child: node may have left workers behind.
+            let _ = signal::killpg(group, signal::Signal::SIGKILL);
+        }
+        #[cfg(windows)]
+        {
+            // /T: the whole tree npm started.
+            let _ = Command::new("taskkill")
+                .args(["/T", "/F", "/PID", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = Instant::now() + GRACE;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
