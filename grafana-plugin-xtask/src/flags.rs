@@ -58,6 +58,13 @@ pub enum Command<C: Subcommand> {
     /// Print the release notes: the top section of CHANGELOG.md.
     ReleaseNotes,
 
+    /// Make this repository a new plugin: rename its id, name and executable everywhere.
+    ///
+    /// Rewrites every text file (outside target/, dist/, .git/ and node_modules/) that spells
+    /// the current id, executable or name: plugin.json, docker-compose.yaml, provisioning/,
+    /// the READMEs and the tests' expectations.
+    Init(InitFlags),
+
     #[command(flatten)]
     Custom(C),
 }
@@ -117,6 +124,21 @@ pub struct PackageFlags {
 pub struct ValidateFlags {
     /// The archive. Default: target/package/<id>-<version>.zip.
     pub archive: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitFlags {
+    /// The new plugin id, by Grafana's rule: <org>-<name>-<type>, lower case.
+    #[arg(long)]
+    pub id: String,
+
+    /// The new display name.
+    #[arg(long)]
+    pub name: String,
+
+    /// The new executable name. Default: gpx_<name part of the id>.
+    #[arg(long)]
+    pub executable: Option<String>,
 }
 
 #[derive(Debug, Args)]

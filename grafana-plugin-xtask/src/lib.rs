@@ -30,6 +30,7 @@ mod ci;
 mod dev;
 mod dist;
 mod flags;
+mod init;
 mod layout;
 mod package;
 mod project;
@@ -73,6 +74,7 @@ pub fn main_with<C: Subcommand + std::fmt::Debug>(
         Command::Version(flags) => version::run(&context, &flags),
         Command::CiMatrix => ci::print_matrix(&context),
         Command::ReleaseNotes => ci::print_release_notes(&context),
+        Command::Init(flags) => init::run(&context, &flags),
         Command::Custom(command) => custom(command, &context),
     };
     match result {
