@@ -65,6 +65,14 @@ pub enum Command<C: Subcommand> {
     /// the READMEs and the tests' expectations.
     Init(InitFlags),
 
+    /// Give an app made with create-plugin this repository's Rust backend and `cargo xtask`.
+    ///
+    /// Writes Cargo.toml (members plugin and xtask, the app's version), Cargo.lock,
+    /// .cargo/config.toml, a thin xtask/ depending on this library by path, and plugin/;
+    /// touches nothing of the frontend. The id and executable come from the app's
+    /// src/plugin.json.
+    Adopt(AdoptFlags),
+
     #[command(flatten)]
     Custom(C),
 }
@@ -124,6 +132,12 @@ pub struct PackageFlags {
 pub struct ValidateFlags {
     /// The archive. Default: target/package/<id>-<version>.zip.
     pub archive: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptFlags {
+    /// The app's directory (where its package.json and src/plugin.json are).
+    pub app: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ use xshell::{Shell, cmd};
 pub use anyhow;
 pub use clap;
 
+mod adopt;
 mod archive;
 mod binary;
 mod build;
@@ -75,6 +76,7 @@ pub fn main_with<C: Subcommand + std::fmt::Debug>(
         Command::CiMatrix => ci::print_matrix(&context),
         Command::ReleaseNotes => ci::print_release_notes(&context),
         Command::Init(flags) => init::run(&context, &flags),
+        Command::Adopt(flags) => adopt::run(&context, &flags),
         Command::Custom(command) => custom(command, &context),
     };
     match result {

@@ -317,3 +317,68 @@ fn dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind() {
     let left = node_processes_in(scratch.root());
     assert!(left.is_empty(), "node outlived dev: {left:?}");
 }
+
+#[test]
+fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
+    const TEST: &str = "adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds";
+    if let Err(reason) = node_and_npm() {
+        return harness::skip(TEST, &reason);
+    }
+    // The app as create-plugin leaves it: a frontend, no Rust (a Go backend would be here).
+    let app = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/create-plugin-app");
+    crate::scratch::copy_tree(&fixture, app.path());
+    fs::write(app.path().join("Magefile.go"), "package main\n").unwrap();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../LICENSE"),
+        app.path().join("LICENSE"),
+    )
+    .unwrap();
+
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let adopt = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("adopt")
+        .arg(app.path())
+        .current_dir(repository)
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap();
+    let stderr = text(&adopt.stderr);
+    assert!(adopt.status.success(), "{stderr}");
+    assert!(stderr.contains("delete Magefile.go"), "{stderr}");
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "xtask/src/main.rs",
+        "plugin/src/main.rs",
+    ] {
+        assert!(app.path().join(file).is_file(), "{file}");
+    }
+    // Adopting twice never overwrites.
+    let again = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("adopt")
+        .arg(app.path())
+        .current_dir(repository)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("Cargo.toml: already exists"));
+
+    // With no other edit, the app's own `cargo xtask build` builds both halves.
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["xtask", "build", "--debug"])
+        .current_dir(app.path())
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap();
+    let stderr = text(&build.stderr);
+    assert!(build.status.success(), "{stderr}");
+    let dist = app.path().join("dist");
+    assert!(
+        dist.join("module.js").is_file() && dist.join("202.js").is_file(),
+        "{stderr}"
+    );
+    assert!(dist.join(host_binary_name()).is_file(), "{stderr}");
+}
