@@ -197,9 +197,9 @@ mod tests {
     #[test]
     fn every_spelling_is_replaced_and_nothing_else() {
         let old = Identity {
-            id: "acme-servicechecks-app".into(),
-            name: "Service Checks".into(),
-            executable: "gpx_service_checks".into(),
+            id: "acme-widgets-app".into(),
+            name: "Widget Board".into(),
+            executable: "gpx_widgets".into(),
         };
         let new = Identity {
             id: "myorg-foo-app".into(),
@@ -207,10 +207,10 @@ mod tests {
             executable: "gpx_foo".into(),
         };
         let pairs = replacements(&old, &new);
-        let text = "- ./dist:/var/lib/grafana/plugins/acme-servicechecks-app\n\"executable\": \"gpx_service_checks\", dist/gpx_service_checks_linux_amd64, # Service Checks, service checks";
+        let text = "- ./dist:/var/lib/grafana/plugins/acme-widgets-app\n\"executable\": \"gpx_widgets\", dist/gpx_widgets_linux_amd64, # Widget Board, widget board";
         assert_eq!(
             rewrite(text, &pairs).unwrap(),
-            "- ./dist:/var/lib/grafana/plugins/myorg-foo-app\n\"executable\": \"gpx_foo\", dist/gpx_foo_linux_amd64, # Foo, service checks"
+            "- ./dist:/var/lib/grafana/plugins/myorg-foo-app\n\"executable\": \"gpx_foo\", dist/gpx_foo_linux_amd64, # Foo, widget board"
         );
         assert_eq!(rewrite("nothing to do", &pairs), None);
     }

@@ -658,11 +658,11 @@ mod tests {
 
     #[test]
     fn other_plugin_ids_are_found_with_their_lines() {
-        let compose = "services:\n  grafana:\n    volumes:\n      - ./dist:/var/lib/grafana/plugins/acme-servicechecks-app\n      - ./x:/y\n    environment:\n      GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: myorg-foo-app\n    image: grafana/grafana-enterprise\n";
+        let compose = "services:\n  grafana:\n    volumes:\n      - ./dist:/var/lib/grafana/plugins/acme-oldname-app\n      - ./x:/y\n    environment:\n      GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS: acme-newname-app\n    image: grafana/grafana-enterprise\n";
         assert_eq!(
-            other_plugin_ids(compose, "myorg-foo-app"),
-            vec![(4, "acme-servicechecks-app".to_owned())]
+            other_plugin_ids(compose, "acme-newname-app"),
+            vec![(4, "acme-oldname-app".to_owned())]
         );
-        assert!(other_plugin_ids(compose, "acme-servicechecks-app").len() == 1);
+        assert!(other_plugin_ids(compose, "acme-oldname-app").len() == 1);
     }
 }

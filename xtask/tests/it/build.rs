@@ -278,7 +278,7 @@ fn a_rename_is_warned_about_and_clean_says_what_it_removes() {
     scratch.edit("plugin.json", |s| {
         s.replace(
             &format!("\"id\": \"{PLUGIN_ID}\""),
-            "\"id\": \"myorg-foo-app\"",
+            "\"id\": \"acme-renamed-app\"",
         )
     });
     let output = scratch.xtask(&["build", "--clean", "--dry-run"]);
@@ -289,7 +289,7 @@ fn a_rename_is_warned_about_and_clean_says_what_it_removes() {
             stderr.lines().any(|l| l.starts_with("warning: ")
                 && l.contains(file)
                 && l.contains(&format!(
-                    "names the plugin id \"{PLUGIN_ID}\", but plugin.json's id is \"myorg-foo-app\""
+                    "names the plugin id \"{PLUGIN_ID}\", but plugin.json's id is \"acme-renamed-app\""
                 ))),
             "{file} in {stderr}"
         );
