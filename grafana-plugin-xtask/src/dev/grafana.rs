@@ -66,9 +66,10 @@ impl Grafana {
             ),
             Mode::Compose => {
                 let compose = grafana.compose()?;
-                // Recreated so the container mounts the dist/ the first build just swapped in.
+                // Recreated so the container mounts the dist/ the first build just swapped in;
+                // built when the file says how (create-plugin's extends a Dockerfile build).
                 compose
-                    .command(sh, &["up", "--detach", "--force-recreate"])
+                    .command(sh, &["up", "--detach", "--force-recreate", "--build"])
                     .env("GRAFANA_PORT", port.to_string())
                     .run()
                     .with_context(|| format!("{} could not start Grafana", compose.name()))?;
