@@ -2,6 +2,7 @@
 //! `warning:` and `note:` prefixes, colour only where wanted (`CARGO_TERM_COLOR`, `NO_COLOR`, a terminal).
 use std::{fmt::Display, io::IsTerminal};
 
+#[derive(Clone, Copy)]
 pub struct Ui {
     quiet: bool,
     color: bool,

@@ -131,8 +131,18 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let options = request.options(ui.quiet());
     warn_about_other_ids(ui, root, &project.plugin.id);
     let prefix = targets::executable_prefix(&project.plugin.executable);
-    let before = Before::take(context, request, &prefix)?;
-    let built = build_from(context, request, &environment, &options, &before);
+    let (before, mut frontend) = Before::take(context, request, &prefix)?;
+    let built = build_from(
+        context,
+        request,
+        &environment,
+        &options,
+        &before,
+        &mut frontend,
+    );
+    // A build that stopped early never leaves webpack running behind it.
+    let built = built.and_then(|built| finish_frontend(frontend.take()).map(|()| built));
+    let _ = finish_frontend(frontend.take());
     if built.is_err() {
         // A failed frontend or backend leaves dist/ as it was before this command.
         before.put_back()?;
@@ -148,32 +158,40 @@ struct Before {
     copy: Option<(std::path::PathBuf, bool)>,
 }
 
+/// A create-plugin frontend build running beside the backend's.
+type FrontendJob = std::thread::JoinHandle<Result<bool>>;
+
 impl Before {
-    /// Runs the frontend build of a create-plugin app, first copying dist/ aside.
-    fn take(context: &Context, request: &Request, prefix: &str) -> Result<Before> {
+    /// Copies dist/ aside and starts a create-plugin app's frontend build in the background:
+    /// webpack writes dist/, cargo writes target/, so the two halves run side by side.
+    fn take(
+        context: &Context,
+        request: &Request,
+        prefix: &str,
+    ) -> Result<(Before, Option<FrontendJob>)> {
         let project = context.project()?;
-        let root = &project.cargo.workspace_root;
+        let root = project.cargo.workspace_root.clone();
         let mut before = Before {
             dist: root.join("dist"),
             copy: None,
         };
         let Layout::CreatePlugin(manager) = project.layout else {
-            return Ok(before);
+            return Ok((before, None));
         };
         if !request.frontend || request.dry_run {
-            return Ok(before);
+            return Ok((before, None));
         }
-        let scratch = dist::scratch_dir(root);
+        let scratch = dist::scratch_dir(&root);
         let copy = scratch.join(dist::BEFORE_DIR);
         let existed = dist::snapshot(&before.dist, &copy)?;
         before.copy = Some((copy, existed));
-        if let Err(error) =
-            frontend::build(&context.sh, &context.ui, root, &scratch, manager, prefix)
-        {
-            before.put_back()?;
-            return Err(error);
-        }
-        Ok(before)
+        let (ui, prefix) = (context.ui, prefix.to_owned());
+        let job = std::thread::spawn(move || {
+            let sh = xshell::Shell::new()?;
+            sh.change_dir(&root);
+            frontend::build(&sh, &ui, &root, &scratch, manager, &prefix)
+        });
+        Ok((before, Some(job)))
     }
 
     /// Where the binaries that were in dist/ can be read from now.
@@ -199,6 +217,17 @@ impl Before {
     }
 }
 
+/// Waits for the frontend build, if one runs.
+fn finish_frontend(job: Option<FrontendJob>) -> Result<()> {
+    match job {
+        None => Ok(()),
+        Some(job) => job
+            .join()
+            .map_err(|_| anyhow::anyhow!("the frontend build panicked"))?
+            .map(drop),
+    }
+}
+
 /// The plan, the backend builds and the new dist/, once the frontend (if any) is built.
 fn build_from(
     context: &Context,
@@ -206,12 +235,17 @@ fn build_from(
     environment: &Environment,
     options: &Options,
     before: &Before,
+    frontend: &mut Option<FrontendJob>,
 ) -> Result<Built> {
     let started = Instant::now();
     let project = context.project()?;
     let (sh, ui) = (&context.sh, &context.ui);
     let root = &project.cargo.workspace_root;
-    let inputs = gather_inputs(root, project, before.binaries_dir())?;
+    let mut inputs = gather_inputs(root, project, before.binaries_dir())?;
+    if frontend.is_some() {
+        // dist/ is webpack's until the frontend build is done: its files come after.
+        inputs.frontend_files = Some(Vec::new());
+    }
     let mut plan = plan::plan(project, &request.targets, environment, options, &inputs)?;
     if request.dry_run {
         match request.message_format {
@@ -257,6 +291,11 @@ fn build_from(
     let outcomes: Vec<Outcome> = (plan.targets.iter().enumerate())
         .map(|(index, target_plan)| build_one(sh, ui, options, target_plan, (index + 1, total)))
         .collect();
+    if frontend.is_some() {
+        finish_frontend(frontend.take())?;
+        let inputs = gather_inputs(root, project, before.binaries_dir())?;
+        plan.files = plan::staged_files(root, &inputs)?;
+    }
     if total > 1 || request.message_format == MessageFormat::Json {
         report(ui, request.message_format, &plan, &outcomes);
     }

@@ -99,7 +99,7 @@ pub struct Inputs {
     /// Where the binaries of `dist_entries` are read from.
     pub kept_from: PathBuf,
     /// In a create-plugin app, the files its frontend build wrote into dist/; they take the
-    /// place of static/ and the repository files.
+    /// place of static/ and the repository files. `Some(empty)` while that build runs.
     pub frontend_files: Option<Vec<String>>,
     pub today: String,
 }
@@ -279,7 +279,11 @@ fn target_plan(
 
 /// plugin.json (filled), everything under static/, and the repository files static/ does
 /// not replace.
-fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
+pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
+    if inputs.frontend_files.as_ref().is_some_and(Vec::is_empty) {
+        // The frontend build is still running: its files are staged once it is done.
+        return Ok(Vec::new());
+    }
     if let Some(frontend) = &inputs.frontend_files {
         // Everything the frontend build wrote, as it wrote it (webpack filled plugin.json).
         if !frontend.iter().any(|f| f == "module.js") {
