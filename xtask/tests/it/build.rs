@@ -300,3 +300,51 @@ fn a_rename_is_warned_about_and_clean_says_what_it_removes() {
         text(&output.stdout)
     );
 }
+
+#[test]
+fn init_renames_the_plugin_everywhere_and_refuses_an_id_grafana_rejects() {
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["init", "--id", "MyOrg-Foo-app", "--name", "Foo"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("Grafana accepts <org>-<name>-app"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = scratch.xtask(&["init", "--id", "acme-inited-app", "--name", "Inited"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // Nothing spells the old identity any more, so nothing warns about it.
+    for file in [
+        "plugin.json",
+        "docker-compose.yaml",
+        "provisioning/plugins/apps.yaml",
+        "static/README.md",
+        "README.md",
+        "xtask/tests/it/scratch.rs",
+    ] {
+        let text = fs::read_to_string(scratch.root().join(file)).unwrap();
+        assert!(
+            !text.contains(PLUGIN_ID) && !text.contains(EXECUTABLE),
+            "{file} still names the old plugin"
+        );
+    }
+    let manifest = fs::read_to_string(scratch.root().join("plugin.json")).unwrap();
+    assert!(
+        manifest.contains("\"id\": \"acme-inited-app\"")
+            && manifest.contains("\"executable\": \"gpx_inited\"")
+            && manifest.contains("\"name\": \"Inited\""),
+        "{manifest}"
+    );
+    let output = scratch.xtask(&["build", "--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        !text(&output.stderr).contains("warning:"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("gpx_inited_"),
+        "{}",
+        text(&output.stdout)
+    );
+}
