@@ -23,7 +23,8 @@ if [ -z "$app" ]; then
   cp -R Cargo.toml Cargo.lock LICENSE .cargo plugin xtask grafana-plugin-xtask harness "$app"/
 fi
 cd "$app"
-frontend=$(ls src/module.tsx src/module.ts 2>/dev/null | head -1)
+frontend=src/module.tsx
+[ -f "$frontend" ] || frontend=src/module.ts
 cargo xtask build -q
 echo "## $(date -u +%Y-%m-%d) on $(nproc) cores, $(uname -sm), $(rustc --version): $(basename "$app")"
 echo
