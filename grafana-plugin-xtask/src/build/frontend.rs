@@ -111,6 +111,7 @@ pub fn build(
             ),
         );
         cmd!(sh, "{program} {install...}")
+            .quiet()
             .run()
             .with_context(|| format!("`{program} {}` failed", install.join(" ")))?;
     }
@@ -122,6 +123,7 @@ pub fn build(
     // A failed build invalidates the stamp before anything else can go wrong.
     let _ = fs::remove_file(&stamp);
     cmd!(sh, "{program} {run...}")
+        .quiet()
         .run()
         .with_context(|| format!("the frontend build (`{program} {}`) failed", run.join(" ")))?;
     let after = fingerprint(root, &files_in_dist(&dist, executable_prefix)?)?;
