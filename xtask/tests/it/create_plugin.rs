@@ -235,11 +235,6 @@ fn node_processes_in(dir: &Path) -> Vec<u64> {
 #[cfg(target_os = "linux")]
 #[test]
 fn dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind() {
-    use std::{
-        io::{BufRead, BufReader},
-        process::Stdio,
-        sync::{Arc, Mutex},
-    };
     const TEST: &str = "dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind";
     if let Err(reason) = node_and_npm() {
         return harness::skip(TEST, &reason);
@@ -247,27 +242,7 @@ fn dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind() {
     let standin = crate::dev::standin();
     let scratch = Scratch::create_plugin_app();
     let port = crate::dev::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
-        .arg(&standin)
-        .current_dir(scratch.root())
-        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
-        .env("CARGO_TERM_COLOR", "never")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = Arc::new(Mutex::new(String::new()));
-    let sink = output.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut output = sink.lock().unwrap();
-            output.push_str(&line);
-            output.push('\n');
-        }
-    });
+    let (mut child, output) = crate::dev::spawn_dev_watch(&scratch, &standin, port);
     crate::dev::wait_for("the frontend watcher", &output, || {
         output
             .lock()

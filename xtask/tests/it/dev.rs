@@ -69,6 +69,36 @@ pub(crate) fn alive(pid: u64) -> bool {
     })
 }
 
+/// `cargo xtask dev --watch --grafana <stand-in>` in `scratch`, its stderr collected.
+pub(crate) fn spawn_dev_watch(
+    scratch: &Scratch,
+    standin: &Path,
+    port: u16,
+) -> (std::process::Child, Arc<Mutex<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
+        .arg(standin)
+        .current_dir(scratch.root())
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    let sink = output.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut output = sink.lock().unwrap();
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+    (child, output)
+}
+
 /// The parent of a process (other tests run stand-ins of their own).
 fn parent(pid: u64) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -105,33 +135,7 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     let standin = standin();
     let scratch = Scratch::new();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
-        .arg(&standin)
-        .current_dir(scratch.root())
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_BIN_EXE_xtask"))
-                .ancestors()
-                .nth(2)
-                .unwrap(),
-        )
-        .env("CARGO_TERM_COLOR", "never")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = Arc::new(Mutex::new(String::new()));
-    let sink = output.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut output = sink.lock().unwrap();
-            output.push_str(&line);
-            output.push('\n');
-        }
-    });
+    let (mut child, output) = spawn_dev_watch(&scratch, &standin, port);
 
     wait_for("the first build to serve", &output, || {
         health(&scratch).starts_with("No targets configured yet")
