@@ -7,7 +7,6 @@ use std::{
     path::Path,
     process::{Child, Command, Stdio},
     thread,
-    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
@@ -15,7 +14,8 @@ use anyhow::{Context, Result};
 use crate::layout::PackageManager;
 
 /// How long the watcher gets to exit after it is asked to.
-const GRACE: Duration = Duration::from_secs(3);
+#[cfg(unix)]
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct FrontendWatcher {
     child: Child,
@@ -72,9 +72,10 @@ impl FrontendWatcher {
             use nix::{sys::signal, unistd::Pid};
             let group = Pid::from_raw(pid as i32);
             let _ = signal::killpg(group, signal::Signal::SIGTERM);
-            let deadline = Instant::now() + GRACE;
-            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-                thread::sleep(Duration::from_millis(20));
+            let deadline = std::time::Instant::now() + GRACE;
+            while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None))
+            {
+                thread::sleep(std::time::Duration::from_millis(20));
             }
             // The group, not only the child: node may have left workers behind.
             let _ = signal::killpg(group, signal::Signal::SIGKILL);
@@ -87,7 +88,6 @@ impl FrontendWatcher {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
-            let _ = Instant::now() + GRACE;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
