@@ -1,32 +1,9 @@
 //! `cargo xtask build` end to end, in a scratch copy of this repository (see `scratch`). The dist/
 //! it produces is checked the way Grafana uses it: file names, modes, the filled
 //! plugin.json, and the binary answering the handshake and gRPC.
-use std::{collections::BTreeMap, fs, path::Path, process::Output, time::SystemTime};
+use std::{fs, process::Output};
 
-use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
-
-/// Every file under `dir`: relative path → (contents, modification time).
-fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        for entry in fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                let modified = fs::metadata(&path).unwrap().modified().unwrap();
-                files.insert(relative, (fs::read(&path).unwrap(), modified));
-            }
-        }
-    }
-    files
-}
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, snapshot, text};
 
 /// Exactly one `error:` line, containing `expected`.
 fn assert_one_error_line(output: &Output, expected: &str) {

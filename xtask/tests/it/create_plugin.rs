@@ -3,28 +3,9 @@
 //! downloaded): one dist/ with the frontend build's files and the backend binary, in both
 //! build orders; a failed frontend or backend build leaves dist/ as it was; one version;
 //! the archive. SKIPPED without node and npm.
-use std::{collections::BTreeMap, fs, path::Path, process::Command, time::SystemTime};
+use std::{fs, path::Path, process::Command};
 
-use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, text};
-
-/// Every file under dist/ with its bytes and modification time.
-fn snapshot(dist: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dist.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(dist).unwrap().display().to_string();
-                let modified = fs::metadata(&path).unwrap().modified().unwrap();
-                files.insert(relative, (fs::read(&path).unwrap(), modified));
-            }
-        }
-    }
-    files
-}
+use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, snapshot, text};
 
 fn names(dist: &Path) -> Vec<String> {
     snapshot(dist).into_keys().collect()

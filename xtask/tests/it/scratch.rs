@@ -2,9 +2,11 @@
 //! test run's target directory so only the plugin crate itself compiles again.
 
 use std::{
+    collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
+    time::SystemTime,
 };
 
 pub const PLUGIN_ID: &str = "acme-servicechecks-app";
@@ -123,6 +125,29 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
     } else {
         fs::copy(from, to).unwrap();
     }
+}
+
+/// Every file under `dir`: relative path → (contents, modification time).
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let modified = fs::metadata(&path).unwrap().modified().unwrap();
+                files.insert(relative, (fs::read(&path).unwrap(), modified));
+            }
+        }
+    }
+    files
 }
 
 pub fn text(bytes: &[u8]) -> String {
