@@ -425,7 +425,7 @@ mod tests {
 
         // Info-ZIP's unzip is what most people (and scripts) extract with.
         let by_unzip = out.path().join("by-unzip");
-        match std::process::Command::new("unzip")
+        match crate::spawn::command("unzip")
             .arg("-q")
             .arg(&zip_path)
             .arg("-d")
@@ -464,7 +464,7 @@ mod tests {
             format!("{}  acme-x-app-1.0.0.zip\n", sha256_hex(&bytes))
         );
         // And in the format `sha256sum --check` reads, when it is installed.
-        if let Ok(output) = std::process::Command::new("sha256sum")
+        if let Ok(output) = crate::spawn::command("sha256sum")
             .arg("--check")
             .arg(&sha256_path)
             .current_dir(out.path())

@@ -18,7 +18,9 @@ use std::{cell::OnceCell, path::Path, process::ExitCode};
 
 use anyhow::Result;
 use clap::{FromArgMatches, Parser, Subcommand};
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 pub use anyhow;
 pub use clap;
@@ -35,6 +37,7 @@ mod init;
 mod layout;
 mod package;
 mod project;
+mod spawn;
 mod targets;
 mod toolchain;
 mod ui;

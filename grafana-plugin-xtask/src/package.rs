@@ -5,7 +5,9 @@
 use std::{fs, path::Path};
 
 use anyhow::{Context as _, Result, bail};
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 use crate::{
     Context, archive,
@@ -273,7 +275,8 @@ fn pinned_sign_plugin_version() -> Result<String> {
 /// Signs the staged files with Grafana's tool when there is a token, so MANIFEST.txt goes
 /// into the archive; otherwise says the archive is unsigned. The tool comes from the npm
 /// registry at the pinned version with lifecycle scripts off; the token is only in the
-/// environment of the process that signs, never in `npm ci`'s or on a command line.
+/// environment of the process that signs (handed to it here), never in `npm ci`'s, cargo's
+/// or any other child's, and never on a command line.
 fn sign(
     sh: &Shell,
     ui: &Ui,
@@ -281,12 +284,12 @@ fn sign(
     token: Option<&str>,
     flags: &PackageFlags,
 ) -> Result<()> {
-    if token.is_none() {
+    let Some(token) = token else {
         ui.warning(format!(
             "the archive is unsigned; to sign it, set {TOKEN_VARIABLE} (and --root-urls for a private signature)"
         ));
         return Ok(());
-    }
+    };
     let pinned = pinned_sign_plugin_version()?;
     let version = std::env::var(SIGN_PLUGIN_VERSION_VARIABLE)
         .ok()
@@ -311,8 +314,8 @@ fn sign(
         fs::write(tool.join("package.json"), SIGN_PLUGIN_PACKAGE)?;
         fs::write(tool.join("package-lock.json"), SIGN_PLUGIN_LOCK)?;
         let _dir = sh.push_dir(&tool);
+        // Like every child, npm runs without the token (spawn.rs scrubs it).
         cmd!(sh, "npm ci --ignore-scripts --no-audit --no-fund")
-            .env_remove(TOKEN_VARIABLE)
             .quiet()
             .ignore_stdout()
             .run()
@@ -330,8 +333,13 @@ fn sign(
             "npm exec --yes --ignore-scripts {package} -- sign-plugin {args...}"
         )
     };
-    // The token reaches the tool through the inherited environment, never the command line.
-    signing.quiet().run().context(failed)?;
+    // Every child's environment is scrubbed of the token (spawn.rs); the signer alone is
+    // handed it, in its environment, never on the command line.
+    signing
+        .env(TOKEN_VARIABLE, token)
+        .quiet()
+        .run()
+        .context(failed)?;
     if !stage.join("MANIFEST.txt").is_file() {
         bail!("signing wrote no MANIFEST.txt into {}", stage.display());
     }

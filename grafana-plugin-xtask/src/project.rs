@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 use crate::layout::{self, Layout};
 

@@ -7,7 +7,9 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 use crate::{
     targets::BuildTarget,
@@ -286,7 +288,7 @@ impl Environment {
 /// Every target this rustc knows (`rustc --print target-list`).
 pub fn target_list() -> Result<Vec<String>> {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let output = std::process::Command::new(&rustc)
+    let output = crate::spawn::command(&rustc)
         .args(["--print", "target-list"])
         .output()
         .with_context(|| format!("cannot run `{rustc} --print target-list`"))?;

@@ -7,7 +7,9 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 /// The cargo that runs us (`CARGO`, set by `cargo run`), or the one on PATH.
 pub fn cargo() -> String {

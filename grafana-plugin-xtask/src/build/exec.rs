@@ -3,7 +3,9 @@
 use std::{fs, time::Instant};
 
 use anyhow::Result;
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 use super::plan::{CommandLine, Options, TargetPlan, backend_label, step_for};
 use crate::{

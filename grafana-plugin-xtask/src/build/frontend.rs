@@ -6,7 +6,9 @@ use std::{fs, path::Path};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use xshell::{Shell, cmd};
+use xshell::Shell;
+
+use crate::spawn::cmd;
 
 use crate::{layout::PackageManager, ui::Ui, util};
 

@@ -2,7 +2,9 @@
 //! standalone `docker-compose` 1.27 or newer (v1, what Debian's package installs, takes the
 //! same commands and flags this uses), else an error naming both and how to get either.
 use anyhow::{Result, bail};
-use xshell::{Cmd, Shell, cmd};
+use xshell::{Cmd, Shell};
+
+use crate::spawn::cmd;
 
 /// A Compose command line: `docker compose` or `docker-compose`.
 #[derive(Clone, Debug, PartialEq, Eq)]

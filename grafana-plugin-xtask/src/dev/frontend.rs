@@ -5,7 +5,7 @@
 use std::{
     io::{BufRead, BufReader, Read},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     thread,
 };
 
@@ -26,7 +26,7 @@ impl FrontendWatcher {
     pub fn start(root: &Path, manager: PackageManager) -> Result<FrontendWatcher> {
         let program = manager.program();
         let args = manager.run_args("dev");
-        let mut command = Command::new(program);
+        let mut command = crate::spawn::command(program);
         command
             .args(args)
             .current_dir(root)
@@ -83,7 +83,7 @@ impl FrontendWatcher {
         #[cfg(windows)]
         {
             // /T: the whole tree npm started.
-            let _ = Command::new("taskkill")
+            let _ = crate::spawn::command("taskkill")
                 .args(["/T", "/F", "/PID", &pid.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

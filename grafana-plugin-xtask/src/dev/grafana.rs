@@ -4,7 +4,7 @@
 //! API whether it loaded the plugin.
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::Duration,
 };
 
@@ -171,7 +171,7 @@ impl Grafana {
         };
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(binary)
+        let child = crate::spawn::command(binary)
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -294,14 +294,14 @@ mod tests {
             ),
         ];
         for (program, version, check) in attempts {
-            let usable = Command::new(program)
+            let usable = crate::spawn::command(program)
                 .args(version)
                 .output()
                 .is_ok_and(|output| output.status.success());
             if !usable {
                 continue;
             }
-            let output = Command::new(program)
+            let output = crate::spawn::command(program)
                 .args(check)
                 .current_dir(root)
                 .output()

@@ -45,7 +45,7 @@ fn list(_sh: &Shell) -> Result<Vec<(u32, String)>> {
 #[cfg(all(unix, not(target_os = "linux")))]
 fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
     // macOS and the BSDs: `comm` is the full path the process was started from.
-    let output = xshell::cmd!(sh, "ps -axo pid=,comm=")
+    let output = crate::spawn::cmd!(sh, "ps -axo pid=,comm=")
         .quiet()
         .read()
         .context("cannot list processes with ps")?;
@@ -55,7 +55,7 @@ fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
 #[cfg(windows)]
 fn list(sh: &Shell) -> Result<Vec<(u32, String)>> {
     let script = "Get-Process | Where-Object Path | ForEach-Object { \"$($_.Id) $($_.Path)\" }";
-    let output = xshell::cmd!(sh, "powershell -NoProfile -Command {script}")
+    let output = crate::spawn::cmd!(sh, "powershell -NoProfile -Command {script}")
         .quiet()
         .read()
         .context("cannot list processes with PowerShell")?;
@@ -112,7 +112,7 @@ fn kill(pid: u32) {
 
 #[cfg(windows)]
 fn terminate(pid: u32) {
-    let _ = std::process::Command::new("taskkill")
+    let _ = crate::spawn::command("taskkill")
         .args(["/F", "/PID", &pid.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -171,10 +171,7 @@ mod tests {
         // A copy of `sleep` under a unique path, as a plugin binary is under dist/.
         let sleep = dir.path().join("gpx_test_linux_amd64");
         std::fs::copy("/bin/sleep", &sleep).unwrap();
-        let mut child = std::process::Command::new(&sleep)
-            .arg("30")
-            .spawn()
-            .unwrap();
+        let mut child = crate::spawn::command(&sleep).arg("30").spawn().unwrap();
         let found = running(&sh, std::slice::from_ref(&sleep)).unwrap();
         assert_eq!(found, [child.id()]);
         assert!(

@@ -8,3 +8,5 @@ mod cross;
 mod dev;
 mod package;
 mod scratch;
+#[cfg(unix)]
+mod secrets;
