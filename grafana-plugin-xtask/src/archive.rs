@@ -108,6 +108,7 @@ pub fn write_atomically(
         .context("an output path needs a file name")?
         .to_string_lossy();
     let temporary = out.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    remove_leftover_partials(out, &name)?;
     let result = (|| {
         let mut file = File::create(&temporary)
             .with_context(|| format!("cannot create {}", temporary.display()))?;
@@ -123,6 +124,32 @@ pub fn write_atomically(
         let _ = fs::remove_file(&temporary);
     }
     result
+}
+
+/// Removes the temporary files of earlier runs that were interrupted before their rename
+/// (`.<name>.<pid>.partial` beside `out`).
+fn remove_leftover_partials(out: &Path, name: &str) -> Result<()> {
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let pid = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".partial"));
+        if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+            crate::util::remove_path_if_present(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn write_zip(file: &mut File, entries: &[Entry], time: DateTime) -> Result<()> {
@@ -515,6 +542,23 @@ mod tests {
         fs::write(&target, "previous").unwrap();
         let _ = write_atomically(&target, |_| bail!("interrupted"), |_| Ok(()));
         assert_eq!(fs::read_to_string(&target).unwrap(), "previous");
+    }
+
+    #[test]
+    fn an_interrupted_runs_partial_file_is_removed_by_the_next_run() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("plugin.zip");
+        // What a run killed mid-write leaves (its pid differs from ours), beside a user's file
+        // that merely looks alike.
+        fs::write(out.path().join(".plugin.zip.4242.partial"), "half").unwrap();
+        fs::write(out.path().join(".plugin.zip.notes.partial"), "mine").unwrap();
+        write_atomically(&target, |file| Ok(file.write_all(b"whole")?), |_| Ok(())).unwrap();
+        let mut left: Vec<String> = fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".plugin.zip.notes.partial", "plugin.zip"]);
     }
 
     #[test]

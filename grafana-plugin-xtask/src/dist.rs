@@ -157,8 +157,10 @@ pub fn restore(dist: &Path, copy: &Path, existed: bool) -> Result<()> {
 /// previous tree means the run stopped between its renames. A previous tree beside a dist/
 /// is a leftover of a finished swap and goes.
 pub fn recover_interrupted_swap(dist: &Path, previous: &Path) -> Result<()> {
-    if !previous.exists() {
-        return Ok(());
+    check_dist_path(dist)?;
+    if !previous.is_dir() {
+        // Not a tree a swap left (absent, or a stray file): nothing to put back.
+        return remove_dir_if_present(previous);
     }
     if dist.exists() {
         return remove_dir_if_present(previous);
@@ -262,13 +264,37 @@ fn swap_by_renames(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The tool's own scratch paths: whatever is there (a tree, or a file a user or an
+/// interrupted run left) goes.
 fn remove_dir_if_present(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(error) if error.kind() != io::ErrorKind::NotFound => {
-            Err(error).with_context(|| format!("cannot remove {}", dir.display()))
-        }
-        _ => Ok(()),
+    crate::util::remove_path_if_present(dir)
+}
+
+/// dist/ must be a directory of the tool's own, or absent. A symbolic link is refused, not
+/// followed or silently replaced: the tool would write through it (into whatever it points
+/// at) or swap a real directory in for the user's link. A file there is the user's too.
+pub fn check_dist_path(dist: &Path) -> Result<()> {
+    let Ok(metadata) = fs::symlink_metadata(dist) else {
+        return Ok(());
+    };
+    if metadata.file_type().is_symlink() {
+        let target = fs::read_link(dist).unwrap_or_default();
+        anyhow::bail!(
+            "{}: a symbolic link to {}; the tool writes dist/ as a directory of its own and \
+             never through a link: remove the link (point Grafana or a bind mount at dist/ \
+             instead)",
+            dist.display(),
+            target.display()
+        );
     }
+    if !metadata.is_dir() {
+        anyhow::bail!(
+            "{}: a file, not a directory; the tool writes the plugin there: move the file away \
+             or remove it",
+            dist.display()
+        );
+    }
+    Ok(())
 }
 
 /// Rewrites files inside dist/ one by one (each written beside its place, then renamed), for
@@ -515,5 +541,58 @@ mod tests {
         swap_by_renames(&staging, &dist, &previous).unwrap();
         assert_eq!(tree(&dist), [("a".into(), "new".into())]);
         assert!(!previous.exists() && !staging.exists());
+    }
+
+    #[test]
+    fn a_dist_that_is_a_file_or_a_link_is_refused_and_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let dist = root.path().join("dist");
+        let file = StagedFile {
+            source: root.path().join("module.js"),
+            dest: "module.js".into(),
+            fill: false,
+            executable: false,
+        };
+        fs::write(&file.source, "new").unwrap();
+        fs::write(&dist, "a user's file").unwrap();
+        let error = assemble(&plan(root.path(), vec![file.clone()])).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("dist: a file, not a directory; the tool writes the plugin there: move the file away or remove it"),
+            "{error:#}"
+        );
+        assert_eq!(fs::read_to_string(&dist).unwrap(), "a user's file");
+        fs::remove_file(&dist).unwrap();
+
+        #[cfg(unix)]
+        {
+            let elsewhere = tempfile::tempdir().unwrap();
+            fs::write(elsewhere.path().join("keep"), "theirs").unwrap();
+            std::os::unix::fs::symlink(elsewhere.path(), &dist).unwrap();
+            let error = assemble(&plan(root.path(), vec![file.clone()])).unwrap_err();
+            assert!(
+                format!("{error:#}").contains(&format!(
+                    "dist: a symbolic link to {}; the tool writes dist/ as a directory of its own",
+                    elsewhere.path().display()
+                )),
+                "{error:#}"
+            );
+            assert!(
+                fs::symlink_metadata(&dist)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+            assert_eq!(tree(elsewhere.path()), [("keep".into(), "theirs".into())]);
+            fs::remove_file(&dist).unwrap();
+        }
+
+        // A file where the staging or the previous tree go is the tool's own: it goes.
+        let scratch = root.path().join("target/xtask");
+        fs::create_dir_all(&scratch).unwrap();
+        fs::write(scratch.join(STAGING_DIR), "stray").unwrap();
+        fs::write(scratch.join(PREVIOUS_DIR), "stray").unwrap();
+        assemble(&plan(root.path(), vec![file])).unwrap();
+        assert_eq!(tree(&dist), [("module.js".into(), "new".into())]);
+        assert!(!scratch.join(PREVIOUS_DIR).exists());
     }
 }

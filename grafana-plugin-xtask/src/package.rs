@@ -44,6 +44,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     }
 
     let dist = root.join("dist");
+    dist::check_dist_path(&dist)?;
     let executable = &project.plugin.executable;
     let dist_entries = list_names(&dist)?;
     let binaries = check_dist(

@@ -39,9 +39,10 @@ pub fn walk(dir: &Path) -> Result<Vec<TreeEntry>> {
             .with_context(|| format!("{}: the file name is not UTF-8; rename it", path.display()))?
             .replace('\\', "/");
         let kind = item.file_type();
+        refuse_link(path)?;
         if !kind.is_dir() && !kind.is_file() {
             bail!(
-                "{}: not a regular file or directory (a symbolic link?); copy the file in instead",
+                "{}: not a regular file or directory; only those are shipped, remove it",
                 path.display()
             );
         }
@@ -52,6 +53,44 @@ pub fn walk(dir: &Path) -> Result<Vec<TreeEntry>> {
         });
     }
     Ok(entries)
+}
+
+/// Refuses a symbolic link at `path`, saying where it points: nothing reaches dist/ or an
+/// archive through a link, which could leave the project (`CHANGELOG.md -> /etc/shadow`).
+/// Absent paths and everything else pass.
+pub fn refuse_link(path: &Path) -> Result<()> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        let target = std::fs::read_link(path).map_or_else(
+            |_| "an unreadable target".to_owned(),
+            |t| t.display().to_string(),
+        );
+        bail!(
+            "{}: a symbolic link to {target}; nothing is shipped through a link (it could \
+             leave the project): replace it with a copy of the file",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Removes what is at `path`, a directory tree, a file or a link (never what a link points
+/// to); nothing there is fine. For the tool's own scratch paths under target/.
+pub fn remove_path_if_present(path: &Path) -> Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let removed = if metadata.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `SOURCE_DATE_EPOCH` (reproducible builds pin the time with it), when set.
@@ -176,7 +215,10 @@ mod tests {
         {
             std::os::unix::fs::symlink("/etc/passwd", dir.path().join("img/link")).unwrap();
             let error = walk(dir.path()).unwrap_err().to_string();
-            assert!(error.contains("img/link: not a regular file"), "{error}");
+            assert!(
+                error.contains("img/link: a symbolic link to /etc/passwd; nothing is shipped"),
+                "{error}"
+            );
         }
     }
 }

@@ -436,6 +436,13 @@ pub fn gather_inputs(
     binaries_dir: &Path,
 ) -> Result<Inputs> {
     let static_dir = root.join(STATIC_DIR);
+    // Nothing reaches dist/ through a link: static/ itself, the files below it (util::walk),
+    // the manifest and the repository files are refused when they are links.
+    util::refuse_link(&static_dir)?;
+    util::refuse_link(&root.join(project.layout.plugin_json()))?;
+    for name in ROOT_FILES {
+        util::refuse_link(&root.join(name))?;
+    }
     let static_files = if static_dir.is_dir() {
         (util::walk(&static_dir)?.into_iter())
             .filter(|entry| !entry.is_dir)

@@ -325,3 +325,85 @@ fn init_renames_the_plugin_everywhere_and_refuses_an_id_grafana_rejects() {
         text(&output.stdout)
     );
 }
+
+/// Nothing from outside the project reaches dist/ or the archive: a repository file,
+/// static/ itself or a file below it that is a symbolic link is refused, naming where it
+/// points; so is a dist/ that is a link or a file, and dist/ is left as it was.
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_project_are_refused_and_dist_is_left_alone() {
+    use std::os::unix::fs::symlink;
+    let scratch = Scratch::new();
+    let root = scratch.root();
+    let output = scratch.xtask(&["build", "--no-backend"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let dist = root.join("dist");
+    let before = snapshot(&dist);
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("shadow");
+    fs::write(&secret, "root:secret").unwrap();
+
+    let refused = |expected: &str| {
+        let output = scratch.xtask(&["build", "--no-backend"]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("error:") && l.contains(expected)),
+            "{expected:?} in:\n{stderr}"
+        );
+        assert!(!stderr.contains("root:secret"));
+    };
+    let changelog = root.join("CHANGELOG.md");
+    fs::remove_file(&changelog).unwrap();
+    symlink(&secret, &changelog).unwrap();
+    refused(&format!(
+        "CHANGELOG.md: a symbolic link to {}",
+        secret.display()
+    ));
+    assert_eq!(snapshot(&dist), before, "dist/ changed");
+    fs::remove_file(&changelog).unwrap();
+    fs::write(&changelog, "# Changelog\n").unwrap();
+
+    let logo = root.join("static/img/extra.svg");
+    symlink(&secret, &logo).unwrap();
+    refused(&format!(
+        "img/extra.svg: a symbolic link to {}",
+        secret.display()
+    ));
+    fs::remove_file(&logo).unwrap();
+
+    let moved = root.join("static.real");
+    fs::rename(root.join("static"), &moved).unwrap();
+    symlink(&moved, root.join("static")).unwrap();
+    refused(&format!("static: a symbolic link to {}", moved.display()));
+    fs::remove_file(root.join("static")).unwrap();
+    fs::rename(&moved, root.join("static")).unwrap();
+    assert_eq!(snapshot(&dist), before, "dist/ changed");
+
+    // dist/ a link: refused, the link and what it points at untouched.
+    fs::rename(&dist, root.join("dist.real")).unwrap();
+    symlink(root.join("dist.real"), &dist).unwrap();
+    refused("dist: a symbolic link to");
+    assert!(
+        fs::symlink_metadata(&dist)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let output = scratch.xtask(&["package", "--no-build"]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("dist: a symbolic link to"));
+    fs::remove_file(&dist).unwrap();
+
+    // dist a file: refused with what to do, the file kept.
+    fs::write(&dist, "mine").unwrap();
+    refused(
+        "dist: a file, not a directory; the tool writes the plugin there: move the file away or remove it",
+    );
+    assert_eq!(fs::read_to_string(&dist).unwrap(), "mine");
+    fs::remove_file(&dist).unwrap();
+    let output = scratch.xtask(&["build", "--no-backend"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
