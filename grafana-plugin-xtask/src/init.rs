@@ -89,14 +89,8 @@ pub fn new_identity(flags: &InitFlags, plugin_type: &str) -> Result<Identity> {
             format!("gpx_{}", parts[parts.len().saturating_sub(2)])
         }
     };
-    let plain = !executable.is_empty()
-        && executable
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !plain {
-        bail!(
-            "--executable {executable:?}: use lower-case letters, digits and _, e.g. \"gpx_myplugin\""
-        );
+    if let Some(problem) = project::executable_problem(&executable) {
+        bail!("--executable {problem}");
     }
     Ok(Identity {
         id: id.to_owned(),

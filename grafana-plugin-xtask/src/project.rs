@@ -209,20 +209,46 @@ pub fn parse_plugin_json(path: &Path, text: &str) -> Result<PluginJson> {
     }
 
     let executable = string_field("executable", "gpx_my_plugin")?;
-    let plain_name = !executable.is_empty()
-        && executable != "."
-        && executable != ".."
-        && !executable.contains(['/', '\\', ':']);
-    if !plain_name {
-        bail!(
-            "{file}: field `executable` is \"{executable}\"; use a plain file name such as \"gpx_my_plugin\""
-        );
+    if let Some(problem) = executable_problem(&executable) {
+        bail!("{file}: field `executable` {problem}");
     }
     Ok(PluginJson {
         id,
         executable,
         plugin_type,
     })
+}
+
+/// The longest `executable` accepted: its derived names (`.<executable>_windows_amd64.exe.partial`
+/// in dist/, `<id>/<executable>_…` in an archive) stay far below file-name limits.
+pub const EXECUTABLE_MAX_LEN: usize = 100;
+
+/// Why `executable` cannot name the backend, as the rest of a sentence that starts with the
+/// field, or `None`. Grafana joins the value to the plugin directory unchecked (and the
+/// validator accepts a path); this tool requires a portable plain file name, since the value
+/// becomes file names on every OS, an archive entry and a process match in the container.
+pub fn executable_problem(executable: &str) -> Option<String> {
+    let shown: String = executable.chars().take(40).collect();
+    let shown = if shown.len() < executable.len() {
+        format!("{shown:?}… ({} characters)", executable.chars().count())
+    } else {
+        format!("{shown:?}")
+    };
+    let starts_well = executable
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
+    let plain = executable
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if starts_well && plain && executable.len() <= EXECUTABLE_MAX_LEN {
+        return None;
+    }
+    Some(format!(
+        "is {shown}; Grafana runs <plugin dir>/<executable>_<os>_<arch>, so use a plain file \
+         name of 1 to {EXECUTABLE_MAX_LEN} ASCII letters, digits, '_', '-' or '.', beginning \
+         with a letter or digit, e.g. \"gpx_my_plugin\""
+    ))
 }
 
 /// Grafana's `^[0-9a-z]+\-([0-9a-z]+\-)?(app|panel|datasource)$`.
@@ -498,8 +524,27 @@ mod tests {
                 with("executable", "null"),
                 "field `executable` must be a string, found null",
             ),
-            (with("executable", "\"../gpx_x\""), "use a plain file name"),
-            (with("executable", "\"\""), "use a plain file name"),
+            (with("executable", "\"../gpx_x\""), "use a plain file"),
+            (with("executable", "\"\""), "is \"\"; Grafana runs"),
+            (
+                with("executable", "\"gpx\\u0000x\""),
+                "is \"gpx\\0x\"; Grafana runs",
+            ),
+            (
+                with("executable", "\"gpx\\nx\""),
+                "is \"gpx\\nx\"; Grafana runs",
+            ),
+            (with("executable", "\"gpx x\""), "use a plain file"),
+            (with("executable", "\"gpx_*\""), "use a plain file"),
+            (with("executable", "\"gpx|x\""), "use a plain file"),
+            (
+                with("executable", "\"-gpx\""),
+                "beginning with a letter or digit",
+            ),
+            (
+                with("executable", &format!("\"{}\"", "g".repeat(300))),
+                "… (300 characters); Grafana runs",
+            ),
             (
                 with("backend", ""),
                 "field `backend` is missing; add \"backend\": true",

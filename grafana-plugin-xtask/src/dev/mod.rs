@@ -262,10 +262,16 @@ impl Loop {
                     .compose
                     .as_ref()
                     .context("compose mode without compose")?;
-                let binary = self.container_binary.as_str();
-                // pkill: 0 = stopped, 1 = nothing matched; anything else is a failure.
+                // Grafana starts the plugin by its path, without arguments: the command line
+                // matched exactly (-x, the path's regex characters escaped), so nothing else,
+                // and no pattern a name could inject, is ever stopped. pkill: 0 = stopped,
+                // 1 = nothing matched; anything else is a failure.
+                let pattern = exact_pattern(&self.container_binary);
                 let output = compose
-                    .command(sh, &["exec", "-T", "grafana", "pkill", "-f", binary])
+                    .command(
+                        sh,
+                        &["exec", "-T", "grafana", "pkill", "-x", "-f", "--", &pattern],
+                    )
                     .quiet()
                     .ignore_status()
                     .output()
@@ -293,6 +299,19 @@ impl Loop {
         let _ = std::fs::remove_file(&self.binary_paths()[1]);
         Ok(restart)
     }
+}
+
+/// A POSIX extended regular expression (pkill's) that matches exactly `text`.
+fn exact_pattern(text: &str) -> String {
+    let mut pattern = String::from("^");
+    for c in text.chars() {
+        if "\\.[]()*+?{}|^$".contains(c) {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('$');
+    pattern
 }
 
 fn watch(
@@ -448,6 +467,26 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_plugin_in_the_container_is_matched_exactly_and_nothing_else() {
+        let path = "/var/lib/grafana/plugins/acme-x-app/gpx_x.y_linux_amd64";
+        let pattern = super::exact_pattern(path);
+        assert_eq!(
+            pattern,
+            "^/var/lib/grafana/plugins/acme-x-app/gpx_x\\.y_linux_amd64$"
+        );
+        let regex = regex_lite::Regex::new(&pattern).unwrap();
+        assert!(regex.is_match(path));
+        for other in [
+            "/var/lib/grafana/plugins/acme-x-app/gpx_xXy_linux_amd64",
+            "/var/lib/grafana/plugins/acme-x-app/gpx_x.y_linux_amd64 --flag",
+            "sh -c /var/lib/grafana/plugins/acme-x-app/gpx_x.y_linux_amd64",
+        ] {
+            assert!(!regex.is_match(other), "{other}");
+        }
+        assert_eq!(super::exact_pattern("a|b*"), "^a\\|b\\*$");
+    }
+
     use super::*;
 
     #[test]
