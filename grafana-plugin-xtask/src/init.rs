@@ -31,7 +31,6 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
         executable: project.plugin.executable.clone(),
     };
     let new = new_identity(flags, project.plugin.plugin_type.as_str())?;
-    let replacements = replacements(&old, &new);
     let mut changed = Vec::new();
     for entry in walkdir::WalkDir::new(root)
         .into_iter()
@@ -45,7 +44,9 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
         let Ok(text) = fs::read_to_string(entry.path()) else {
             continue;
         };
-        if let Some(rewritten) = rewrite(&text, &replacements) {
+        let file_name = entry.file_name().to_string_lossy();
+        if let Some(rewritten) = rewrite(&text, &replacements(&old, &new, &file_name)) {
+            check_still_parses(entry.path(), &text, &rewritten)?;
             changed.push((entry.path().to_owned(), rewritten));
         }
     }
@@ -79,8 +80,14 @@ pub fn new_identity(flags: &InitFlags, plugin_type: &str) -> Result<Identity> {
         );
     }
     let name = flags.name.trim();
-    if name.is_empty() || name == id || name.contains(['"', '\n']) {
+    if name.is_empty() || name == id {
         bail!("--name {name:?}: give the plugin's display name, e.g. \"My Plugin\", not its id");
+    }
+    if name.chars().any(char::is_control) {
+        bail!(
+            "--name {name:?}: a display name is one line of text without control characters, \
+             e.g. \"My Plugin\""
+        );
     }
     let executable = match &flags.executable {
         Some(executable) => executable.clone(),
@@ -99,42 +106,139 @@ pub fn new_identity(flags: &InitFlags, plugin_type: &str) -> Result<Identity> {
     })
 }
 
-/// The texts to replace, longest first so no replacement eats part of a longer one.
-pub fn replacements(old: &Identity, new: &Identity) -> Vec<(String, String)> {
+/// Where a replacement may match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boundary {
+    /// The plugin id: not inside a longer id-like token (`-` may follow: `<id>-1.0.0.zip`).
+    Id,
+    /// The executable and the names derived from it (`<executable>_linux_amd64`): not
+    /// inside a longer identifier on the left, not followed by a letter or digit.
+    Executable,
+    /// The display name in Markdown: whole words only, never part of a path such as
+    /// `worker::Checks` or a code span; a one-word name (which may be an ordinary word, as
+    /// in "Checks TCP services") only in headings.
+    Word,
+    /// A complete JSON string token, quotes included.
+    Token,
+}
+
+/// One text to replace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub from: String,
+    pub to: String,
+    pub boundary: Boundary,
+}
+
+/// The replacements for a file, by its kind, longest first. The id and the executable are
+/// restricted to characters that mean nothing in JSON, TOML, YAML, Markdown or Rust strings,
+/// so they are replaced wherever they stand as whole tokens. The display name is free text:
+/// it is replaced only as a whole JSON string (`"name": "…"`, escaped by serde_json) in
+/// `.json` files and as whole words in Markdown, never in code or configuration.
+pub fn replacements(old: &Identity, new: &Identity, file_name: &str) -> Vec<Replacement> {
     let mut pairs = vec![
-        (old.id.clone(), new.id.clone()),
-        (old.executable.clone(), new.executable.clone()),
-        (old.name.clone(), new.name.clone()),
+        Replacement {
+            from: old.id.clone(),
+            to: new.id.clone(),
+            boundary: Boundary::Id,
+        },
+        Replacement {
+            from: old.executable.clone(),
+            to: new.executable.clone(),
+            boundary: Boundary::Executable,
+        },
     ];
-    pairs.retain(|(from, to)| !from.is_empty() && from != to);
-    pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    if file_name.ends_with(".json") {
+        pairs.push(Replacement {
+            from: serde_json::to_string(&old.name).expect("a string serializes"),
+            to: serde_json::to_string(&new.name).expect("a string serializes"),
+            boundary: Boundary::Token,
+        });
+    } else if file_name.ends_with(".md") {
+        pairs.push(Replacement {
+            from: old.name.clone(),
+            to: new.name.clone(),
+            boundary: Boundary::Word,
+        });
+    }
+    pairs.retain(|r| !r.from.is_empty() && r.from != r.to);
+    pairs.sort_by_key(|r| std::cmp::Reverse(r.from.len()));
     pairs
 }
 
-/// The text with every replacement made, or `None` when nothing changes.
-pub fn rewrite(text: &str, replacements: &[(String, String)]) -> Option<String> {
-    if !replacements
-        .iter()
-        .any(|(from, _)| text.contains(from.as_str()))
-    {
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether `from`, found between `before` and `after`, stands alone as its boundary asks.
+fn stands_alone(boundary: Boundary, from: &str, before: &str, after: &str) -> bool {
+    let previous = before.chars().next_back();
+    let next = after.chars().next();
+    let in_heading = || {
+        before
+            .rsplit('\n')
+            .next()
+            .is_some_and(|line| line.trim_start().starts_with('#'))
+    };
+    match boundary {
+        Boundary::Token => true,
+        Boundary::Id => {
+            !previous.is_some_and(|c| is_word(c) || c == '-') && !next.is_some_and(is_word)
+        }
+        Boundary::Executable => {
+            !previous.is_some_and(|c| is_word(c) || c == '-' || c == '.')
+                && !next.is_some_and(char::is_alphanumeric)
+        }
+        Boundary::Word => {
+            !previous.is_some_and(|c| is_word(c) || matches!(c, ':' | '`' | '.' | '/'))
+                && !next.is_some_and(|c| is_word(c) || c == '`')
+                && !after.starts_with("::")
+                && (from.contains(char::is_whitespace) || in_heading())
+        }
+    }
+}
+
+/// The text with every replacement made, or `None` when nothing changes. One pass over the
+/// text: at each position the longest replacement that stands alone there wins.
+pub fn rewrite(text: &str, replacements: &[Replacement]) -> Option<String> {
+    if !replacements.iter().any(|r| text.contains(r.from.as_str())) {
         return None;
     }
-    // One pass over the text: at each position the longest match wins.
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'outer: while !rest.is_empty() {
-        for (from, to) in replacements {
-            if let Some(after) = rest.strip_prefix(from.as_str()) {
-                out.push_str(to);
-                rest = after;
+    let mut position = 0;
+    let mut changed = false;
+    'outer: while position < text.len() {
+        let (before, rest) = text.split_at(position);
+        for replacement in replacements {
+            if let Some(after) = rest.strip_prefix(replacement.from.as_str())
+                && stands_alone(replacement.boundary, &replacement.from, before, after)
+            {
+                out.push_str(&replacement.to);
+                position += replacement.from.len();
+                changed = true;
                 continue 'outer;
             }
         }
-        let next = rest.chars().next().expect("not empty");
+        let next = rest.chars().next().expect("not at the end");
         out.push(next);
-        rest = &rest[next.len_utf8()..];
+        position += next.len_utf8();
     }
-    Some(out)
+    changed.then_some(out)
+}
+
+/// A JSON file that parsed before the rename parses after it (nothing is written otherwise).
+fn check_still_parses(path: &Path, before: &str, after: &str) -> Result<()> {
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    if is_json
+        && serde_json::from_str::<serde_json::Value>(before).is_ok()
+        && let Err(error) = serde_json::from_str::<serde_json::Value>(after)
+    {
+        bail!(
+            "{}: would not be valid JSON after the rename ({error}); nothing was changed",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Writes `text` beside `path` and renames it over, keeping the file's permissions.
@@ -188,24 +292,103 @@ mod tests {
         assert!(new_identity(&flags("myorg-foo-app", "myorg-foo-app"), "app").is_err());
     }
 
+    fn identity(id: &str, name: &str, executable: &str) -> Identity {
+        Identity {
+            id: id.into(),
+            name: name.into(),
+            executable: executable.into(),
+        }
+    }
+
+    /// Renames a small tree of (file name, text) as `run` does, file by file.
+    fn rename(files: &mut [(&str, String)], old: &Identity, new: &Identity) {
+        for (file_name, text) in files.iter_mut() {
+            if let Some(rewritten) = rewrite(text, &replacements(old, new, file_name)) {
+                check_still_parses(Path::new(file_name), text, &rewritten).unwrap();
+                *text = rewritten;
+            }
+        }
+    }
+
     #[test]
     fn every_spelling_is_replaced_and_nothing_else() {
-        let old = Identity {
-            id: "acme-widgets-app".into(),
-            name: "Widget Board".into(),
-            executable: "gpx_widgets".into(),
-        };
-        let new = Identity {
-            id: "myorg-foo-app".into(),
-            name: "Foo".into(),
-            executable: "gpx_foo".into(),
-        };
-        let pairs = replacements(&old, &new);
-        let text = "- ./dist:/var/lib/grafana/plugins/acme-widgets-app\n\"executable\": \"gpx_widgets\", dist/gpx_widgets_linux_amd64, # Widget Board, widget board";
+        let old = identity("acme-widgets-app", "Widget Board", "gpx_widgets");
+        let new = identity("myorg-foo-app", "Foo", "gpx_foo");
+        let yaml = "- ./dist:/var/lib/grafana/plugins/acme-widgets-app\nGF_LOG_FILTERS: plugin.acme-widgets-app:debug\n# Widget Board\nx: acme-widgets-apps gpx_widgetsx\n";
         assert_eq!(
-            rewrite(text, &pairs).unwrap(),
-            "- ./dist:/var/lib/grafana/plugins/myorg-foo-app\n\"executable\": \"gpx_foo\", dist/gpx_foo_linux_amd64, # Foo, widget board"
+            rewrite(yaml, &replacements(&old, &new, "docker-compose.yaml")).unwrap(),
+            "- ./dist:/var/lib/grafana/plugins/myorg-foo-app\nGF_LOG_FILTERS: plugin.myorg-foo-app:debug\n# Widget Board\nx: acme-widgets-apps gpx_widgetsx\n"
         );
-        assert_eq!(rewrite("nothing to do", &pairs), None);
+        let markdown = "# Widget Board\n\nWidget Board, widget board, Widget Boards; dist/gpx_widgets_linux_amd64, acme-widgets-app-1.0.0.zip, `Widget Board`, ui::Widget Board\n";
+        assert_eq!(
+            rewrite(markdown, &replacements(&old, &new, "README.md")).unwrap(),
+            "# Foo\n\nFoo, widget board, Widget Boards; dist/gpx_foo_linux_amd64, myorg-foo-app-1.0.0.zip, `Widget Board`, ui::Widget Board\n"
+        );
+        assert_eq!(
+            rewrite("nothing to do", &replacements(&old, &new, "a.md")),
+            None
+        );
+    }
+
+    #[test]
+    fn renaming_again_and_again_never_touches_code_and_keeps_json_valid() {
+        let plugin_json = r#"{
+  "type": "app",
+  "name": "Service Checks",
+  "id": "acme-servicechecks-app",
+  "executable": "gpx_service_checks",
+  "info": { "description": "Checks TCP services.", "keywords": ["service checks"] }
+}
+"#;
+        let rust = "use crate::worker::Checks;\nstruct Checks;\nconst ID: &str = \"acme-servicechecks-app\";\nconst BIN: &str = \"gpx_service_checks\";\n";
+        let mut files = vec![
+            ("plugin.json", plugin_json.to_owned()),
+            ("worker.rs", rust.to_owned()),
+            (
+                "README.md",
+                "# Service Checks\n\nChecks TCP services.\n".to_owned(),
+            ),
+        ];
+        let names = [
+            identity(
+                "acme-servicechecks-app",
+                "Service Checks",
+                "gpx_service_checks",
+            ),
+            identity("acme-checks-app", "Checks", "gpx_checks"),
+            identity("acme-monitor-app", "Service Monitor", "gpx_monitor"),
+            identity("acme-odd-app", r#"Odd "Quoted" \ Name"#, "gpx_odd"),
+            identity("acme-last-app", "Checks", "gpx_last"),
+        ];
+        for pair in names.windows(2) {
+            rename(&mut files, &pair[0], &pair[1]);
+            let json: serde_json::Value = serde_json::from_str(&files[0].1).unwrap();
+            assert_eq!(json["name"], pair[1].name.as_str());
+            assert_eq!(json["id"], pair[1].id.as_str());
+            assert_eq!(json["executable"], pair[1].executable.as_str());
+            assert_eq!(json["info"]["description"], "Checks TCP services.");
+            assert!(
+                files[1]
+                    .1
+                    .starts_with("use crate::worker::Checks;\nstruct Checks;\n")
+            );
+            assert!(files[1].1.contains(&format!("\"{}\"", pair[1].id)));
+            assert!(files[1].1.contains(&format!("\"{}\"", pair[1].executable)));
+            assert_eq!(
+                files[2].1,
+                format!("# {}\n\nChecks TCP services.\n", pair[1].name)
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_refused() {
+        for bad in ["Foo\nBar", "Foo\u{0}", "Tab\there"] {
+            let error = new_identity(&flags("myorg-foo-app", bad), "app")
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("without control characters"), "{error}");
+        }
+        assert!(new_identity(&flags("myorg-foo-app", r#"Foo\Bar "x""#), "app").is_ok());
     }
 }

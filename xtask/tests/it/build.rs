@@ -324,6 +324,40 @@ fn init_renames_the_plugin_everywhere_and_refuses_an_id_grafana_rejects() {
         "{}",
         text(&output.stdout)
     );
+
+    // Again and again, with names that are ordinary words, Rust identifiers (worker::Checks)
+    // or need escaping in JSON: the tree still builds and plugin.json still parses.
+    for (id, name) in [
+        ("acme-checks-app", "Checks"),
+        ("acme-monitor-app", "Service Monitor"),
+        ("acme-odd-app", r#"Odd "Quoted" \ Name"#),
+    ] {
+        let output = scratch.xtask(&["init", "--id", id, "--name", name]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(scratch.root().join("plugin.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["name"], name);
+        assert_eq!(manifest["id"], id);
+    }
+    let grpc = fs::read_to_string(scratch.root().join("plugin/src/grpc.rs")).unwrap();
+    let original = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/src/grpc.rs"),
+    )
+    .unwrap();
+    assert_eq!(grpc, original, "init changed Rust code (worker::Checks)");
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        scratch
+            .root()
+            .join("dist")
+            .join(harness::host_executable_name("gpx_odd"))
+            .is_file()
+    );
+    let output = scratch.xtask(&["init", "--id", "acme-odd-app", "--name", "Two\nLines"]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("without control characters"));
 }
 
 /// Nothing from outside the project reaches dist/ or the archive: a repository file,
