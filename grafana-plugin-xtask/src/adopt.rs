@@ -1,9 +1,10 @@
 //! `cargo xtask adopt APP`: gives an app made with create-plugin this repository's Rust
 //! backend and `cargo xtask`, without touching its frontend: a workspace `Cargo.toml` (the
-//! app's version), this `Cargo.lock`, `.cargo/config.toml` (the alias), a thin `xtask/` that
-//! depends on this library by path, and the backend crate `plugin/`. Its identity comes from
-//! the app's `src/plugin.json`, never from this repository. Refuses an app that already has
-//! a Cargo.toml; writes nothing until every file is computed.
+//! app's version), this `Cargo.lock` (unless the app has one), the `xtask` alias in
+//! `.cargo/config.toml` (merged into an existing one), a thin `xtask/` that depends on this
+//! library by path, and the backend crate `plugin/`. Its identity comes from the app's
+//! `src/plugin.json`, never from this repository. Every file is computed first; a file of
+//! the app's that would change is never overwritten unless `--force`, which keeps it beside.
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -25,29 +26,82 @@ fn main() -> std::process::ExitCode {
 }
 ";
 
+/// What `--force` adds to the name of an app's file before writing over it.
+const KEPT_SUFFIX: &str = "before-adopt";
+
 pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     let here = context.root()?.to_owned();
     let app = fs::canonicalize(&flags.app)
         .with_context(|| format!("{}: no such directory", flags.app.display()))?;
     let files = plan(&here, &app)?;
-    for (path, contents) in &files {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut writes = Vec::new();
+    let (mut unchanged, mut merged, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
+    for file in files {
+        match decide(&app, file)? {
+            Decision::Unchanged(relative) => unchanged.push(relative),
+            Decision::Write(file, Existing::None) => writes.push(file),
+            Decision::Write(file, Existing::Merged) => {
+                merged.push(file.relative.clone());
+                writes.push(file);
+            }
+            Decision::Write(file, Existing::Differs) => {
+                conflicts.push(file.relative.clone());
+                writes.push(file);
+            }
         }
-        let partial = path.with_extension("adopt.partial");
-        fs::write(&partial, contents)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    context.status(
-        "Adopted",
-        format!(
-            "{}: {} files written (Cargo.toml, Cargo.lock, .cargo/, xtask/, plugin/); run `cargo xtask build` there",
+    if !conflicts.is_empty() && !flags.force {
+        bail!(
+            "{}: adopt would overwrite {} file(s) of the app that differ from what it writes: \
+             {}; nothing was written. Move them away, or run again with --force (each is kept \
+             as <file>.{KEPT_SUFFIX})",
             app.display(),
-            files.len()
-        ),
-    );
+            conflicts.len(),
+            conflicts.join(", ")
+        );
+    }
+    for file in &writes {
+        let path = app.join(&file.relative);
+        if conflicts.contains(&file.relative) {
+            let kept = path.with_file_name(format!(
+                "{}.{KEPT_SUFFIX}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            fs::copy(&path, &kept)
+                .with_context(|| format!("cannot keep {} as {}", path.display(), kept.display()))?;
+            context.status("Kept", format!("{} as {}", file.relative, kept.display()));
+        }
+        write_file(&path, &file.contents)?;
+    }
+    if writes.is_empty() {
+        context.status(
+            "Fresh",
+            format!(
+                "{}: every file is already as adopt writes it; nothing was written",
+                app.display()
+            ),
+        );
+    } else {
+        let mut note = String::new();
+        if !merged.is_empty() {
+            note.push_str(&format!("; merged into {}", merged.join(", ")));
+        }
+        if !unchanged.is_empty() {
+            note.push_str(&format!(
+                "; {} already as adopt writes them",
+                unchanged.len()
+            ));
+        }
+        context.status(
+            "Adopted",
+            format!(
+                "{}: {} files written (Cargo.toml, .cargo/, xtask/, plugin/){note}; run `cargo \
+                 xtask build` there",
+                app.display(),
+                writes.len()
+            ),
+        );
+    }
     let go: Vec<&str> = ["Magefile.go", "go.mod", "go.sum", "pkg"]
         .into_iter()
         .filter(|name| app.join(name).exists())
@@ -65,14 +119,111 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     Ok(())
 }
 
-/// Every file to write into `app`, with its contents.
-fn plan(here: &Path, app: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    if app.join("Cargo.toml").exists() {
-        bail!(
-            "{}: already exists; adopt writes a new workspace and never overwrites one",
-            app.join("Cargo.toml").display()
-        );
+/// A file adopt writes into the app, `relative` to it with `/` separators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppFile {
+    pub relative: String,
+    pub contents: Vec<u8>,
+    pub existing: WhenPresent,
+}
+
+/// What to do when the app already has the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenPresent {
+    /// Leave the app's own (its Cargo.lock: cargo updates it as needed).
+    Keep,
+    /// Add the `xtask` alias to the app's .cargo/config.toml, keeping everything else.
+    MergeAlias,
+    /// Ours is needed as it is: a difference is a conflict.
+    Replace,
+}
+
+enum Existing {
+    None,
+    Merged,
+    Differs,
+}
+
+enum Decision {
+    Unchanged(String),
+    Write(AppFile, Existing),
+}
+
+/// Compares a planned file with what the app has (read, never followed through a link).
+fn decide(app: &Path, file: AppFile) -> Result<Decision> {
+    let path = app.join(&file.relative);
+    util::refuse_link(&path)?;
+    let current = match fs::read(&path) {
+        Ok(current) => current,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Decision::Write(file, Existing::None));
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    match file.existing {
+        WhenPresent::Keep => Ok(Decision::Unchanged(file.relative)),
+        WhenPresent::Replace if current == file.contents => Ok(Decision::Unchanged(file.relative)),
+        WhenPresent::Replace => Ok(Decision::Write(file, Existing::Differs)),
+        WhenPresent::MergeAlias => {
+            let text = String::from_utf8(current)
+                .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
+            let ours = String::from_utf8_lossy(&file.contents).into_owned();
+            match merge_alias(&text, &ours)
+                .with_context(|| format!("{}: cannot add the xtask alias", path.display()))?
+            {
+                None => Ok(Decision::Unchanged(file.relative)),
+                Some(merged) => Ok(Decision::Write(
+                    AppFile {
+                        contents: merged.into_bytes(),
+                        ..file
+                    },
+                    Existing::Merged,
+                )),
+            }
+        }
     }
+}
+
+/// The app's cargo configuration with our `[alias] xtask` added, every other table and
+/// comment kept; `None` when it already has that alias. Another `xtask` alias is an error.
+pub fn merge_alias(theirs: &str, ours: &str) -> Result<Option<String>> {
+    let ours: toml_edit::DocumentMut = ours.parse().context("our .cargo/config.toml")?;
+    let alias = ours["alias"]["xtask"]
+        .as_str()
+        .context("our .cargo/config.toml has no alias.xtask")?;
+    let mut document: toml_edit::DocumentMut =
+        theirs.parse().context("not valid TOML; fix it first")?;
+    let table = document
+        .entry("alias")
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_like_mut()
+        .context("`alias` is not a table; make it one")?;
+    match table.get("xtask") {
+        Some(existing) if existing.as_str() == Some(alias) => return Ok(None),
+        Some(existing) => bail!(
+            "alias.xtask is already {}; remove it or set it to {alias:?}",
+            existing.to_string().trim()
+        ),
+        None => {
+            table.insert("xtask", toml_edit::value(alias));
+        }
+    }
+    Ok(Some(document.to_string()))
+}
+
+/// Writes `contents` beside `path`, then renames it over.
+fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let partial = path.with_extension("adopt.partial");
+    fs::write(&partial, contents).with_context(|| format!("cannot write {}", partial.display()))?;
+    fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Every file to write into `app`, with its contents.
+fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
     let package_path = app.join("package.json");
     let package: serde_json::Value = serde_json::from_str(&project::read_text(&package_path)?)
         .with_context(|| format!("{}: not valid JSON", package_path.display()))?;
@@ -92,47 +243,63 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     project::check_version(&package_path, "version", version)?;
 
     let library = here.join("grafana-plugin-xtask");
+    let file = |relative: &str, contents: Vec<u8>, existing| AppFile {
+        relative: relative.to_owned(),
+        contents,
+        existing,
+    };
     let mut files = vec![
-        (
-            app.join("Cargo.toml"),
+        file(
+            "Cargo.toml",
             workspace_manifest(
                 &project::read_text(&here.join("Cargo.toml"))?,
                 version,
                 &library,
-            )
+            )?
             .into_bytes(),
+            WhenPresent::Replace,
         ),
-        (app.join("Cargo.lock"), read(&here.join("Cargo.lock"))?),
-        (
-            app.join(".cargo/config.toml"),
+        file(
+            "Cargo.lock",
+            read(&here.join("Cargo.lock"))?,
+            WhenPresent::Keep,
+        ),
+        file(
+            ".cargo/config.toml",
             read(&here.join(".cargo/config.toml"))?,
+            WhenPresent::MergeAlias,
         ),
-        (
-            app.join("xtask/Cargo.toml"),
+        file(
+            "xtask/Cargo.toml",
             xtask_manifest(&project::read_text(&here.join("xtask/Cargo.toml"))?).into_bytes(),
+            WhenPresent::Replace,
         ),
-        (
-            app.join("xtask/src/main.rs"),
+        file(
+            "xtask/src/main.rs",
             XTASK_MAIN.as_bytes().to_vec(),
+            WhenPresent::Replace,
         ),
-        (
-            app.join("plugin/Cargo.toml"),
+        file(
+            "plugin/Cargo.toml",
             without_section(
                 &project::read_text(&here.join("plugin/Cargo.toml"))?,
                 "[dev-dependencies]",
             )
             .into_bytes(),
+            WhenPresent::Replace,
         ),
-        (
-            app.join("plugin/build.rs"),
+        file(
+            "plugin/build.rs",
             read(&here.join("plugin/build.rs"))?,
+            WhenPresent::Replace,
         ),
     ];
     let source = here.join("plugin/src");
     for entry in util::walk(&source)?.into_iter().filter(|e| !e.is_dir) {
-        files.push((
-            app.join("plugin/src").join(&entry.relative),
+        files.push(file(
+            &format!("plugin/src/{}", entry.relative),
             read(&entry.path)?,
+            WhenPresent::Replace,
         ));
     }
     Ok(files)
@@ -143,30 +310,34 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// This workspace's Cargo.toml for the app: members `plugin` and `xtask`, the app's version,
-/// the library by path, no test harness.
-pub fn workspace_manifest(ours: &str, version: &str, library: &Path) -> String {
-    let mut out = String::new();
-    for line in ours.lines() {
-        let line = if line.starts_with("members = ") {
-            "members = [\"plugin\", \"xtask\"]".to_owned()
-        } else if line.starts_with("default-members = ") {
-            continue;
-        } else if line.starts_with("version = ") {
-            format!("version = \"{version}\"")
-        } else if line.starts_with("harness = ") {
-            continue;
-        } else if line.starts_with("grafana-plugin-xtask = ") {
+/// the library by path, no test harness. Edited as TOML, so any path is escaped correctly.
+pub fn workspace_manifest(ours: &str, version: &str, library: &Path) -> Result<String> {
+    let mut document: toml_edit::DocumentMut =
+        ours.parse().context("this repository's Cargo.toml")?;
+    let workspace = document["workspace"]
+        .as_table_mut()
+        .context("this repository's Cargo.toml has no [workspace]")?;
+    let mut members = toml_edit::Array::new();
+    members.extend(["plugin", "xtask"]);
+    workspace.insert("members", toml_edit::value(members));
+    workspace.remove("default-members");
+    document["workspace"]["package"]["version"] = toml_edit::value(version);
+    if let Some(dependencies) = document["workspace"]["dependencies"].as_table_like_mut() {
+        dependencies.remove("harness");
+        let library = library.to_str().with_context(|| {
             format!(
-                "grafana-plugin-xtask = {{ path = {:?} }}",
-                library.display().to_string()
+                "{}: not UTF-8; Cargo.toml cannot name it",
+                library.display()
             )
-        } else {
-            line.to_owned()
-        };
-        out.push_str(&line);
-        out.push('\n');
+        })?;
+        let mut path = toml_edit::InlineTable::new();
+        path.insert("path", library.into());
+        dependencies.insert(
+            "grafana-plugin-xtask",
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(path)),
+        );
     }
-    out
+    Ok(document.to_string())
 }
 
 /// The thin xtask's manifest without its test-only dependencies.
@@ -196,12 +367,20 @@ mod tests {
 
     #[test]
     fn the_workspace_manifest_has_the_apps_version_and_the_library_by_path() {
-        let ours = "[workspace]\nmembers = [\"plugin\", \"grafana-plugin-xtask\", \"xtask\", \"harness\"]\ndefault-members = [\"plugin\"]\n\n[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nharness = { path = \"harness\" }\ngrafana-plugin-xtask = { path = \"grafana-plugin-xtask\" }\n";
+        let ours = "[workspace]\nmembers = [\"plugin\", \"grafana-plugin-xtask\", \"xtask\", \"harness\"]\ndefault-members = [\"plugin\"]\n\n[workspace.package]\n# The one version.\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nharness = { path = \"harness\" }\ngrafana-plugin-xtask = { path = \"grafana-plugin-xtask\" }\n";
         let manifest =
-            workspace_manifest(ours, "1.0.0", Path::new("/src/repo/grafana-plugin-xtask"));
+            workspace_manifest(ours, "1.0.0", Path::new("/src/repo/grafana-plugin-xtask")).unwrap();
         assert_eq!(
             manifest,
-            "[workspace]\nmembers = [\"plugin\", \"xtask\"]\n\n[workspace.package]\nversion = \"1.0.0\"\n\n[workspace.dependencies]\ngrafana-plugin-xtask = { path = \"/src/repo/grafana-plugin-xtask\" }\n"
+            "[workspace]\nmembers = [\"plugin\", \"xtask\"]\n\n[workspace.package]\n# The one version.\nversion = \"1.0.0\"\n\n[workspace.dependencies]\ngrafana-plugin-xtask = { path = \"/src/repo/grafana-plugin-xtask\" }\n"
+        );
+        // A path TOML must escape (a combining accent, a quote, a backslash) stays that path.
+        let odd = "/src/Rene\u{301}'s \"repo\"\\x/grafana-plugin-xtask";
+        let manifest = workspace_manifest(ours, "1.0.0", Path::new(odd)).unwrap();
+        let parsed: toml_edit::DocumentMut = manifest.parse().unwrap();
+        assert_eq!(
+            parsed["workspace"]["dependencies"]["grafana-plugin-xtask"]["path"].as_str(),
+            Some(odd)
         );
     }
 
@@ -212,5 +391,33 @@ mod tests {
             without_section(text, "[dev-dependencies]"),
             "[package]\nname = \"x\"\n\n[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n"
         );
+    }
+
+    const OURS: &str = "[alias]\nxtask = \"run --quiet --package xtask --\"\n";
+
+    #[test]
+    fn the_alias_joins_an_existing_cargo_config_keeping_the_rest() {
+        let theirs = "# Our registry.\n[registries.acme]\nindex = \"sparse+https://cargo.acme.example/\"\n\n[build]\ntarget-dir = \"/ssd/target\"\n";
+        let merged = merge_alias(theirs, OURS).unwrap().unwrap();
+        assert!(merged.starts_with(theirs), "{merged}");
+        assert!(
+            merged.ends_with("[alias]\nxtask = \"run --quiet --package xtask --\"\n"),
+            "{merged}"
+        );
+        // Their other aliases stay; ours joins them.
+        let with_aliases = "[alias]\nb = \"build\"\n";
+        assert_eq!(
+            merge_alias(with_aliases, OURS).unwrap().unwrap(),
+            "[alias]\nb = \"build\"\nxtask = \"run --quiet --package xtask --\"\n"
+        );
+        assert_eq!(merge_alias(OURS, OURS).unwrap(), None);
+        let error = merge_alias("[alias]\nxtask = \"run -p tools\"\n", OURS).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("alias.xtask is already \"run -p tools\"; remove it"),
+            "{error}"
+        );
+        assert!(merge_alias("not = [toml", OURS).is_err());
     }
 }

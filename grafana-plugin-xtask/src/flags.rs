@@ -67,10 +67,11 @@ pub enum Command<C: Subcommand> {
 
     /// Give an app made with create-plugin this repository's Rust backend and `cargo xtask`.
     ///
-    /// Writes Cargo.toml (members plugin and xtask, the app's version), Cargo.lock,
-    /// .cargo/config.toml, a thin xtask/ depending on this library by path, and plugin/;
-    /// touches nothing of the frontend. The id and executable come from the app's
-    /// src/plugin.json.
+    /// Writes Cargo.toml (members plugin and xtask, the app's version), Cargo.lock (unless
+    /// the app has one), the xtask alias in .cargo/config.toml (added to an existing one),
+    /// a thin xtask/ depending on this library by path, and plugin/; touches nothing of the
+    /// frontend. The id and executable come from the app's src/plugin.json. A file of the
+    /// app's that would change is listed and nothing is written, unless --force.
     Adopt(AdoptFlags),
 
     #[command(flatten)]
@@ -138,6 +139,11 @@ pub struct ValidateFlags {
 pub struct AdoptFlags {
     /// The app's directory (where its package.json and src/plugin.json are).
     pub app: std::path::PathBuf,
+
+    /// Write over the app's files that differ from what adopt writes, keeping each beside
+    /// it as <file>.before-adopt. Without it, adopt lists them and writes nothing.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -291,35 +291,64 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     )
     .unwrap();
 
+    // The app's own cargo configuration, and a file of its own where adopt writes one.
+    let config = "# The app's registry.\n[registries.acme]\nindex = \"sparse+https://cargo.acme.example/\"\n";
+    fs::create_dir_all(app.path().join(".cargo")).unwrap();
+    fs::write(app.path().join(".cargo/config.toml"), config).unwrap();
+    fs::create_dir_all(app.path().join("plugin/src")).unwrap();
+    fs::write(app.path().join("plugin/src/main.rs"), "fn main() {} // mine\n").unwrap();
+
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let adopt = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("adopt")
-        .arg(app.path())
-        .current_dir(repository)
-        .env("CARGO_TERM_COLOR", "never")
-        .output()
-        .unwrap();
-    let stderr = text(&adopt.stderr);
-    assert!(adopt.status.success(), "{stderr}");
+    let adopt = |force: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command.arg("adopt").arg(app.path());
+        if force {
+            command.arg("--force");
+        }
+        command
+            .current_dir(repository)
+            .env("CARGO_TERM_COLOR", "never")
+            .output()
+            .unwrap()
+    };
+    // A file that would change: listed, nothing written.
+    let refused = adopt(false);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("adopt would overwrite 1 file(s) of the app that differ from what it writes: plugin/src/main.rs; nothing was written"),
+        "{stderr}"
+    );
+    assert!(!app.path().join("Cargo.toml").exists());
+    assert_eq!(
+        fs::read_to_string(app.path().join(".cargo/config.toml")).unwrap(),
+        config
+    );
+
+    // --force writes over it, keeping it beside; the alias joins the app's configuration.
+    let forced = adopt(true);
+    let stderr = text(&forced.stderr);
+    assert!(forced.status.success(), "{stderr}");
     assert!(stderr.contains("delete Magefile.go"), "{stderr}");
+    assert!(stderr.contains("merged into .cargo/config.toml"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(app.path().join("plugin/src/main.rs.before-adopt")).unwrap(),
+        "fn main() {} // mine\n"
+    );
+    let merged = fs::read_to_string(app.path().join(".cargo/config.toml")).unwrap();
+    assert!(
+        merged.starts_with(config) && merged.contains("[alias]\nxtask = "),
+        "{merged}"
+    );
     for file in [
         "Cargo.toml",
         "Cargo.lock",
-        ".cargo/config.toml",
         "xtask/src/main.rs",
         "plugin/src/main.rs",
     ] {
         assert!(app.path().join(file).is_file(), "{file}");
     }
-    // Adopting twice never overwrites.
-    let again = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("adopt")
-        .arg(app.path())
-        .current_dir(repository)
-        .output()
-        .unwrap();
-    assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("Cargo.toml: already exists"));
+    fs::remove_file(app.path().join("plugin/src/main.rs.before-adopt")).unwrap();
 
     // With no other edit, the app's own `cargo xtask build` builds both halves.
     let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -337,4 +366,15 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
         "{stderr}"
     );
     assert!(dist.join(host_binary_name()).is_file(), "{stderr}");
+
+    // Adopting again changes nothing, and keeps the app's Cargo.lock as its build left it.
+    let lock = fs::read(app.path().join("Cargo.lock")).unwrap();
+    let again = adopt(false);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("nothing was written"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(fs::read(app.path().join("Cargo.lock")).unwrap(), lock);
 }
