@@ -5,10 +5,7 @@
 //! library by path, and the backend crate `plugin/`. Its identity comes from the app's
 //! `src/plugin.json`, never from this repository. Every file is computed first; a file of
 //! the app's that would change is never overwritten unless `--force`, which keeps it beside.
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{fs, path::Path};
 
 use anyhow::{Context as _, Result, bail};
 

@@ -296,7 +296,11 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     fs::create_dir_all(app.path().join(".cargo")).unwrap();
     fs::write(app.path().join(".cargo/config.toml"), config).unwrap();
     fs::create_dir_all(app.path().join("plugin/src")).unwrap();
-    fs::write(app.path().join("plugin/src/main.rs"), "fn main() {} // mine\n").unwrap();
+    fs::write(
+        app.path().join("plugin/src/main.rs"),
+        "fn main() {} // mine\n",
+    )
+    .unwrap();
 
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let adopt = |force: bool| {
@@ -330,7 +334,10 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     let stderr = text(&forced.stderr);
     assert!(forced.status.success(), "{stderr}");
     assert!(stderr.contains("delete Magefile.go"), "{stderr}");
-    assert!(stderr.contains("merged into .cargo/config.toml"), "{stderr}");
+    assert!(
+        stderr.contains("merged into .cargo/config.toml"),
+        "{stderr}"
+    );
     assert_eq!(
         fs::read_to_string(app.path().join("plugin/src/main.rs.before-adopt")).unwrap(),
         "fn main() {} // mine\n"
