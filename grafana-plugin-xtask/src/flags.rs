@@ -205,9 +205,15 @@ pub struct BuildFlags {
     #[arg(long)]
     pub backend_only: bool,
 
-    /// Build with the debug profile: faster to compile, larger and slower binary.
-    #[arg(long)]
+    /// Build with the debug profile (same as --profile debug): fastest to compile, larger
+    /// and slower binary.
+    #[arg(long, conflicts_with = "profile")]
     pub debug: bool,
+
+    /// The cargo profile: `release` (optimized, quick to rebuild), `dist` (what `package`
+    /// ships: fat LTO, one codegen unit, smallest; slow to rebuild) or `debug`.
+    #[arg(long, value_enum, default_value_t = crate::build::Profile::Release)]
+    pub profile: crate::build::Profile,
 
     /// Drop binaries of other platforms that earlier builds left in dist/.
     #[arg(long)]

@@ -34,7 +34,8 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     let token = signing_token(flags)?;
 
     if !flags.no_build {
-        let mut request = Request::of(platforms.clone(), Profile::Release);
+        // The size-optimized profile: what ships is built with fat LTO and one codegen unit.
+        let mut request = Request::of(platforms.clone(), Profile::Dist);
         // One missing platform refuses the package: nothing builds, dist/ stays as it is.
         request.all_or_nothing = true;
         build::run(context, &request).context(

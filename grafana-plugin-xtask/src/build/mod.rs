@@ -60,7 +60,7 @@ impl Request {
             profile: if flags.debug {
                 Profile::Debug
             } else {
-                Profile::Release
+                flags.profile
             },
             clean: flags.clean,
             check_only: flags.check_only,
@@ -122,6 +122,9 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         &root.join("dist"),
         &dist::scratch_dir(root).join(dist::PREVIOUS_DIR),
     )?;
+    if !request.targets.is_empty() {
+        check_profile_defined(root, request.profile)?;
+    }
     // A plain host build needs no probing: cargo and the host's std are there.
     let environment = if request.targets.iter().all(|t| t.triple.is_none()) {
         Environment::default()
@@ -150,6 +153,33 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let built = built?;
     before.discard();
     Ok(built)
+}
+
+/// A custom profile (`dist`) must be declared in the workspace's Cargo.toml, where cargo
+/// looks for it; its absence is said with the lines to add, before anything builds.
+fn check_profile_defined(root: &Path, profile: Profile) -> Result<()> {
+    if profile != Profile::Dist {
+        return Ok(());
+    }
+    let manifest = root.join("Cargo.toml");
+    let text = crate::project::read_text(&manifest)?;
+    let declared = text
+        .parse::<toml_edit::DocumentMut>()
+        .is_ok_and(|document| {
+            document
+                .get("profile")
+                .and_then(|p| p.get("dist"))
+                .is_some()
+        });
+    if !declared {
+        bail!(
+            "{}: no [profile.dist], the profile release archives are built with; add \
+             `[profile.dist]` with `inherits = \"release\"`, `lto = \"fat\"`, \
+             `codegen-units = 1` (as this template's Cargo.toml has)",
+            manifest.display()
+        );
+    }
+    Ok(())
 }
 
 /// dist/ as it was before a create-plugin frontend build wrote into it.
@@ -367,7 +397,7 @@ fn finish(
                 plan.kept_binaries.len()
             )
         } else {
-            format!("dist/ ({})", sizes(built))
+            format!("dist/ ({}, {} profile)", sizes(built), plan.profile.name())
         };
         ui.status(
             "Finished",

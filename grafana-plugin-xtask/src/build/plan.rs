@@ -16,17 +16,35 @@ pub const STATIC_DIR: &str = "static";
 /// Repository files copied next to them when present; README.md only when static/ has none.
 pub(super) const ROOT_FILES: [&str; 3] = ["README.md", "LICENSE", "CHANGELOG.md"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Cargo profiles by purpose (cargo-dist's idea): `release` rebuilds in seconds for
+/// everyday builds, `dist` is what ships (fat LTO, one codegen unit), `debug` is the dev loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
+    /// Optimized and stripped, cargo's default codegen: fast to rebuild.
     Release,
+    /// The release archive's profile: `release` plus fat LTO and one codegen unit (smaller
+    /// and faster, slow to rebuild). What `package` builds.
+    Dist,
+    /// cargo's dev profile: fastest to compile, unoptimized, with debug information.
     Debug,
 }
 
 impl Profile {
+    /// The profile's directory under target/ (cargo calls `dev`'s `debug`).
     pub(super) fn name(self) -> &'static str {
         match self {
             Profile::Release => "release",
+            Profile::Dist => "dist",
             Profile::Debug => "debug",
+        }
+    }
+
+    /// How cargo is asked for it.
+    pub(super) fn cargo_args(self) -> &'static [&'static str] {
+        match self {
+            Profile::Release => &["--release"],
+            Profile::Dist => &["--profile", "dist"],
+            Profile::Debug => &[],
         }
     }
 }
@@ -172,9 +190,7 @@ pub(super) fn step_for(
             ));
         }
     }
-    if options.profile == Profile::Release {
-        args.push("--release".into());
-    }
+    args.extend(options.profile.cargo_args().iter().map(|a| (*a).to_owned()));
     if options.quiet {
         args.push("--quiet".into());
     }

@@ -68,6 +68,51 @@ fn host() -> BuildTarget {
 }
 
 #[test]
+fn the_dist_profile_is_asked_for_by_name_and_built_into_its_own_directory() {
+    let plan = plan(
+        &project(),
+        &[host()],
+        &Environment::default(),
+        &options(Profile::Dist),
+        &inputs(),
+    )
+    .unwrap();
+    let step = plan.targets[0].step.as_ref().unwrap();
+    assert_eq!(
+        step.command.args,
+        ["build", "--package", "plugin", "--profile", "dist"]
+    );
+    let exe = if cfg!(windows) { ".exe" } else { "" };
+    assert_eq!(
+        step.built_binary,
+        Path::new("/repo/target/dist").join(format!("plugin{exe}"))
+    );
+    assert!(describe(&plan, Path::new("/repo")).starts_with("build acme-checks-app 1.2.3 (dist)"));
+}
+
+#[test]
+fn a_missing_dist_profile_is_named_with_the_lines_to_add() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join("Cargo.toml"),
+        "[profile.release]\nstrip = true\n",
+    )
+    .unwrap();
+    assert!(check_profile_defined(root.path(), Profile::Release).is_ok());
+    let error = check_profile_defined(root.path(), Profile::Dist)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("Cargo.toml: no [profile.dist]"), "{error}");
+    assert!(error.contains("inherits = \"release\""), "{error}");
+    std::fs::write(
+        root.path().join("Cargo.toml"),
+        "[profile.dist]\ninherits = \"release\"\n",
+    )
+    .unwrap();
+    assert!(check_profile_defined(root.path(), Profile::Dist).is_ok());
+}
+
+#[test]
 fn host_plan_builds_the_package_without_a_target_flag() {
     let plan = plan(
         &project(),
