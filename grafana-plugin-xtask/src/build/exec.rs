@@ -7,7 +7,7 @@ use xshell::Shell;
 
 use crate::spawn::cmd;
 
-use super::plan::{CommandLine, Options, TargetPlan, backend_label, step_for};
+use super::plan::{CommandLine, Options, TargetPlan, backend_label, step_for, together};
 use crate::{
     toolchain::{self, Environment},
     ui::Ui,
@@ -167,4 +167,105 @@ pub fn build_one(
             step.built_binary.display()
         ))),
     }
+}
+
+/// Builds several targets with one cargo invocation (`--keep-going`, so one failing target
+/// does not stop the others), then reads cargo's JSON messages for the binaries it produced:
+/// a target whose binary is not among them failed. One status line per target first; the
+/// compiler's diagnostics go to stderr as cargo renders them.
+pub fn build_together(
+    ui: &Ui,
+    options: &Options,
+    group: &[(usize, &TargetPlan)],
+    total: usize,
+) -> Vec<Outcome> {
+    let started = Instant::now();
+    let plans: Vec<&TargetPlan> = group.iter().map(|(_, target_plan)| *target_plan).collect();
+    for (index, target_plan) in group {
+        let Ok(step) = &target_plan.step else {
+            continue;
+        };
+        ui.status(
+            if options.check_only {
+                "Checking"
+            } else {
+                "Building"
+            },
+            format!(
+                "[{}/{total}] {} ({}) with {}",
+                index + 1,
+                target_plan.target.platform_name(),
+                target_plan.target.triple_name(),
+                backend_label(&target_plan.target, &step.choice)
+            ),
+        );
+    }
+    let mut command = together(&plans);
+    command.args.insert(1, "--keep-going".to_owned());
+    let produced = run_for_artifacts(&command);
+    let seconds = started.elapsed().as_secs_f64();
+    plans
+        .iter()
+        .map(|target_plan| {
+            let platform = target_plan.target.platform_name();
+            let result = match (&produced, &target_plan.step) {
+                (_, Err(missing)) => Err(missing.clone()),
+                (Err(error), _) => Err(format!("{platform}: {error}")),
+                (Ok(_), Ok(_)) if options.check_only => Ok(0),
+                (Ok(produced), Ok(step)) => {
+                    if produced
+                        .iter()
+                        .any(|path| same_file(path, &step.built_binary))
+                    {
+                        fs::metadata(&step.built_binary)
+                            .map(|m| m.len())
+                            .map_err(|error| {
+                                format!(
+                                    "{platform}: the build left no binary at {}: {error}",
+                                    step.built_binary.display()
+                                )
+                            })
+                    } else {
+                        Err(format!("{platform}: the build failed (errors above)"))
+                    }
+                }
+            };
+            Outcome { seconds, result }
+        })
+        .collect()
+}
+
+/// Runs cargo with JSON messages on stdout and its rendered output on stderr, and returns
+/// the executables it reported (built now or already fresh).
+fn run_for_artifacts(command: &CommandLine) -> Result<Vec<std::path::PathBuf>, String> {
+    let program = if command.program == "cargo" {
+        util::cargo()
+    } else {
+        command.program.clone()
+    };
+    let mut child = crate::spawn::command(&program);
+    child
+        .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    let output = child
+        .output()
+        .map_err(|error| format!("cannot run {program}: {error}"))?;
+    let executables = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+        .collect();
+    Ok(executables)
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b
+        || fs::canonicalize(a)
+            .ok()
+            .zip(fs::canonicalize(b).ok())
+            .is_some_and(|(a, b)| a == b)
 }

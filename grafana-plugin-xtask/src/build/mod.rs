@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 pub use exec::run_command;
 pub use plan::{BuildPlan, Profile, STATIC_DIR, Step};
 
-use exec::{Outcome, build_one, install_std_if_needed};
+use exec::{Outcome, build_one, build_together, install_std_if_needed};
 use plan::{Inputs, Options, ROOT_FILES, TargetPlan, dist_plan};
 use report::{describe, names, plan_json, report, sizes};
 
@@ -318,9 +318,7 @@ fn build_from(
             missing.len()
         );
     }
-    let outcomes: Vec<Outcome> = (plan.targets.iter().enumerate())
-        .map(|(index, target_plan)| build_one(sh, ui, options, target_plan, (index + 1, total)))
-        .collect();
+    let outcomes = build_all(sh, ui, options, &plan.targets);
     if frontend.is_some() {
         finish_frontend(frontend.take())?;
         let inputs = gather_inputs(root, project, before.binaries_dir())?;
@@ -344,6 +342,35 @@ fn build_from(
     }
     finish(ui, &plan, &outcomes, &built, started)?;
     Ok(Built { plan })
+}
+
+/// Builds every target: those plain cargo can build together in one invocation, the others
+/// (cross, zigbuild, `-Zbuild-std`, the host without `--target`) one after another. The
+/// outcomes are in the plan's order.
+fn build_all(
+    sh: &xshell::Shell,
+    ui: &crate::ui::Ui,
+    options: &Options,
+    targets: &[TargetPlan],
+) -> Vec<Outcome> {
+    let total = targets.len();
+    let group: Vec<(usize, &TargetPlan)> = (targets.iter().enumerate())
+        .filter(|(_, target_plan)| plan::builds_together(target_plan))
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
+    // `cargo check` reports no executables to tell the targets apart: one at a time.
+    if group.len() > 1 && !options.check_only {
+        let together = build_together(ui, options, &group, total);
+        for ((index, _), outcome) in group.iter().zip(together) {
+            outcomes[*index] = Some(outcome);
+        }
+    }
+    (targets.iter().enumerate())
+        .zip(outcomes)
+        .map(|((index, target_plan), outcome)| {
+            outcome.unwrap_or_else(|| build_one(sh, ui, options, target_plan, (index + 1, total)))
+        })
+        .collect()
 }
 
 fn assemble(

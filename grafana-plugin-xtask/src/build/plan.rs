@@ -205,6 +205,58 @@ pub(super) fn step_for(
     }
 }
 
+/// Whether a target's build can share one cargo invocation with others: plain cargo (no
+/// cross, zigbuild or nightly `-Zbuild-std`), for an explicit `--target`.
+pub(super) fn builds_together(target_plan: &TargetPlan) -> bool {
+    target_plan.step.as_ref().is_ok_and(|step| {
+        step.choice.backend == Backend::Cargo
+            && !step.choice.build_std
+            && step.command.program == "cargo"
+            && target_plan.target.triple.is_some()
+    })
+}
+
+/// One cargo command building every target of `group` (cargo builds several `--target`s in
+/// one invocation, sharing build scripts and proc macros and keeping every core busy), with
+/// each target's own settings (its linker variable) and JSON messages on stdout, which say
+/// which binaries were built.
+pub(super) fn together(group: &[&TargetPlan]) -> CommandLine {
+    let steps: Vec<&Step> = group
+        .iter()
+        .filter_map(|target_plan| target_plan.step.as_ref().ok())
+        .collect();
+    let first = &steps[0].command;
+    let mut args = Vec::new();
+    let mut iter = first.args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--target" {
+            iter.next();
+            for target_plan in group {
+                args.extend([
+                    "--target".to_owned(),
+                    target_plan.target.triple_name().to_owned(),
+                ]);
+            }
+        } else {
+            args.push(arg.clone());
+        }
+    }
+    args.push("--message-format=json-render-diagnostics".to_owned());
+    let mut env: Vec<(String, String)> = Vec::new();
+    for step in &steps {
+        for pair in &step.command.env {
+            if !env.contains(pair) {
+                env.push(pair.clone());
+            }
+        }
+    }
+    CommandLine {
+        program: first.program.clone(),
+        args,
+        env,
+    }
+}
+
 /// The whole plan: one entry per target, the files to stage, the binaries to keep.
 pub fn plan(
     project: &Project,

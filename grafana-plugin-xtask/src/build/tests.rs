@@ -569,3 +569,83 @@ fn a_create_plugin_app_stages_what_its_frontend_build_wrote() {
         "{error}"
     );
 }
+
+#[test]
+fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
+    let env = Environment {
+        installed_std: vec![
+            "x86_64-unknown-linux-musl".into(),
+            "aarch64-unknown-linux-musl".into(),
+            "x86_64-pc-windows-gnu".into(),
+        ],
+        mingw_linker: true,
+        zigbuild: true,
+        nightly_rust_src: true,
+        ..linux()
+    };
+    let plan = plan(
+        &project(),
+        &targets::all("linux"),
+        &env,
+        &options(Profile::Dist),
+        &inputs(),
+    )
+    .unwrap();
+    let together: Vec<&TargetPlan> = plan.targets.iter().filter(|t| builds_together(t)).collect();
+    let names: Vec<String> = together.iter().map(|t| t.target.platform_name()).collect();
+    // linux/arm is planned as plain cargo once `rustup target add` gives its std (when that
+    // fails it falls back to zigbuild and -Zbuild-std, built on its own); darwin cannot
+    // link here.
+    assert_eq!(
+        names,
+        ["linux/amd64", "linux/arm64", "linux/arm", "windows/amd64"]
+    );
+    let command = super::plan::together(&together);
+    assert_eq!(command.program, "cargo");
+    assert_eq!(
+        command.args,
+        [
+            "build",
+            "--package",
+            "plugin",
+            "--target",
+            "x86_64-unknown-linux-musl",
+            "--target",
+            "aarch64-unknown-linux-musl",
+            "--target",
+            "armv7-unknown-linux-musleabihf",
+            "--target",
+            "x86_64-pc-windows-gnu",
+            "--profile",
+            "dist",
+            "--message-format=json-render-diagnostics"
+        ]
+    );
+    assert_eq!(
+        command.env,
+        [
+            (
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER".to_owned(),
+                "rust-lld".to_owned()
+            ),
+            (
+                "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER".to_owned(),
+                "rust-lld".to_owned()
+            ),
+            (
+                "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER".to_owned(),
+                "rust-lld".to_owned()
+            ),
+        ]
+    );
+    // The host build without --target has its own directory layout: never grouped.
+    let host_plan = super::plan::plan(
+        &project(),
+        &[host()],
+        &Environment::default(),
+        &options(Profile::Release),
+        &inputs(),
+    )
+    .unwrap();
+    assert!(!builds_together(&host_plan.targets[0]));
+}

@@ -267,3 +267,74 @@ fn missing_pieces_are_reported_before_building() {
             .contains("macOS runner")
     );
 }
+
+/// Several targets plain cargo can build are built by one cargo invocation; one that fails
+/// (a compile error only on aarch64) is reported with its platform while the other is
+/// built and assembled, and the failed one's previous binary stays in dist/.
+#[test]
+fn targets_build_together_and_one_failing_leaves_the_others() {
+    const TEST: &str = "targets_build_together_and_one_failing_leaves_the_others";
+    for triple in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
+        if !sysroot_has_std(triple) {
+            return harness::skip(
+                TEST,
+                &format!("no std for {triple}; run `rustup target add {triple}`"),
+            );
+        }
+    }
+    let scratch = Scratch::new();
+    let args = [
+        "build",
+        "--debug",
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+    ];
+    let output = scratch.xtask(&args);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Building [1/2] linux/amd64 (x86_64-unknown-linux-musl)")
+            && stderr.contains("Building [2/2] linux/arm64 (aarch64-unknown-linux-musl)"),
+        "{stderr}"
+    );
+    let dist = scratch.root().join("dist");
+    let (amd64, arm64) = (
+        dist.join("gpx_service_checks_linux_amd64"),
+        dist.join("gpx_service_checks_linux_arm64"),
+    );
+    // e_machine: 62 x86-64, 183 AArch64.
+    let machine = |path: &Path| {
+        let bytes = fs::read(path).unwrap();
+        u16::from_le_bytes([bytes[18], bytes[19]])
+    };
+    assert_eq!((machine(&amd64), machine(&arm64)), (62, 183));
+
+    let old_amd64 = fs::read(&amd64).unwrap();
+    let old_arm64 = fs::read(&arm64).unwrap();
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace(
+            "No targets configured yet",
+            "No targets configured (edited)",
+        ) + "\n#[cfg(target_arch = \"aarch64\")]\ncompile_error!(\"arm64 broken on purpose\");\n"
+    });
+    let output = scratch.xtask(&args);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("arm64 broken on purpose"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 2 targets were not built (linux/arm64)"),
+        "{stderr}"
+    );
+    assert_ne!(
+        fs::read(&amd64).unwrap(),
+        old_amd64,
+        "amd64 was not rebuilt"
+    );
+    assert_eq!(
+        fs::read(&arm64).unwrap(),
+        old_arm64,
+        "arm64's old binary was not kept"
+    );
+}
