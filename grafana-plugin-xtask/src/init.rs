@@ -56,14 +56,24 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
     context.status(
         "Renamed",
         format!(
-            "{} → {}, {} → {}, {:?} → {:?} in {} files",
+            "{} → {}, {} → {}, {:?} → {:?} in {} files: {}",
             old.id,
             new.id,
             old.executable,
             new.executable,
             old.name,
             new.name,
-            changed.len()
+            changed.len(),
+            changed
+                .iter()
+                .map(|(path, _)| path
+                    .strip_prefix(root)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
+                    .replace('\\', "/"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     Ok(())

@@ -1,5 +1,6 @@
 //! A scratch copy of this repository for running the xtask binary end to end, sharing the
-//! test run's target directory so only the plugin crate itself compiles again.
+//! test run's target directory so only the plugin crate itself compiles again, and only
+//! when its sources changed since the last run (each test keeps its copy at a stable path).
 
 use std::{
     collections::BTreeMap,
@@ -34,59 +35,96 @@ pub fn host_binary_name() -> String {
     harness::host_executable_name(EXECUTABLE)
 }
 
+/// A scratch copy of the repository (or of the create-plugin fixture with the Rust
+/// workspace in it) at a stable path per test, `<target>/it-scratch/<test>`: brought in line
+/// with the sources by content, so a file that did not change keeps its modification time
+/// and cargo finds that copy's plugin crate fresh on the next run instead of compiling it
+/// again. Anything else there (dist/, a previous run's edits and outputs) goes.
 pub struct Scratch {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
 }
+
+/// Entries of the repository a scratch copy of it holds.
+const REPOSITORY: [&str; 14] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "plugin.json",
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "docker-compose.yaml",
+    "provisioning",
+    ".cargo",
+    "plugin",
+    "xtask",
+    "grafana-plugin-xtask",
+    "harness",
+    "static",
+];
+
+/// What the README's adoption steps put into a create-plugin app.
+const RUST_WORKSPACE: [&str; 8] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "LICENSE",
+    ".cargo",
+    "plugin",
+    "xtask",
+    "grafana-plugin-xtask",
+    "harness",
+];
 
 impl Scratch {
     pub fn new() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
         let from = repository();
-        for entry in [
-            "Cargo.toml",
-            "Cargo.lock",
-            "plugin.json",
-            "README.md",
-            "LICENSE",
-            "CHANGELOG.md",
-            "docker-compose.yaml",
-            "provisioning",
-            ".cargo",
-            "plugin",
-            "xtask",
-            "grafana-plugin-xtask",
-            "harness",
-            "static",
-        ] {
-            copy_tree(&from.join(entry), &dir.path().join(entry));
-        }
-        Scratch { dir }
+        let sources: Vec<(PathBuf, PathBuf)> = REPOSITORY
+            .iter()
+            .map(|entry| (from.join(entry), PathBuf::from(entry)))
+            .collect();
+        Scratch::synced(&sources)
     }
 
     /// An app made with create-plugin (fixtures/create-plugin-app: package.json, src/,
     /// a stand-in for webpack) with this repository's Rust workspace copied in, as the
     /// README's adoption steps do.
     pub fn create_plugin_app() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
         let from = repository();
-        copy_tree(&from.join("fixtures/create-plugin-app"), dir.path());
-        for entry in [
-            "Cargo.toml",
-            "Cargo.lock",
-            "LICENSE",
-            ".cargo",
-            "plugin",
-            "xtask",
-            "grafana-plugin-xtask",
-            "harness",
-        ] {
-            copy_tree(&from.join(entry), &dir.path().join(entry));
+        let fixture = from.join("fixtures/create-plugin-app");
+        let mut sources: Vec<(PathBuf, PathBuf)> = fs::read_dir(&fixture)
+            .unwrap()
+            .map(|entry| {
+                let name = entry.unwrap().file_name();
+                (fixture.join(&name), PathBuf::from(name))
+            })
+            .filter(|(_, name)| !EXCLUDED.contains(&name.to_str().unwrap_or("")))
+            .collect();
+        for entry in RUST_WORKSPACE {
+            sources.push((from.join(entry), PathBuf::from(entry)));
+        }
+        Scratch::synced(&sources)
+    }
+
+    /// The test's own directory, holding exactly `sources` (source path, name in it).
+    fn synced(sources: &[(PathBuf, PathBuf)]) -> Scratch {
+        let dir = shared_target_dir().join("it-scratch").join(test_name());
+        fs::create_dir_all(&dir).unwrap();
+        for (from, name) in sources {
+            sync(from, &dir.join(name));
+        }
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if !sources
+                .iter()
+                .any(|(_, name)| name.as_os_str() == entry.file_name())
+            {
+                remove(&entry.path());
+            }
         }
         Scratch { dir }
     }
 
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
     pub fn xtask(&self, args: &[&str]) -> Output {
@@ -111,20 +149,95 @@ impl Scratch {
     }
 }
 
+/// Directories never copied: build output and installed dependencies.
+const EXCLUDED: [&str; 3] = ["target", "node_modules", "dist"];
+
 pub(crate) fn copy_tree(from: &Path, to: &Path) {
     if from.is_dir() {
         fs::create_dir_all(to).unwrap();
         for entry in fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
-            if !["target", "node_modules", "dist"]
-                .contains(&entry.file_name().to_str().unwrap_or(""))
-            {
+            if !EXCLUDED.contains(&entry.file_name().to_str().unwrap_or("")) {
                 copy_tree(&entry.path(), &to.join(entry.file_name()));
             }
         }
     } else {
         fs::copy(from, to).unwrap();
     }
+}
+
+/// Makes `to` hold what `from` holds, writing only the files whose contents differ (so the
+/// others keep their modification times) and removing whatever `from` lacks.
+fn sync(from: &Path, to: &Path) {
+    let kind = fs::symlink_metadata(to).ok().map(|m| m.file_type());
+    if from.is_dir() {
+        if kind.is_some_and(|k| !k.is_dir()) {
+            remove(to);
+        }
+        fs::create_dir_all(to).unwrap();
+        let mut names = Vec::new();
+        for entry in fs::read_dir(from).unwrap() {
+            let name = entry.unwrap().file_name();
+            if !EXCLUDED.contains(&name.to_str().unwrap_or("")) {
+                sync(&from.join(&name), &to.join(&name));
+                names.push(name);
+            }
+        }
+        for entry in fs::read_dir(to).unwrap() {
+            let entry = entry.unwrap();
+            if !names.contains(&entry.file_name()) {
+                remove(&entry.path());
+            }
+        }
+    } else {
+        let same =
+            kind.is_some_and(|k| k.is_file()) && fs::read(to).ok() == Some(fs::read(from).unwrap());
+        if !same {
+            if kind.is_some() {
+                remove(to);
+            }
+            fs::copy(from, to).unwrap();
+        }
+    }
+}
+
+fn remove(path: &Path) {
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    if is_dir {
+        fs::remove_dir_all(path).unwrap();
+    } else {
+        fs::remove_file(path).unwrap();
+    }
+}
+
+/// The running test's name (libtest names each test's thread after it), plus a number for
+/// a second scratch copy in the same test.
+fn test_name() -> String {
+    static TAKEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let thread = std::thread::current();
+    // Tests run on the main thread (one at a time) have no name of their own: the process
+    // id keeps concurrent processes apart.
+    let name = match thread.name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => format!("main-{}", std::process::id()),
+    };
+    let base = name.replace("::", "-").replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    );
+    let mut taken = TAKEN.lock().unwrap();
+    let name = (1..)
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|candidate| !taken.contains(candidate))
+        .unwrap();
+    taken.push(name.clone());
+    name
 }
 
 /// Every file under `dir`: relative path → (contents, modification time).
