@@ -169,7 +169,7 @@ pub fn build_one(
     }
 }
 
-/// Builds several targets with one cargo invocation (`--keep-going`, so one failing target
+/// Builds several targets with one cargo invocation (`--keep-going`: one failing target
 /// does not stop the others), then reads cargo's JSON messages for the binaries it produced:
 /// a target whose binary is not among them failed. One status line per target first; the
 /// compiler's diagnostics go to stderr as cargo renders them.
@@ -200,9 +200,7 @@ pub fn build_together(
             ),
         );
     }
-    let mut command = together(&plans);
-    command.args.insert(1, "--keep-going".to_owned());
-    let produced = run_for_artifacts(&command);
+    let produced = run_for_artifacts(&together(&plans));
     let seconds = started.elapsed().as_secs_f64();
     plans
         .iter()

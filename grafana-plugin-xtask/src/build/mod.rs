@@ -354,12 +354,12 @@ fn build_all(
     targets: &[TargetPlan],
 ) -> Vec<Outcome> {
     let total = targets.len();
-    let group: Vec<(usize, &TargetPlan)> = (targets.iter().enumerate())
-        .filter(|(_, target_plan)| plan::builds_together(target_plan))
+    let group: Vec<(usize, &TargetPlan)> = plan::together_group(targets, options.check_only)
+        .into_iter()
+        .map(|index| (index, &targets[index]))
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
-    // `cargo check` reports no executables to tell the targets apart: one at a time.
-    if group.len() > 1 && !options.check_only {
+    if !group.is_empty() {
         let together = build_together(ui, options, &group, total);
         for ((index, _), outcome) in group.iter().zip(together) {
             outcomes[*index] = Some(outcome);

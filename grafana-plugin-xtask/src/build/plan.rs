@@ -216,6 +216,20 @@ pub(super) fn builds_together(target_plan: &TargetPlan) -> bool {
     })
 }
 
+/// The targets one cargo invocation builds (none unless two or more can; `cargo check`
+/// reports no executables to tell them apart, so checks run one at a time).
+pub(super) fn together_group(targets: &[TargetPlan], check_only: bool) -> Vec<usize> {
+    let group: Vec<usize> = (targets.iter().enumerate())
+        .filter(|(_, target_plan)| builds_together(target_plan))
+        .map(|(index, _)| index)
+        .collect();
+    if group.len() > 1 && !check_only {
+        group
+    } else {
+        Vec::new()
+    }
+}
+
 /// One cargo command building every target of `group` (cargo builds several `--target`s in
 /// one invocation, sharing build scripts and proc macros and keeping every core busy), with
 /// each target's own settings (its linker variable) and JSON messages on stdout, which say
@@ -240,6 +254,10 @@ pub(super) fn together(group: &[&TargetPlan]) -> CommandLine {
         } else {
             args.push(arg.clone());
         }
+    }
+    // One failing target must not stop the others; cargo's JSON says which binaries it made.
+    if args.first().is_some_and(|a| a == "build") {
+        args.insert(1, "--keep-going".to_owned());
     }
     args.push("--message-format=json-render-diagnostics".to_owned());
     let mut env: Vec<(String, String)> = Vec::new();

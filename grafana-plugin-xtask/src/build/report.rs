@@ -103,7 +103,8 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
         plan.version,
         plan.profile.name()
     );
-    for target_plan in &plan.targets {
+    let group = super::plan::together_group(&plan.targets, plan.check_only);
+    for (index, target_plan) in plan.targets.iter().enumerate() {
         let target = &target_plan.target;
         let _ = writeln!(
             out,
@@ -124,7 +125,11 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
                         target.triple_name()
                     );
                 }
-                let _ = writeln!(out, "    run      {}", step.command.display());
+                if group.contains(&index) {
+                    let _ = writeln!(out, "    run      with the others, in one cargo (below)");
+                } else {
+                    let _ = writeln!(out, "    run      {}", step.command.display());
+                }
                 if !plan.check_only {
                     let _ = writeln!(
                         out,
@@ -135,6 +140,16 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
                 }
             }
         }
+    }
+    if !group.is_empty() {
+        let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
+        let names: Vec<String> = members.iter().map(|t| t.target.platform_name()).collect();
+        let _ = writeln!(out, "  together {}", names.join(", "));
+        let _ = writeln!(
+            out,
+            "    run      {}",
+            super::plan::together(&members).display()
+        );
     }
     if !plan.check_only {
         for file in &plan.files {
@@ -195,8 +210,25 @@ pub fn plan_json(plan: &BuildPlan, root: &Path) -> serde_json::Value {
         "profile": plan.profile.name(),
         "checkOnly": plan.check_only,
         "targets": targets,
+        "together": together_json(plan),
         "files": plan.files.iter().map(|f| json!({ "source": show(&f.source, root), "dest": f.dest, "fill": f.fill })).collect::<Vec<_>>(),
         "keep": plan.kept_binaries,
         "remove": plan.dropped_binaries,
+    })
+}
+
+/// The one cargo command that builds several targets, as JSON (`null` when there is none).
+fn together_json(plan: &BuildPlan) -> serde_json::Value {
+    let group = super::plan::together_group(&plan.targets, plan.check_only);
+    if group.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
+    let command = super::plan::together(&members);
+    json!({
+        "platforms": members.iter().map(|t| t.target.platform_name()).collect::<Vec<_>>(),
+        "program": command.program,
+        "args": command.args,
+        "env": command.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }

@@ -606,6 +606,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         command.args,
         [
             "build",
+            "--keep-going",
             "--package",
             "plugin",
             "--target",
@@ -648,4 +649,50 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
     )
     .unwrap();
     assert!(!builds_together(&host_plan.targets[0]));
+}
+
+#[test]
+fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
+    let env = Environment {
+        installed_std: vec![
+            "x86_64-unknown-linux-musl".into(),
+            "aarch64-unknown-linux-musl".into(),
+        ],
+        ..linux()
+    };
+    let requested = [
+        targets::parse("linux/amd64", "linux").unwrap(),
+        targets::parse("linux/arm64", "linux").unwrap(),
+    ];
+    let plan = plan(
+        &project(),
+        &requested,
+        &env,
+        &options(Profile::Release),
+        &inputs(),
+    )
+    .unwrap();
+    let text = describe(&plan, Path::new("/repo"));
+    assert_eq!(
+        text.matches("    run      with the others, in one cargo (below)")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("  together linux/amd64, linux/arm64\n    run      CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld cargo build --keep-going --package plugin --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl --release --message-format=json-render-diagnostics\n"),
+        "{text}"
+    );
+    let json = plan_json(&plan, Path::new("/repo"));
+    assert_eq!(json["together"]["platforms"][1], "linux/arm64");
+    // One target alone, or checks: no group.
+    let one = super::plan::plan(
+        &project(),
+        &requested[..1],
+        &env,
+        &options(Profile::Release),
+        &inputs(),
+    )
+    .unwrap();
+    assert!(plan_json(&one, Path::new("/repo"))["together"].is_null());
 }
