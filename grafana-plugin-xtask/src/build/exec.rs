@@ -41,6 +41,7 @@ pub struct Outcome {
 pub fn install_std_if_needed(
     sh: &Shell,
     ui: &Ui,
+    scratch_dir: &std::path::Path,
     environment: &Environment,
     options: &Options,
     package: &str,
@@ -51,22 +52,28 @@ pub fn install_std_if_needed(
         return;
     }
     let triple = target_plan.target.triple_name().to_owned();
-    ui.status(
-        "Installing",
-        format!("the standard library for {triple} (rustup target add {triple})"),
-    );
-    // Without RUST_BACKTRACE rustup prints its error and cause chain, not a backtrace.
-    let failure = match cmd!(sh, "rustup target add {triple}")
-        .env_remove("RUST_BACKTRACE")
-        .quiet()
-        .ignore_status()
-        .output()
-    {
-        Err(error) => Some(error.to_string()),
-        Ok(output) if !output.status.success() => {
-            Some(rustup_error(&String::from_utf8_lossy(&output.stderr)))
+    // rustup publishes no std for some targets (armv7 musl: a 404): that answer is kept per
+    // toolchain, so later builds go straight to the fallback instead of asking again.
+    let memo = scratch_dir
+        .join("no-rustup-std")
+        .join(format!("{}-{triple}", environment.rustc_release));
+    let failure = match fs::read_to_string(&memo) {
+        Ok(reason) => Some(reason),
+        Err(_) => {
+            ui.status(
+                "Installing",
+                format!("the standard library for {triple} (rustup target add {triple})"),
+            );
+            let failure = rustup_target_add(sh, &triple);
+            if let Some(reason) = &failure
+                && is_unpublished(reason)
+                && fs::create_dir_all(memo.parent().expect("a memo has a parent")).is_ok()
+            {
+                // Only a cache: without it rustup is asked again next time.
+                let _ = fs::write(&memo, reason);
+            }
+            failure
         }
-        Ok(_) => None,
     };
     let Some(reason) = failure else { return };
     target_plan.step = toolchain::after_failed_install(&target_plan.target, environment, &reason)
@@ -84,6 +91,31 @@ pub fn install_std_if_needed(
                 package,
             )
         });
+}
+
+/// `rustup target add`, and its error on one line when it fails.
+fn rustup_target_add(sh: &Shell, triple: &str) -> Option<String> {
+    // Without RUST_BACKTRACE rustup prints its error and cause chain, not a backtrace.
+    match cmd!(sh, "rustup target add {triple}")
+        .env_remove("RUST_BACKTRACE")
+        .quiet()
+        .ignore_status()
+        .output()
+    {
+        Err(error) => Some(error.to_string()),
+        Ok(output) if !output.status.success() => {
+            Some(rustup_error(&String::from_utf8_lossy(&output.stderr)))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// Whether rustup's error says the toolchain has no std for the target (as opposed to a
+/// network failure, which may pass).
+pub(super) fn is_unpublished(reason: &str) -> bool {
+    reason.contains("status code: 404")
+        || reason.contains("is unavailable")
+        || reason.contains("does not support target")
 }
 
 /// rustup's error and its causes on one line (`error: …`, then the `Caused by:` chain without

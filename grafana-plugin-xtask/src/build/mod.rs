@@ -297,6 +297,7 @@ fn build_from(
         install_std_if_needed(
             sh,
             ui,
+            &dist::scratch_dir(root),
             environment,
             options,
             &project.cargo.package,

@@ -440,6 +440,11 @@ fn rustups_error_is_its_error_and_causes_on_one_line() {
         rustup_error("error: toolchain 'x' is not installed"),
         "toolchain 'x' is not installed"
     );
+    // A std rustup does not publish is remembered; a network failure is not.
+    assert!(is_unpublished(&rustup_error(stderr)));
+    assert!(!is_unpublished(
+        "could not download file: error sending request: connection refused"
+    ));
 }
 
 #[test]
