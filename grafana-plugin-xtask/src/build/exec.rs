@@ -7,7 +7,7 @@ use xshell::Shell;
 
 use crate::spawn::cmd;
 
-use super::plan::{CommandLine, Options, TargetPlan, backend_label, step_for, together};
+use super::plan::{CommandLine, Options, Step, TargetPlan, backend_label, step_for, together};
 use crate::{
     toolchain::{self, Environment},
     ui::Ui,
@@ -164,23 +164,7 @@ pub fn build_one(
         Err(missing) => return done(Err(missing.clone())),
         Ok(step) => step,
     };
-    let counter = if total > 1 {
-        format!("[{index}/{total}] ")
-    } else {
-        String::new()
-    };
-    ui.status(
-        if options.check_only {
-            "Checking"
-        } else {
-            "Building"
-        },
-        format!(
-            "{counter}{platform} ({}) with {}",
-            target_plan.target.triple_name(),
-            backend_label(&target_plan.target, &step.choice)
-        ),
-    );
+    announce(ui, options, target_plan, step, (index, total));
     if let Err(error) = run_command(sh, &step.command) {
         let message = if total == 1 {
             "cargo could not build the backend; dist/ was left as it was".to_owned()
@@ -201,6 +185,34 @@ pub fn build_one(
     }
 }
 
+/// The status line saying a target is being built (or checked), and with what.
+fn announce(
+    ui: &Ui,
+    options: &Options,
+    target_plan: &TargetPlan,
+    step: &Step,
+    (index, total): (usize, usize),
+) {
+    let counter = if total > 1 {
+        format!("[{index}/{total}] ")
+    } else {
+        String::new()
+    };
+    ui.status(
+        if options.check_only {
+            "Checking"
+        } else {
+            "Building"
+        },
+        format!(
+            "{counter}{} ({}) with {}",
+            target_plan.target.platform_name(),
+            target_plan.target.triple_name(),
+            backend_label(&target_plan.target, &step.choice)
+        ),
+    );
+}
+
 /// Builds several targets with one cargo invocation (`--keep-going`: one failing target
 /// does not stop the others), then reads cargo's JSON messages for the binaries it produced:
 /// a target whose binary is not among them failed. One status line per target first; the
@@ -214,23 +226,9 @@ pub fn build_together(
     let started = Instant::now();
     let plans: Vec<&TargetPlan> = group.iter().map(|(_, target_plan)| *target_plan).collect();
     for (index, target_plan) in group {
-        let Ok(step) = &target_plan.step else {
-            continue;
-        };
-        ui.status(
-            if options.check_only {
-                "Checking"
-            } else {
-                "Building"
-            },
-            format!(
-                "[{}/{total}] {} ({}) with {}",
-                index + 1,
-                target_plan.target.platform_name(),
-                target_plan.target.triple_name(),
-                backend_label(&target_plan.target, &step.choice)
-            ),
-        );
+        if let Ok(step) = &target_plan.step {
+            announce(ui, options, target_plan, step, (index + 1, total));
+        }
     }
     let produced = run_for_artifacts(&together(&plans));
     let seconds = started.elapsed().as_secs_f64();
