@@ -60,10 +60,7 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     for file in &writes {
         let path = app.join(&file.relative);
         if conflicts.contains(&file.relative) {
-            let kept = path.with_file_name(format!(
-                "{}.{KEPT_SUFFIX}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            ));
+            let kept = kept_path(&path);
             fs::copy(&path, &kept)
                 .with_context(|| format!("cannot keep {} as {}", path.display(), kept.display()))?;
             context.status("Kept", format!("{} as {}", file.relative, kept.display()));
@@ -206,6 +203,19 @@ pub fn merge_alias(theirs: &str, ours: &str) -> Result<Option<String>> {
         }
     }
     Ok(Some(document.to_string()))
+}
+
+/// Where `--force` keeps the app's `path`: `<file>.before-adopt`, or `.before-adopt.2`, …
+/// when an earlier forced adopt kept one already (never written over).
+fn kept_path(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    (1..)
+        .map(|n| match n {
+            1 => path.with_file_name(format!("{name}.{KEPT_SUFFIX}")),
+            n => path.with_file_name(format!("{name}.{KEPT_SUFFIX}.{n}")),
+        })
+        .find(|candidate| fs::symlink_metadata(candidate).is_err())
+        .expect("some number is free")
 }
 
 /// Writes `contents` beside `path`, then renames it over.
@@ -416,5 +426,15 @@ mod tests {
             "{error}"
         );
         assert!(merge_alias("not = [toml", OURS).is_err());
+    }
+
+    #[test]
+    fn a_kept_file_is_never_written_over_by_a_later_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main.rs");
+        fs::write(&main, "mine").unwrap();
+        assert_eq!(kept_path(&main), dir.path().join("main.rs.before-adopt"));
+        fs::write(dir.path().join("main.rs.before-adopt"), "first").unwrap();
+        assert_eq!(kept_path(&main), dir.path().join("main.rs.before-adopt.2"));
     }
 }
