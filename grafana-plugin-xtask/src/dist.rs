@@ -10,6 +10,8 @@ use std::{
 
 use anyhow::{Context, Result};
 
+use crate::util::remove_path_if_present;
+
 /// The xtask's own directory in a repository, beside dist/ on the same filesystem.
 pub fn scratch_dir(root: &Path) -> PathBuf {
     root.join("target").join("xtask")
@@ -63,7 +65,7 @@ pub struct DistPlan {
 /// Writes the staged tree and swaps it in. On any error dist/ is left as it was.
 pub fn assemble(plan: &DistPlan) -> Result<()> {
     recover_interrupted_swap(&plan.dist_dir, &plan.previous_dir)?;
-    remove_dir_if_present(&plan.staging_dir)?;
+    remove_path_if_present(&plan.staging_dir)?;
     fs::create_dir_all(&plan.staging_dir)
         .with_context(|| format!("cannot create {}", plan.staging_dir.display()))?;
     for file in &plan.files {
@@ -114,7 +116,7 @@ pub const BEFORE_DIR: &str = "dist.before";
 /// Copies dist/ (contents and modification times) to `copy`, so that a failed build can
 /// put it back exactly as it was. `Ok(false)` when there is no dist/.
 pub fn snapshot(dist: &Path, copy: &Path) -> Result<bool> {
-    remove_dir_if_present(copy)?;
+    remove_path_if_present(copy)?;
     if !dist.is_dir() {
         return Ok(false);
     }
@@ -144,7 +146,7 @@ pub fn snapshot(dist: &Path, copy: &Path) -> Result<bool> {
 
 /// Puts dist/ back from its snapshot (or removes it when there was none).
 pub fn restore(dist: &Path, copy: &Path, existed: bool) -> Result<()> {
-    remove_dir_if_present(dist)?;
+    remove_path_if_present(dist)?;
     if existed {
         fs::rename(copy, dist).with_context(|| {
             format!("cannot put {} back from {}", dist.display(), copy.display())
@@ -160,10 +162,10 @@ pub fn recover_interrupted_swap(dist: &Path, previous: &Path) -> Result<()> {
     check_dist_path(dist)?;
     if !previous.is_dir() {
         // Not a tree a swap left (absent, or a stray file): nothing to put back.
-        return remove_dir_if_present(previous);
+        return remove_path_if_present(previous);
     }
     if dist.exists() {
-        return remove_dir_if_present(previous);
+        return remove_path_if_present(previous);
     }
     fs::rename(previous, dist).with_context(|| {
         format!(
@@ -235,7 +237,7 @@ fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
 }
 
 fn swap_by_renames(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
-    remove_dir_if_present(previous)?;
+    remove_path_if_present(previous)?;
     let had_previous = match fs::rename(dist, previous) {
         Ok(()) => true,
         Err(error) if error.kind() == io::ErrorKind::NotFound => false,
@@ -262,12 +264,6 @@ fn swap_by_renames(staging: &Path, dist: &Path, previous: &Path) -> Result<()> {
         let _ = fs::remove_dir_all(previous);
     }
     Ok(())
-}
-
-/// The tool's own scratch paths: whatever is there (a tree, or a file a user or an
-/// interrupted run left) goes.
-fn remove_dir_if_present(dir: &Path) -> Result<()> {
-    crate::util::remove_path_if_present(dir)
 }
 
 /// dist/ must be a directory of the tool's own, or absent. A symbolic link is refused, not

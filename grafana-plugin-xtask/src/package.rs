@@ -7,14 +7,13 @@ use std::{fs, path::Path};
 use anyhow::{Context as _, Result, bail};
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
 use crate::{
     Context, archive,
     build::{self, Profile, Request},
     dist,
     flags::PackageFlags,
     project::PLUGIN_JSON,
+    spawn::cmd,
     targets::{self, BuildTarget},
     ui::Ui,
     util, validate,

@@ -7,9 +7,10 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
-use crate::layout::{self, Layout};
+use crate::{
+    layout::{self, Layout},
+    spawn::cmd,
+};
 
 /// The plugin manifest, at the repository root.
 pub const PLUGIN_JSON: &str = "plugin.json";

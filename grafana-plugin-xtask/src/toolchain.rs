@@ -9,9 +9,8 @@ use std::{
 use anyhow::{Context, Result};
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
 use crate::{
+    spawn::cmd,
     targets::BuildTarget,
     util::{self, on_path},
 };

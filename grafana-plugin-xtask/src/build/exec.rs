@@ -5,17 +5,16 @@ use std::{fs, time::Instant};
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
 use super::plan::{CommandLine, Options, Step, TargetPlan, backend_label, step_for, together};
 use crate::{
+    spawn::cmd,
     toolchain::{self, Environment},
     ui::Ui,
     util,
 };
 
-/// Runs a planned command; `cargo` means the cargo that runs us.
-pub fn run_command(sh: &Shell, command: &CommandLine) -> Result<()> {
+/// A planned command as an xshell command; `cargo` means the cargo that runs us.
+fn to_cmd<'a>(sh: &'a Shell, command: &CommandLine) -> xshell::Cmd<'a> {
     let program = if command.program == "cargo" {
         util::cargo()
     } else {
@@ -26,7 +25,12 @@ pub fn run_command(sh: &Shell, command: &CommandLine) -> Result<()> {
     for (key, value) in &command.env {
         line = line.env(key, value);
     }
-    line.run()?;
+    line
+}
+
+/// Runs a planned command.
+pub fn run_command(sh: &Shell, command: &CommandLine) -> Result<()> {
+    to_cmd(sh, command).run()?;
     Ok(())
 }
 
@@ -218,6 +222,7 @@ fn announce(
 /// a target whose binary is not among them failed. One status line per target first; the
 /// compiler's diagnostics go to stderr as cargo renders them.
 pub fn build_together(
+    sh: &Shell,
     ui: &Ui,
     options: &Options,
     group: &[(usize, &TargetPlan)],
@@ -230,7 +235,7 @@ pub fn build_together(
             announce(ui, options, target_plan, step, (index + 1, total));
         }
     }
-    let produced = run_for_artifacts(&together(&plans));
+    let produced = run_for_artifacts(sh, &together(&plans));
     let seconds = started.elapsed().as_secs_f64();
     plans
         .iter()
@@ -263,31 +268,19 @@ pub fn build_together(
         .collect()
 }
 
-/// Runs cargo with JSON messages on stdout and its rendered output on stderr, and returns
-/// the executables it reported (built now or already fresh).
-fn run_for_artifacts(command: &CommandLine) -> Result<Vec<std::path::PathBuf>, String> {
-    let program = if command.program == "cargo" {
-        util::cargo()
-    } else {
-        command.program.clone()
-    };
-    let mut child = crate::spawn::command(&program);
-    child
-        .args(&command.args)
-        .envs(command.env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
-    let output = child
-        .output()
-        .map_err(|error| format!("cannot run {program}: {error}"))?;
-    let executables = String::from_utf8_lossy(&output.stdout)
+/// Runs cargo with JSON messages on stdout (read here, whatever its exit status) and its
+/// rendered output on stderr, and returns the executables it reported (built now or fresh).
+fn run_for_artifacts(sh: &Shell, command: &CommandLine) -> Result<Vec<std::path::PathBuf>, String> {
+    let stdout = to_cmd(sh, command)
+        .ignore_status()
+        .read()
+        .map_err(|error| format!("cannot run {}: {error}", command.program))?;
+    Ok(stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
         .filter_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
-        .collect();
-    Ok(executables)
+        .collect())
 }
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {

@@ -8,9 +8,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
-use crate::{layout::PackageManager, ui::Ui, util};
+use crate::{layout::PackageManager, spawn::cmd, ui::Ui, util};
 
 /// What webpack reads (or copies into dist/), relative to the app's root. Directories are
 /// taken whole.

@@ -361,7 +361,7 @@ fn build_all(
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
     if !group.is_empty() {
-        let together = build_together(ui, options, &group, total);
+        let together = build_together(sh, ui, options, &group, total);
         for ((index, _), outcome) in group.iter().zip(together) {
             outcomes[*index] = Some(outcome);
         }

@@ -301,7 +301,9 @@ impl Loop {
     }
 }
 
-/// A POSIX extended regular expression (pkill's) that matches exactly `text`.
+/// A POSIX extended regular expression (pkill's) that matches exactly `text`. Not
+/// `regex_lite::escape`: it also escapes `-`, `#`, `&` and `~`, which POSIX leaves undefined
+/// after a backslash, and every plugin id has a `-`.
 fn exact_pattern(text: &str) -> String {
     let mut pattern = String::from("^");
     for c in text.chars() {

@@ -283,7 +283,7 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     // The app as create-plugin leaves it: a frontend, no Rust (a Go backend would be here).
     let app = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/create-plugin-app");
-    crate::scratch::copy_tree(&fixture, app.path());
+    crate::scratch::sync(&fixture, app.path());
     fs::write(app.path().join("Magefile.go"), "package main\n").unwrap();
     fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../LICENSE"),

@@ -152,23 +152,9 @@ impl Scratch {
 /// Directories never copied: build output and installed dependencies.
 const EXCLUDED: [&str; 3] = ["target", "node_modules", "dist"];
 
-pub(crate) fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        fs::create_dir_all(to).unwrap();
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            if !EXCLUDED.contains(&entry.file_name().to_str().unwrap_or("")) {
-                copy_tree(&entry.path(), &to.join(entry.file_name()));
-            }
-        }
-    } else {
-        fs::copy(from, to).unwrap();
-    }
-}
-
 /// Makes `to` hold what `from` holds, writing only the files whose contents differ (so the
 /// others keep their modification times) and removing whatever `from` lacks.
-fn sync(from: &Path, to: &Path) {
+pub(crate) fn sync(from: &Path, to: &Path) {
     let kind = fs::symlink_metadata(to).ok().map(|m| m.file_type());
     if from.is_dir() {
         if kind.is_some_and(|k| !k.is_dir()) {
