@@ -3,8 +3,13 @@
 //! (attach). Starting, restarting after a plugin.json change, stopping, and asking its HTTP
 //! API whether it loaded the plugin.
 use std::{
+    io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
     process::{Child, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -14,10 +19,11 @@ use xshell::Shell;
 use super::{
     Mode,
     compose::Compose,
-    grafana_api::{self, Endpoint, Verdict},
+    grafana_api::{self, Verdict},
+    http::Endpoint,
     process,
 };
-use crate::ui::Ui;
+use crate::{binary, targets::BuildTarget, ui::Ui};
 
 /// How long Grafana gets to shut down.
 const GRAFANA_GRACE: Duration = Duration::from_secs(10);
@@ -28,9 +34,21 @@ pub struct Grafana {
     compose: Option<Compose>,
     child: Option<Child>,
     command: Option<LocalCommand>,
-    /// Where its HTTP API answers, and what to ask it about: the plugin id and the file
-    /// name of the backend Grafana starts.
-    api: Option<(Endpoint, String, String)>,
+    /// Where its HTTP API answers, and what to ask it about.
+    api: Option<Watched>,
+    plugin_id: String,
+    /// Set to end the thread that prints the plugin's lines of the local Grafana's log.
+    tail: Option<Arc<AtomicBool>>,
+}
+
+/// What `report` asks Grafana about: the plugin, and the backend file Grafana starts.
+pub struct Watched {
+    pub endpoint: Endpoint,
+    pub plugin_id: String,
+    /// dist/<executable>_<os>_<arch>[.exe]
+    pub binary: PathBuf,
+    /// The platform Grafana runs on (the binary's).
+    pub target: BuildTarget,
 }
 
 /// How a local Grafana is started (again, after a plugin.json change).
@@ -57,6 +75,8 @@ impl Grafana {
             child: None,
             command: None,
             api: None,
+            plugin_id: plugin_id.to_owned(),
+            tail: None,
         };
         match mode {
             Mode::Attach => ui.status(
@@ -130,15 +150,21 @@ impl Grafana {
             .context("compose mode without a Compose command")
     }
 
-    pub fn watch_over(&mut self, endpoint: Endpoint, plugin_id: &str, executable: &str) {
-        self.api = Some((endpoint, plugin_id.to_owned(), executable.to_owned()));
+    pub fn watch_over(&mut self, watched: Watched) {
+        self.api = Some(watched);
     }
 
     /// Asks Grafana whether it loaded the plugin and reaches its backend, and prints the
-    /// app's URL only when it does, else the reason and its fix.
-    pub fn report(&self, ui: &Ui) {
-        let Some((endpoint, plugin_id, executable)) = &self.api else {
-            return;
+    /// app's URL only when it does, else the reason and its fix. Returns whether it serves.
+    pub fn report(&self, ui: &Ui, stop: &AtomicBool) -> Verdict {
+        let Some(Watched {
+            endpoint,
+            plugin_id,
+            binary,
+            target,
+        }) = &self.api
+        else {
+            return Verdict::NotServing("nothing to ask".to_owned());
         };
         // Time for Grafana to start: a container or a local server, not one attached to.
         let wait = match self.mode {
@@ -147,7 +173,8 @@ impl Grafana {
             Mode::Local { .. } => Duration::from_secs(60),
         };
         let app = format!("{}/a/{plugin_id}", endpoint.url());
-        match grafana_api::check(endpoint, plugin_id, executable, wait) {
+        let verdict = grafana_api::check(endpoint, plugin_id, wait, stop);
+        match &verdict {
             Verdict::Serving(health) => {
                 ui.status("Serving", format!("{app} (backend healthy: {health})"))
             }
@@ -155,7 +182,28 @@ impl Grafana {
                 ui.status("Serving", &app);
                 ui.warning(format!("the backend's health check reports: {health}"));
             }
+            Verdict::BackendDown(said) => ui.error(format!(
+                "the plugin is not serving: {said}; {}",
+                backend_file(binary, target, &self.output_hint(plugin_id))
+            )),
             Verdict::NotServing(reason) => ui.error(format!("the plugin is not serving: {reason}")),
+            Verdict::Interrupted => {}
+        }
+        verdict
+    }
+
+    /// Where the plugin's own output (stderr, Grafana's `logger=plugin.<id>` lines) is.
+    fn output_hint(&self, plugin_id: &str) -> String {
+        let lines = format!("the lines with logger=plugin.{plugin_id}");
+        match (&self.mode, &self.compose, &self.command) {
+            (Mode::Compose, Some(compose), _) => {
+                format!("`{} logs grafana` ({lines})", compose.name())
+            }
+            (Mode::Local { .. }, _, Some(command)) => format!(
+                "{} ({lines}; dev prints them as they come, after [grafana])",
+                command.log.display()
+            ),
+            _ => format!("Grafana's log ({lines})"),
         }
     }
 
@@ -183,11 +231,19 @@ impl Grafana {
             "Started",
             format!("Grafana (pid {}), log in {}", child.id(), log.display()),
         );
+        if let Some(previous) = self.tail.take() {
+            previous.store(true, Ordering::Relaxed);
+        }
+        self.tail = Some(tail_plugin_lines(
+            log.clone(),
+            format!("logger=plugin.{} ", self.plugin_id),
+            |line| eprintln!("[grafana] {line}"),
+        ));
         self.child = Some(child);
         Ok(())
     }
 
-    pub fn restart(&mut self, sh: &Shell, ui: &Ui) -> Result<()> {
+    pub fn restart(&mut self, sh: &Shell, ui: &Ui, stop: &AtomicBool) -> Result<()> {
         match self.mode {
             Mode::Compose => {
                 let compose = self.compose()?;
@@ -204,7 +260,7 @@ impl Grafana {
             }
         }
         if self.mode != Mode::Attach {
-            self.report(ui);
+            self.report(ui, stop);
         }
         Ok(())
     }
@@ -218,6 +274,9 @@ impl Grafana {
                 .run()
                 .with_context(|| format!("{} could not stop Grafana", compose.name()))?;
         }
+        if let Some(tail) = self.tail.take() {
+            tail.store(true, Ordering::Relaxed);
+        }
         if let Some(mut child) = self.child.take() {
             process::stop(&[child.id()], GRAFANA_GRACE);
             let _ = child.kill();
@@ -225,6 +284,91 @@ impl Grafana {
         }
         Ok(())
     }
+}
+
+/// What the backend file in dist/ is, for a backend Grafana could not start or reach:
+/// missing (build it), not for Grafana's platform (rebuild it), or right (then its own
+/// output says why it exited).
+fn backend_file(binary: &Path, target: &BuildTarget, output: &str) -> String {
+    let name = format!(
+        "dist/{}",
+        binary.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let platform = target.platform_name();
+    let fix = format!("cargo xtask build --target {platform}");
+    let Ok(bytes) = std::fs::read(binary) else {
+        return format!("{name}, the file Grafana on {platform} starts, is missing: {fix}");
+    };
+    let inspected = match binary::inspect(&bytes) {
+        Ok(inspected) => inspected,
+        Err(why) => return format!("{name} is {why}: {fix}"),
+    };
+    let cpus = |cpus: &[binary::Cpu]| {
+        cpus.iter()
+            .map(|cpu| cpu.name())
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    if let Some((format, cpu)) = crate::targets::expected_binary(&target.os, &target.arch)
+        && (inspected.format != format || !inspected.cpus.contains(&cpu))
+    {
+        return format!(
+            "{name} is {} for {}, but Grafana on {platform} needs {} for {}: {fix}",
+            inspected.format.name(),
+            cpus(&inspected.cpus),
+            format.name(),
+            cpu.name()
+        );
+    }
+    format!(
+        "{name} is there ({} for {}), so it exited or did not answer Grafana at start; \
+         its own output says why: {output}",
+        inspected.format.name(),
+        cpus(&inspected.cpus)
+    )
+}
+
+/// Hands `print` the lines of the local Grafana's log that `marker` marks (its plugin's), as
+/// they come, until the flag returned is set. Polls: a log file is appended by another
+/// process, and begun again when Grafana restarts.
+fn tail_plugin_lines(
+    log: PathBuf,
+    marker: String,
+    print: impl Fn(&str) + Send + 'static,
+) -> Arc<AtomicBool> {
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    std::thread::spawn(move || {
+        let mut offset = 0u64;
+        let mut partial = String::new();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(250));
+            let Ok(mut file) = std::fs::File::open(&log) else {
+                continue;
+            };
+            let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if length < offset {
+                // Grafana restarted and the log began again.
+                offset = 0;
+                partial.clear();
+            }
+            let mut fresh = Vec::new();
+            if file.seek(SeekFrom::Start(offset)).is_err()
+                || file.take(1 << 20).read_to_end(&mut fresh).is_err()
+            {
+                continue;
+            }
+            offset += fresh.len() as u64;
+            partial.push_str(&String::from_utf8_lossy(&fresh));
+            while let Some(end) = partial.find('\n') {
+                let line: String = partial.drain(..=end).collect();
+                if line.contains(&marker) {
+                    print(line.trim_end());
+                }
+            }
+        }
+    });
+    done
 }
 
 /// `<plugins>/<id>` → dist/, so the local Grafana loads the dist/ the loop updates.
@@ -253,6 +397,85 @@ fn link_plugin(link: &Path, dist: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plugins_lines_of_grafanas_log_are_shown_as_they_come() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("grafana.log");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let done = tail_plugin_lines(log.clone(), "logger=plugin.a-b-app ".into(), move |line| {
+            sink.lock().unwrap().push(line.to_owned())
+        });
+        let wait_for = |count: usize| {
+            for _ in 0..100 {
+                if seen.lock().unwrap().len() >= count {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("saw {:?}", seen.lock().unwrap());
+        };
+        std::fs::write(
+            &log,
+            "logger=server msg=up\nlogger=plugin.a-b-app msg=\"exit 1\"\nlogger=plugin.a-b-app-x msg=other\nlogger=plugin.a-b-app msg=partial",
+        )
+        .unwrap();
+        wait_for(1);
+        // The rest of a line, then Grafana restarted: its log begins again.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, b" line\n"))
+            .unwrap();
+        wait_for(2);
+        std::fs::write(&log, "logger=plugin.a-b-app msg=again\n").unwrap();
+        wait_for(3);
+        done.store(true, Ordering::Relaxed);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "logger=plugin.a-b-app msg=\"exit 1\"",
+                "logger=plugin.a-b-app msg=partial line",
+                "logger=plugin.a-b-app msg=again"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_backend_that_did_not_start_is_explained_by_its_file() {
+        let dist = tempfile::tempdir().unwrap();
+        let binary = dist.path().join("gpx_x_linux_amd64");
+        let target = BuildTarget {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            triple: None,
+        };
+        let output = "`docker compose logs grafana` (the lines with logger=plugin.x)";
+        let said = backend_file(&binary, &target, output);
+        assert_eq!(
+            said,
+            "dist/gpx_x_linux_amd64, the file Grafana on linux/amd64 starts, is missing: \
+             cargo xtask build --target linux/amd64"
+        );
+        std::fs::write(&binary, harness::binaries::release_for("linux", "arm64")).unwrap();
+        let said = backend_file(&binary, &target, output);
+        assert!(
+            said.contains("is an ELF (Linux) executable for aarch64, but Grafana on linux/amd64 needs an ELF (Linux) executable for x86_64: cargo xtask build --target linux/amd64"),
+            "{said}"
+        );
+        std::fs::write(&binary, "#!/bin/sh\nexit 1\n").unwrap();
+        let said = backend_file(&binary, &target, output);
+        assert!(said.contains("is not an executable"), "{said}");
+        std::fs::write(&binary, harness::binaries::release_for("linux", "amd64")).unwrap();
+        let said = backend_file(&binary, &target, output);
+        assert!(
+            said.contains("is there (an ELF (Linux) executable for x86_64)")
+                && said.ends_with(output)
+                && !said.contains("cargo xtask build"),
+            "{said}"
+        );
+    }
 
     #[test]
     fn the_compose_file_mounts_dist_as_the_plugin_in_development_mode() {

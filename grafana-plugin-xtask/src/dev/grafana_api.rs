@@ -1,212 +1,135 @@
 //! Asks a running Grafana whether it loaded the plugin and reaches its backend, and says
 //! why not: the commonest question of a new plugin author. Three calls of Grafana's HTTP API
 //! (`pkg/api/api.go`, handlers in `pkg/api/plugins.go`): `GET /api/plugins/<id>/settings`
-//! (404 when not loaded), `GET /api/plugins/errors` (`[{pluginId, errorCode}]`) and
-//! `GET /api/plugins/<id>/health` (CheckHealth through Grafana: 200 OK, 400 when the backend
-//! reports an error, 5xx when Grafana cannot reach it). `diagnose` is pure; `check` does I/O.
+//! (404 when not loaded; `enabled` false for an app not enabled), `GET /api/plugins/errors`
+//! (`[{pluginId, errorCode}]`) and `GET /api/plugins/<id>/health` (CheckHealth through
+//! Grafana: 200 with `status: "OK"`, 400 when the backend reports an error, 404 when the
+//! backend is not registered or the app not enabled, 5xx when Grafana cannot reach it).
+//! Only answers in Grafana's shapes count: a server that answers otherwise is named as not
+//! Grafana. `diagnose` is pure; `check` does the (bounded) I/O.
 use std::{
-    io::{Read, Write},
-    net::{TcpStream, ToSocketAddrs},
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
-/// Where Grafana answers, and the service-account token to send (never printed).
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    host: String,
-    port: u16,
-    prefix: String,
-    token: Option<String>,
-}
-
-/// One HTTP answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-}
-
-/// What Grafana's three answers mean for the plugin.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Loaded, and CheckHealth through Grafana answered OK with this message.
-    Serving(String),
-    /// Loaded and reachable, but the backend's health check reports an error.
-    Unhealthy(String),
-    /// Not loaded or not reachable: the reason and the setting that fixes it.
-    NotServing(String),
-}
-
-impl Endpoint {
-    /// `http://host[:port][/prefix]`. Only plain HTTP: the development Grafana listens on
-    /// localhost; for a remote https Grafana, open the plugin's page yourself.
-    pub fn parse(url: &str, token: Option<String>) -> Result<Endpoint> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!(
-                "GRAFANA_URL {url:?}: only http:// URLs can be checked (a local Grafana, e.g. http://localhost:3000)"
-            );
-        };
-        let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (
-                host,
-                port.parse()
-                    .with_context(|| format!("GRAFANA_URL {url:?}: {port:?} is not a port"))?,
-            ),
-            None => (authority, 80),
-        };
-        if host.is_empty() {
-            bail!("GRAFANA_URL {url:?} names no host; e.g. http://localhost:3000");
-        }
-        Ok(Endpoint {
-            host: host.to_owned(),
-            port,
-            prefix: prefix.trim_end_matches('/').to_owned(),
-            token: token.filter(|token| !token.is_empty()),
-        })
-    }
-
-    pub fn url(&self) -> String {
-        let prefix = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("/{}", self.prefix)
-        };
-        format!("http://{}:{}{prefix}", self.host, self.port)
-    }
-
-    /// `GET path` over HTTP/1.0 (so the answer is never chunked and ends with the
-    /// connection): the whole client needed for three small JSON answers on localhost.
-    pub fn get(&self, path: &str) -> Result<Answer> {
-        let timeout = Duration::from_secs(5);
-        // localhost may resolve to ::1 and 127.0.0.1; Grafana may listen on either.
-        let mut last_error = None;
-        let mut connected = None;
-        for address in (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve {}", self.host))?
-        {
-            match TcpStream::connect_timeout(&address, timeout) {
-                Ok(stream) => {
-                    connected = Some(stream);
-                    break;
-                }
-                Err(error) => last_error = Some(error),
-            }
-        }
-        let Some(mut stream) = connected else {
-            return Err(match last_error {
-                Some(error) => error.into(),
-                None => anyhow::anyhow!("{} has no address", self.host),
-            });
-        };
-        stream.set_read_timeout(Some(timeout))?;
-        let prefix = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("/{}", self.prefix)
-        };
-        let mut request = format!(
-            "GET {prefix}{path} HTTP/1.0\r\nHost: {}:{}\r\nAccept: application/json\r\n",
-            self.host, self.port
-        );
-        if let Some(token) = &self.token {
-            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes())?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response)?;
-        parse_response(&response)
-    }
-}
-
-fn parse_response(response: &[u8]) -> Result<Answer> {
-    let text = String::from_utf8_lossy(response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .context("the answer is not HTTP (no end of headers)")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .context("the answer is not HTTP (no status code)")?;
-    Ok(Answer {
-        status,
-        body: body.to_owned(),
-    })
-}
+use super::http::{Answer, Endpoint, Failure};
 
 /// Grafana's answers for the plugin, as far as they came.
 #[derive(Clone, Debug, Default)]
 pub struct Answers {
-    pub settings: Option<Answer>,
-    pub errors: Option<Answer>,
-    pub health: Option<Answer>,
+    pub settings: Option<Result<Answer, Failure>>,
+    pub errors: Option<Result<Answer, Failure>>,
+    pub health: Option<Result<Answer, Failure>>,
 }
 
-/// Reads the answers as Grafana means them. `executable` is the file name Grafana starts
-/// on its platform (`gpx_…_linux_amd64`), named when Grafana cannot start the backend.
-pub fn diagnose(answers: &Answers, plugin_id: &str, executable: &str) -> Verdict {
-    let json = |answer: &Answer| serde_json::from_str::<serde_json::Value>(&answer.body).ok();
-    let message = |answer: &Answer| {
-        json(answer)
-            .and_then(|body| body["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| answer.body.trim().chars().take(200).collect())
+/// What Grafana's answers mean for the plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Loaded, and CheckHealth through Grafana answered `status: "OK"` with this message.
+    Serving(String),
+    /// Loaded and reachable, but the backend's health check reports an error.
+    Unhealthy(String),
+    /// Grafana has the plugin but not a running backend (it did not start, or exited):
+    /// what Grafana said. The caller adds what it knows of the file and where its output is.
+    BackendDown(String),
+    /// Not loaded, not Grafana, or no answer: the reason and the fix.
+    NotServing(String),
+    /// Ctrl-C while asking.
+    Interrupted,
+}
+
+fn json(answer: &Answer) -> Option<Value> {
+    serde_json::from_str(&answer.body).ok()
+}
+
+/// Grafana's error `message` (errutil's public message), else the start of the body.
+fn message(answer: &Answer) -> String {
+    json(answer)
+        .and_then(|body| body["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| shown(&answer.body))
+}
+
+fn shown(body: &str) -> String {
+    let body: String = body.trim().chars().take(80).collect();
+    if body.is_empty() {
+        "an empty body".to_owned()
+    } else {
+        format!("{body:?}")
+    }
+}
+
+/// Every error answer of Grafana's API is a JSON object with a `message`.
+fn is_grafana_error(answer: &Answer) -> bool {
+    json(answer).is_some_and(|body| body["message"].is_string())
+}
+
+fn not_grafana(url: &str, path: &str, answer: &Answer) -> Verdict {
+    Verdict::NotServing(format!(
+        "the server at {url} is not Grafana, or not its HTTP API: it answered {path} with {} \
+         and {} instead of Grafana's JSON; point GRAFANA_URL (or --port) at Grafana",
+        answer.status,
+        shown(&answer.body)
+    ))
+}
+
+fn no_answer(url: &str, path: &str, failure: &Failure) -> Verdict {
+    match failure {
+        Failure::Interrupted => Verdict::Interrupted,
+        Failure::Unreachable(_) => Verdict::NotServing(format!(
+            "{failure} at {url}; is Grafana running there? (GRAFANA_URL sets the address)"
+        )),
+        _ => Verdict::NotServing(format!("{url}{path}: {failure}; is this Grafana?")),
+    }
+}
+
+/// Reads the answers as Grafana means them.
+pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
+    let settings_path = format!("/api/plugins/{plugin_id}/settings");
+    let health_path = format!("/api/plugins/{plugin_id}/health");
+    let settings = match &answers.settings {
+        None => return Verdict::NotServing(format!("Grafana at {url} did not answer")),
+        Some(Err(failure)) => return no_answer(url, &settings_path, failure),
+        Some(Ok(answer)) => answer,
     };
-    if let Some(answer) = &answers.settings
-        && matches!(answer.status, 401 | 403)
-    {
+    if matches!(settings.status, 401 | 403) && is_grafana_error(settings) {
         return Verdict::NotServing(format!(
-            "Grafana answered {} to /api/plugins/{plugin_id}/settings: set GRAFANA_TOKEN to a \
-             service-account token (Viewer or more), or enable anonymous access",
-            answer.status
+            "Grafana answered {} ({}) to {settings_path}: set GRAFANA_TOKEN to a \
+             service-account token whose role can open the app (Viewer or more), or enable \
+             anonymous access",
+            settings.status,
+            message(settings)
         ));
     }
-    let error_code = answers.errors.as_ref().and_then(json).and_then(|errors| {
-        errors.as_array()?.iter().find_map(|error| {
-            (error["pluginId"] == plugin_id)
-                .then(|| error["errorCode"].as_str().unwrap_or("unknown").to_owned())
-        })
+    let errors = match &answers.errors {
+        Some(Ok(answer)) if answer.status == 200 => match json(answer) {
+            Some(Value::Array(errors)) => errors,
+            _ => return not_grafana(url, "/api/plugins/errors", answer),
+        },
+        Some(Err(Failure::Interrupted)) => return Verdict::Interrupted,
+        _ => Vec::new(),
+    };
+    let error_code = errors.iter().find_map(|error| {
+        (error["pluginId"] == plugin_id)
+            .then(|| error["errorCode"].as_str().unwrap_or("unknown").to_owned())
     });
-    match error_code.as_deref() {
-        Some("signatureMissing") => {
-            return Verdict::NotServing(format!(
-                "Grafana refused the unsigned plugin (signatureMissing): start it in development \
-                 mode (GF_DEFAULT_APP_MODE=development) or allow it with \
-                 GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={plugin_id}"
-            ));
-        }
-        Some(code @ ("signatureModified" | "signatureInvalid")) => {
-            return Verdict::NotServing(format!(
-                "Grafana refused the plugin ({code}): dist/MANIFEST.txt does not match dist/; \
-                 delete it for development (then GF_DEFAULT_APP_MODE=development or \
-                 GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={plugin_id}), or sign again after \
-                 the build"
-            ));
-        }
-        Some("failedBackendStart") => {
-            return Verdict::NotServing(format!(
-                "Grafana loaded the plugin but could not start its backend (failedBackendStart): \
-                 it runs dist/{executable} on its platform; build that file (cargo xtask build \
-                 --target …) and see Grafana's log for plugin.{plugin_id}"
-            ));
-        }
-        Some(other) => {
-            return Verdict::NotServing(format!(
-                "Grafana reports the error {other:?} for the plugin; see Grafana's log for \
-                 plugin.{plugin_id}"
-            ));
-        }
-        None => {}
+    if let Some(verdict) = error_code
+        .as_deref()
+        .and_then(|code| refused(code, plugin_id))
+    {
+        return verdict;
     }
-    match &answers.settings {
-        None => {
-            return Verdict::NotServing("Grafana did not answer".to_owned());
-        }
-        Some(answer) if answer.status == 404 => {
+    if error_code.as_deref() == Some("failedBackendStart") {
+        return Verdict::BackendDown(
+            "Grafana found the plugin but could not start its backend (failedBackendStart), \
+             so it did not register it"
+                .to_owned(),
+        );
+    }
+    match settings.status {
+        200 => {}
+        404 if is_grafana_error(settings) => {
             return Verdict::NotServing(format!(
                 "Grafana has not loaded {plugin_id}: it is not in Grafana's plugins directory \
                  (dist/ must be mounted or linked as <plugins>/{plugin_id}, as \
@@ -214,66 +137,130 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, executable: &str) -> Verdict
                  existed; restart Grafana"
             ));
         }
-        Some(answer) if answer.status != 200 => {
+        _ if is_grafana_error(settings) => {
             return Verdict::NotServing(format!(
-                "Grafana answered {} to /api/plugins/{plugin_id}/settings: {}",
-                answer.status,
-                message(answer)
+                "Grafana answered {} to {settings_path}: {}",
+                settings.status,
+                message(settings)
             ));
         }
-        Some(_) => {}
+        _ => return not_grafana(url, &settings_path, settings),
     }
-    match &answers.health {
-        None => Verdict::NotServing("Grafana did not answer the health check".to_owned()),
-        Some(answer) if answer.status == 200 => Verdict::Serving(message(answer)),
-        Some(answer) if answer.status == 400 => Verdict::Unhealthy(message(answer)),
-        Some(answer) => Verdict::NotServing(format!(
-            "Grafana loaded the plugin but cannot reach its backend ({} {}): it runs \
-             dist/{executable} on its platform; see Grafana's log for plugin.{plugin_id}",
-            answer.status,
-            message(answer)
+    let Some(Value::Object(fields)) = json(settings) else {
+        return not_grafana(url, &settings_path, settings);
+    };
+    if fields.get("id").and_then(Value::as_str) != Some(plugin_id) {
+        return not_grafana(url, &settings_path, settings);
+    }
+    let not_enabled = || {
+        Verdict::NotServing(format!(
+            "Grafana loaded {plugin_id} but the app is not enabled in this organization, so it \
+             does not call the backend: enable it in provisioning/plugins/ (`disabled: false`), \
+             then restart Grafana, or on the app's page in Administration > Plugins"
+        ))
+    };
+    if fields.get("enabled") == Some(&Value::Bool(false)) {
+        return not_enabled();
+    }
+    let health = match &answers.health {
+        None => return Verdict::NotServing("Grafana did not answer the health check".to_owned()),
+        Some(Err(failure)) => return no_answer(url, &health_path, failure),
+        Some(Ok(answer)) => answer,
+    };
+    let body = json(health);
+    let status = body.as_ref().and_then(|body| body["status"].as_str());
+    match (health.status, status) {
+        (200, Some("OK")) => Verdict::Serving(message(health)),
+        (200, _) => not_grafana(url, &health_path, health),
+        // 400 since Grafana 10; 503 before.
+        (400 | 503, Some(status)) if status != "OK" => Verdict::Unhealthy(message(health)),
+        (404, _) if message(health).to_lowercase().contains("setting not found") => not_enabled(),
+        (404 | 500..=599, _) if is_grafana_error(health) => Verdict::BackendDown(format!(
+            "Grafana cannot reach its backend ({} {})",
+            health.status,
+            message(health)
         )),
+        _ if is_grafana_error(health) => Verdict::NotServing(format!(
+            "Grafana answered {} to {health_path}: {}",
+            health.status,
+            message(health)
+        )),
+        _ => not_grafana(url, &health_path, health),
     }
 }
 
-/// Waits up to `wait` for Grafana to answer, then asks it about the plugin. A backend
-/// Grafana is still starting (5xx from the health check) is asked again for a few seconds.
-pub fn check(endpoint: &Endpoint, plugin_id: &str, executable: &str, wait: Duration) -> Verdict {
+/// Grafana's load errors that keep the plugin out, each with its one fix.
+fn refused(code: &str, plugin_id: &str) -> Option<Verdict> {
+    let reason = match code {
+        "signatureMissing" => format!(
+            "Grafana refused the unsigned plugin (signatureMissing): start it in development \
+             mode (GF_DEFAULT_APP_MODE=development) or allow it with \
+             GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={plugin_id}"
+        ),
+        "signatureModified" | "signatureInvalid" => format!(
+            "Grafana refused the plugin ({code}): dist/MANIFEST.txt does not match dist/; \
+             delete it for development (then GF_DEFAULT_APP_MODE=development or \
+             GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={plugin_id}), or sign again after \
+             the build"
+        ),
+        "failedBackendStart" => return None,
+        other => format!(
+            "Grafana reports the error {other:?} for the plugin; see Grafana's log for \
+             plugin.{plugin_id}"
+        ),
+    };
+    Some(Verdict::NotServing(reason))
+}
+
+/// How long Grafana gets to start the backend after it loaded the plugin.
+const BACKEND_START: Duration = Duration::from_secs(10);
+/// Pause between attempts; `stop` is looked at at least this often.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Waits up to `wait` for something to accept connections at the endpoint, then asks it
+/// about the plugin; a backend Grafana is still starting is asked again for a few seconds.
+/// Every call is bounded (`http`); `stop` (Ctrl-C) ends the wait within a fraction of a second.
+pub fn check(endpoint: &Endpoint, plugin_id: &str, wait: Duration, stop: &AtomicBool) -> Verdict {
     let started = Instant::now();
+    let url = endpoint.url();
     let settings_path = format!("/api/plugins/{plugin_id}/settings");
     let settings = loop {
-        match endpoint.get(&settings_path) {
-            Ok(answer) => break answer,
-            Err(error) if started.elapsed() >= wait => {
-                return Verdict::NotServing(format!(
-                    "nothing answers at {} ({error:#}); is Grafana running there? (GRAFANA_URL \
-                     sets the address)",
-                    endpoint.url()
-                ));
+        match endpoint.get(&settings_path, stop) {
+            Err(Failure::Unreachable(_)) if started.elapsed() < wait => {
+                if !pause(stop) {
+                    return Verdict::Interrupted;
+                }
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            settings => break settings,
         }
     };
-    let health_deadline = Instant::now() + Duration::from_secs(10);
+    let health_deadline = Instant::now() + BACKEND_START;
     loop {
+        let loaded = matches!(&settings, Ok(answer) if answer.status == 200);
         let answers = Answers {
+            errors: Some(endpoint.get("/api/plugins/errors", stop)),
+            health: loaded.then(|| endpoint.get(&format!("/api/plugins/{plugin_id}/health"), stop)),
             settings: Some(settings.clone()),
-            errors: endpoint.get("/api/plugins/errors").ok(),
-            health: (settings.status == 200)
-                .then(|| {
-                    endpoint
-                        .get(&format!("/api/plugins/{plugin_id}/health"))
-                        .ok()
-                })
-                .flatten(),
         };
-        let verdict = diagnose(&answers, plugin_id, executable);
-        let backend_starting = answers.health.as_ref().is_some_and(|h| h.status >= 500);
-        if !backend_starting || Instant::now() >= health_deadline {
+        let verdict = diagnose(&answers, plugin_id, &url);
+        // Grafana answers 404/5xx for a backend it is still starting; it does not try again
+        // after failedBackendStart, so neither does this.
+        let starting = matches!(&answers.health, Some(Ok(health)) if health.status == 404 || health.status >= 500);
+        if !(starting && matches!(verdict, Verdict::BackendDown(_)))
+            || Instant::now() >= health_deadline
+        {
             return verdict;
         }
-        std::thread::sleep(Duration::from_millis(250));
+        if !pause(stop) {
+            return Verdict::Interrupted;
+        }
     }
+}
+
+/// Sleeps [`POLL`]; false when Ctrl-C came.
+fn pause(stop: &AtomicBool) -> bool {
+    std::thread::sleep(POLL);
+    !stop.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
@@ -281,46 +268,83 @@ mod tests {
     use super::*;
 
     const ID: &str = "acme-servicechecks-app";
-    const EXE: &str = "gpx_service_checks_linux_amd64";
+    const URL: &str = "http://localhost:3000";
 
-    fn answer(status: u16, body: &str) -> Option<Answer> {
-        Some(Answer {
+    fn answer(status: u16, body: &str) -> Option<Result<Answer, Failure>> {
+        Some(Ok(Answer {
             status,
             body: body.to_owned(),
-        })
+        }))
     }
 
-    fn loaded(health: Option<Answer>) -> Answers {
+    fn loaded(health: Option<Result<Answer, Failure>>) -> Answers {
         Answers {
-            settings: answer(200, r#"{"id":"acme-servicechecks-app","enabled":true}"#),
+            settings: answer(
+                200,
+                r#"{"id":"acme-servicechecks-app","type":"app","enabled":true}"#,
+            ),
             errors: answer(200, "[]"),
             health,
         }
     }
 
     #[test]
-    fn a_loaded_plugin_with_a_healthy_backend_is_serving() {
+    fn serving_only_when_grafana_says_ok_for_this_plugin() {
         let answers = loaded(answer(200, r#"{"status":"OK","message":"3 targets up"}"#));
         assert_eq!(
-            diagnose(&answers, ID, EXE),
+            diagnose(&answers, ID, URL),
             Verdict::Serving("3 targets up".into())
         );
-        let answers = loaded(answer(
-            400,
-            r#"{"status":"ERROR","message":"bad settings"}"#,
-        ));
-        assert_eq!(
-            diagnose(&answers, ID, EXE),
-            Verdict::Unhealthy("bad settings".into())
-        );
+        for body in [r#"{"status":"ERROR","message":"bad settings"}"#] {
+            for status in [400, 503] {
+                let answers = loaded(answer(status, body));
+                assert_eq!(
+                    diagnose(&answers, ID, URL),
+                    Verdict::Unhealthy("bad settings".into())
+                );
+            }
+        }
+        // 200 from something else: an HTML page, broken JSON, another plugin's settings.
+        for answers in [
+            loaded(answer(200, "<!doctype html><html>Welcome</html>")),
+            loaded(answer(200, "{not json[[[")),
+            loaded(answer(200, r#"{"message":"fine"}"#)),
+            Answers {
+                settings: answer(200, "<!doctype html>"),
+                ..loaded(answer(200, r#"{"status":"OK"}"#))
+            },
+            Answers {
+                settings: answer(200, r#"{"id":"other-app","enabled":true}"#),
+                ..loaded(answer(200, r#"{"status":"OK"}"#))
+            },
+            Answers {
+                errors: answer(200, "<html>"),
+                ..loaded(answer(200, r#"{"status":"OK"}"#))
+            },
+            Answers {
+                settings: answer(404, "<html>404 page</html>"),
+                ..Answers::default()
+            },
+        ] {
+            match diagnose(&answers, ID, URL) {
+                Verdict::NotServing(reason) => assert!(
+                    reason.starts_with("the server at http://localhost:3000 is not Grafana"),
+                    "{reason}"
+                ),
+                other => panic!("{answers:?} gave {other:?}"),
+            }
+        }
     }
 
     #[test]
     fn each_reason_grafana_gives_is_named_with_its_fix() {
-        let cases = [
+        let not_served = [
             (
                 Answers {
-                    settings: answer(404, r#"{"message":"Plugin not found"}"#),
+                    settings: answer(
+                        404,
+                        r#"{"message":"Plugin not found, no installed plugin with that id"}"#,
+                    ),
                     errors: answer(
                         200,
                         r#"[{"pluginId":"other-app","errorCode":"angular"},{"pluginId":"acme-servicechecks-app","errorCode":"signatureMissing"}]"#,
@@ -331,7 +355,7 @@ mod tests {
             ),
             (
                 Answers {
-                    settings: answer(404, "{}"),
+                    settings: answer(404, r#"{"message":"Plugin not found"}"#),
                     errors: answer(
                         200,
                         r#"[{"pluginId":"acme-servicechecks-app","errorCode":"signatureModified"}]"#,
@@ -342,38 +366,75 @@ mod tests {
             ),
             (
                 Answers {
-                    settings: answer(200, "{}"),
-                    errors: answer(
-                        200,
-                        r#"[{"pluginId":"acme-servicechecks-app","errorCode":"failedBackendStart"}]"#,
-                    ),
-                    health: answer(503, r#"{"message":"Plugin unavailable"}"#),
-                },
-                "dist/gpx_service_checks_linux_amd64",
-            ),
-            (
-                Answers {
-                    settings: answer(404, "{}"),
+                    settings: answer(404, r#"{"message":"Plugin not found"}"#),
                     errors: answer(200, "[]"),
                     health: None,
                 },
                 "not in Grafana's plugins directory",
             ),
             (
-                loaded(answer(500, r#"{"message":"Plugin request failed"}"#)),
-                "cannot reach its backend (500 Plugin request failed)",
+                Answers {
+                    settings: answer(200, r#"{"id":"acme-servicechecks-app","enabled":false}"#),
+                    errors: answer(200, "[]"),
+                    health: None,
+                },
+                "not enabled",
+            ),
+            (
+                loaded(answer(404, r#"{"message":"Plugin setting not found"}"#)),
+                "not enabled",
             ),
             (
                 Answers {
-                    settings: answer(401, "{}"),
+                    settings: answer(401, r#"{"message":"Unauthorized"}"#),
+                    ..Answers::default()
+                },
+                "GRAFANA_TOKEN",
+            ),
+            (
+                Answers {
+                    settings: answer(403, r#"{"message":"Access Denied"}"#),
                     ..Answers::default()
                 },
                 "GRAFANA_TOKEN",
             ),
         ];
-        for (answers, expected) in cases {
-            match diagnose(&answers, ID, EXE) {
+        for (answers, expected) in not_served {
+            match diagnose(&answers, ID, URL) {
                 Verdict::NotServing(reason) => {
+                    assert!(reason.contains(expected), "{expected:?} in {reason:?}")
+                }
+                other => panic!("{answers:?} gave {other:?}"),
+            }
+        }
+        let backend_down = [
+            (
+                Answers {
+                    settings: answer(404, r#"{"message":"Plugin not found"}"#),
+                    errors: answer(
+                        200,
+                        r#"[{"pluginId":"acme-servicechecks-app","errorCode":"failedBackendStart"}]"#,
+                    ),
+                    health: None,
+                },
+                "could not start its backend (failedBackendStart)",
+            ),
+            (
+                loaded(answer(500, r#"{"message":"Plugin failed to start"}"#)),
+                "(500 Plugin failed to start)",
+            ),
+            (
+                loaded(answer(404, r#"{"message":"Plugin not registered"}"#)),
+                "(404 Plugin not registered)",
+            ),
+            (
+                loaded(answer(503, r#"{"message":"Plugin unavailable"}"#)),
+                "(503 Plugin unavailable)",
+            ),
+        ];
+        for (answers, expected) in backend_down {
+            match diagnose(&answers, ID, URL) {
+                Verdict::BackendDown(reason) => {
                     assert!(reason.contains(expected), "{expected:?} in {reason:?}")
                 }
                 other => panic!("{answers:?} gave {other:?}"),
@@ -382,23 +443,29 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_parse_from_urls_with_ports_and_prefixes() {
-        let endpoint = Endpoint::parse("http://localhost:3000", None).unwrap();
-        assert_eq!(endpoint.url(), "http://localhost:3000");
-        let endpoint = Endpoint::parse("http://grafana/sub/", Some(String::new())).unwrap();
-        assert_eq!(endpoint.url(), "http://grafana:80/sub");
-        assert!(endpoint.token.is_none());
-        for bad in ["https://grafana", "http://:3000", "http://localhost:x"] {
-            assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
+    fn a_call_past_its_limits_is_named_and_not_waited_on() {
+        let cases = [
+            (Failure::Deadline { received: 3 }, "deadline"),
+            (Failure::TooLarge, "size cap"),
+            (Failure::NotHttp("no status line".into()), "not HTTP"),
+        ];
+        for (failure, expected) in cases {
+            let answers = Answers {
+                settings: Some(Err(failure)),
+                ..Answers::default()
+            };
+            match diagnose(&answers, ID, URL) {
+                Verdict::NotServing(reason) => assert!(
+                    reason.starts_with(
+                        "http://localhost:3000/api/plugins/acme-servicechecks-app/settings"
+                    ) && reason.contains(expected),
+                    "{reason}"
+                ),
+                other => panic!("{other:?}"),
+            }
         }
-    }
-
-    #[test]
-    fn http_answers_parse_into_status_and_body() {
-        let answer = parse_response(b"HTTP/1.0 404 Not Found\r\nA: b\r\n\r\n{\"x\":1}").unwrap();
-        assert_eq!(answer.status, 404);
-        assert_eq!(answer.body, "{\"x\":1}");
-        assert!(parse_response(b"garbage").is_err());
+        let answers = loaded(Some(Err(Failure::Interrupted)));
+        assert_eq!(diagnose(&answers, ID, URL), Verdict::Interrupted);
     }
 
     #[test]
@@ -409,13 +476,12 @@ mod tests {
             .unwrap()
             .port();
         let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}"), None).unwrap();
-        match check(&endpoint, ID, EXE, Duration::ZERO) {
-            Verdict::NotServing(reason) => {
-                assert!(
-                    reason.starts_with(&format!("nothing answers at http://127.0.0.1:{port}")),
-                    "{reason}"
-                )
-            }
+        match check(&endpoint, ID, Duration::ZERO, &AtomicBool::new(false)) {
+            Verdict::NotServing(reason) => assert!(
+                reason.starts_with("nothing answers")
+                    && reason.contains(&format!("at http://127.0.0.1:{port}")),
+                "{reason}"
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -7,17 +7,24 @@ mod compose;
 mod frontend;
 mod grafana;
 mod grafana_api;
+mod http;
 mod process;
 mod watch;
 
 use std::{
     path::{Path, PathBuf},
-    sync::mpsc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
-use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind, event::AccessMode};
+use notify::{
+    EventKind, RecommendedWatcher, RecursiveMode, Watcher, event::AccessKind, event::AccessMode,
+};
 use xshell::Shell;
 
 use crate::{
@@ -31,8 +38,9 @@ use crate::{
     util,
 };
 use compose::Compose;
-use grafana::Grafana;
-use grafana_api::Endpoint;
+use grafana::{Grafana, Watched};
+use grafana_api::Verdict;
+use http::Endpoint;
 use watch::{Batch, Change, Debouncer, classify};
 
 /// Quiet period after the last file event before a batch is handled.
@@ -123,20 +131,40 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         _ => None,
     };
 
-    // The first build assembles the whole dist/, before any Grafana serves from it; its plan
-    // is the one every cycle reruns.
-    let built = build::run(context, &Request::of(vec![target], Profile::Debug))?;
-    let mut loop_state = Loop::new(built.plan, &project.plugin.id, &mode, compose.clone())?;
-    loop_state.webpack_frontend = matches!(project.layout, Layout::CreatePlugin(_));
-
+    // Ctrl-C is heard from here on: every wait below looks at `stop` at least once a second
+    // (a terminal's Ctrl-C also reaches the cargo of the first build, which then ends).
+    let stop = Arc::new(AtomicBool::new(false));
     let (sender, messages) = mpsc::channel();
-    let stop = sender.clone();
+    let handler = (stop.clone(), sender.clone());
     ctrlc::set_handler(move || {
-        let _ = stop.send(Message::Stop);
+        handler.0.store(true, Ordering::SeqCst);
+        let _ = handler.1.send(Message::Stop);
     })
     .context("cannot install the Ctrl-C handler")?;
+    // Armed before the first build: a save made while it runs, while Grafana starts or
+    // before "Serving" waits in the channel and is rebuilt as soon as the start is over.
+    let _watcher = match flags.watch {
+        true => Some(watch_files(ui, &root, project.layout, sender)?),
+        false => None,
+    };
+    let stopped = |during: &str| {
+        ui.status("Stopping", format!("(Ctrl-C during {during})"));
+        Ok(())
+    };
 
-    let mut grafana = Grafana::start(
+    // The first build assembles the whole dist/, before any Grafana serves from it; its plan
+    // is the one every cycle reruns.
+    let built = match build::run(context, &Request::of(vec![target.clone()], Profile::Debug)) {
+        Err(_) if stop.load(Ordering::SeqCst) => return stopped("the first build"),
+        built => built?,
+    };
+    if stop.load(Ordering::SeqCst) {
+        return stopped("the first build");
+    }
+    let mut loop_state = Loop::new(built.plan, &project.plugin.id, &mode, compose.clone())?;
+    loop_state.layout = project.layout;
+
+    let mut grafana = match Grafana::start(
         sh,
         ui,
         &mode,
@@ -144,7 +172,10 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         &root,
         &project.plugin.id,
         flags.port,
-    )?;
+    ) {
+        Err(_) if stop.load(Ordering::SeqCst) => return stopped("Grafana's start"),
+        grafana => grafana?,
+    };
     // Credentials only from the environment, never printed: an attached Grafana may want a
     // service-account token; the ones dev starts allow anonymous admins.
     let token = std::env::var("GRAFANA_TOKEN").ok();
@@ -152,11 +183,16 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         (Mode::Attach, Ok(url)) => Endpoint::parse(&url, token)?,
         _ => Endpoint::parse(&format!("http://localhost:{}", flags.port), token)?,
     };
-    grafana.watch_over(endpoint, &project.plugin.id, &loop_state.file_name());
-    grafana.report(ui);
+    grafana.watch_over(Watched {
+        endpoint,
+        plugin_id: project.plugin.id.clone(),
+        binary: loop_state.dest.clone(),
+        target,
+    });
+    let verdict = grafana.report(ui, &stop);
     // In a create-plugin app webpack watches the frontend; this loop, the backend.
     let webpack = match (flags.watch, project.layout) {
-        (true, Layout::CreatePlugin(manager)) => {
+        (true, Layout::CreatePlugin(manager)) if !stop.load(Ordering::SeqCst) => {
             let watcher = frontend::FrontendWatcher::start(&root, manager)?;
             ui.status(
                 "Watching",
@@ -171,22 +207,40 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         _ => None,
     };
 
-    let result = if flags.watch {
-        watch(sh, ui, &root, &loop_state, &mut grafana, sender, &messages)
+    let result = if stop.load(Ordering::SeqCst) {
+        Ok(())
+    } else if flags.watch {
+        watch(sh, ui, &root, &loop_state, &mut grafana, &messages, &stop)
+    } else if mode == Mode::Attach {
+        // Nothing started, nothing to watch: the answer is the exit status.
+        match verdict {
+            Verdict::Serving(_) | Verdict::Unhealthy(_) | Verdict::Interrupted => Ok(()),
+            _ => Err(anyhow::anyhow!(
+                "the plugin is not serving (the reason is above); nothing to wait for without \
+                 --watch"
+            )),
+        }
     } else {
+        ui.note("Grafana runs until Ctrl-C");
         let _ = messages.recv();
         Ok(())
-    };
-    let stopping = match (&mode, flags.keep_running) {
-        (Mode::Attach, _) => "the watcher (the attached Grafana and its plugin keep running)",
-        (_, true) => "the watcher (Grafana keeps running)",
-        (_, false) => "Grafana and the plugin",
     };
     if let Some(watcher) = webpack {
         ui.status("Stopping", "the frontend watcher");
         watcher.stop();
     }
-    ui.status("Stopping", stopping);
+    let stopping = match (&mode, flags.keep_running, flags.watch) {
+        (Mode::Attach, _, false) => None,
+        (Mode::Attach, _, true) => {
+            Some("the watcher (the attached Grafana and its plugin keep running)")
+        }
+        (_, true, true) => Some("the watcher (Grafana keeps running)"),
+        (_, true, false) => Some("nothing: Grafana keeps running (--keep-running)"),
+        (_, false, _) => Some("Grafana and the plugin"),
+    };
+    if let Some(stopping) = stopping {
+        ui.status("Stopping", stopping);
+    }
     if !flags.keep_running && mode != Mode::Attach {
         grafana.stop(sh)?;
         // Nothing this loop started may outlive it, even if Grafana did not stop its plugin.
@@ -204,8 +258,8 @@ struct Loop {
     mode: Mode,
     compose: Option<Compose>,
     container_binary: String,
-    /// The frontend's files are webpack's (a create-plugin app): never refreshed here.
-    webpack_frontend: bool,
+    /// A create-plugin app's frontend files are webpack's: never refreshed here.
+    layout: Layout,
 }
 
 /// What stopping the running plugin found.
@@ -237,8 +291,12 @@ impl Loop {
             mode: mode.clone(),
             compose,
             container_binary,
-            webpack_frontend: false,
+            layout: Layout::Template,
         })
+    }
+
+    fn webpack_frontend(&self) -> bool {
+        matches!(self.layout, Layout::CreatePlugin(_))
     }
 
     /// The file name Grafana starts: `<executable>_<os>_<arch>[.exe]`.
@@ -316,36 +374,63 @@ fn exact_pattern(text: &str) -> String {
     pattern
 }
 
+/// Starts watching what the backend is built from and what dist/ is assembled from; events
+/// go to `sender` from now on, whatever the loop is doing.
+fn watch_files(
+    ui: &Ui,
+    root: &Path,
+    layout: Layout,
+    sender: mpsc::Sender<Message>,
+) -> Result<RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = sender.send(Message::Files(event));
+    })
+    .context("cannot watch files")?;
+    let (paths, shown): (&[(&str, RecursiveMode)], &str) = match layout {
+        Layout::Template => (
+            &[
+                ("plugin", RecursiveMode::Recursive),
+                ("static", RecursiveMode::Recursive),
+                (".", RecursiveMode::NonRecursive),
+            ],
+            "plugin/, static/, plugin.json and the Cargo files",
+        ),
+        // webpack's own watcher has the rest of src/ and copies src/plugin.json to dist/.
+        Layout::CreatePlugin(_) => (
+            &[
+                ("plugin", RecursiveMode::Recursive),
+                ("src", RecursiveMode::NonRecursive),
+                (".", RecursiveMode::NonRecursive),
+            ],
+            "plugin/, src/plugin.json and the Cargo files",
+        ),
+    };
+    for (path, mode) in paths {
+        let path = root.join(path);
+        if path.exists() {
+            watcher
+                .watch(&path, *mode)
+                .with_context(|| format!("cannot watch {}", path.display()))?;
+        }
+    }
+    ui.status(
+        "Watching",
+        format!("{shown} (a save during the first build is rebuilt after it); Ctrl-C stops"),
+    );
+    Ok(watcher)
+}
+
 fn watch(
     sh: &Shell,
     ui: &Ui,
     root: &Path,
     state: &Loop,
     grafana: &mut Grafana,
-    sender: mpsc::Sender<Message>,
     messages: &mpsc::Receiver<Message>,
+    stop: &AtomicBool,
 ) -> Result<()> {
-    let mut watcher = notify::recommended_watcher(move |event| {
-        let _ = sender.send(Message::Files(event));
-    })
-    .context("cannot watch files")?;
-    for (path, mode) in [
-        ("plugin", RecursiveMode::Recursive),
-        ("static", RecursiveMode::Recursive),
-        (".", RecursiveMode::NonRecursive),
-    ] {
-        let path = root.join(path);
-        if path.exists() {
-            watcher
-                .watch(&path, mode)
-                .with_context(|| format!("cannot watch {}", path.display()))?;
-        }
-    }
-    ui.status(
-        "Watching",
-        "plugin/, static/, plugin.json and the Cargo files; Ctrl-C stops",
-    );
     let mut debouncer = Debouncer::new(DEBOUNCE);
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
     loop {
         let message = match debouncer.wait(Instant::now()) {
             None => messages
@@ -363,9 +448,8 @@ fn watch(
                 }
                 for path in &event.paths {
                     let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-                    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-                    if let Some(change) =
-                        classify(&root, &canonical).or_else(|| classify(&root, path))
+                    if let Some(change) = classify(&root, &canonical, state.layout)
+                        .or_else(|| classify(&root, path, state.layout))
                     {
                         let shown = canonical
                             .strip_prefix(&root)
@@ -381,7 +465,7 @@ fn watch(
         if let Some(batch) = debouncer.take(Instant::now()) {
             // A cycle that fails (a file vanished mid-edit, a rename refused) is reported;
             // the loop keeps watching and the previous backend keeps serving.
-            if let Err(error) = cycle(sh, ui, state, grafana, &batch) {
+            if let Err(error) = cycle(sh, ui, state, grafana, &batch, stop) {
                 ui.error(format!("{error:#}"));
             }
         }
@@ -389,7 +473,14 @@ fn watch(
 }
 
 /// One batch of changes: refresh files, or rebuild and restart; one status line.
-fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch) -> Result<()> {
+fn cycle(
+    sh: &Shell,
+    ui: &Ui,
+    state: &Loop,
+    grafana: &mut Grafana,
+    batch: &Batch,
+    stop: &AtomicBool,
+) -> Result<()> {
     let detected = batch.last_event.elapsed();
     // Editors and tools write temporary files and rename them; name what is still there.
     let existing: Vec<&str> = batch
@@ -409,7 +500,7 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
     } else {
         existing.join(", ")
     };
-    if batch.strongest() == Change::Static && state.webpack_frontend {
+    if batch.strongest() == Change::Static && state.webpack_frontend() {
         // webpack's watcher copies these into dist/ itself.
         return Ok(());
     }
@@ -430,7 +521,7 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
     }
     let build_time = build_started.elapsed();
     let restart_started = Instant::now();
-    if !state.webpack_frontend
+    if !state.webpack_frontend()
         && (batch.changes.contains(&Change::Static) || batch.changes.contains(&Change::Manifest))
     {
         dist::refresh_files(
@@ -442,7 +533,10 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
     dist::replace_binary(&state.step.built_binary, &state.dest)?;
     let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
     let restarted = if batch.strongest() == Change::Manifest {
-        grafana.restart(sh, ui)?;
+        if state.webpack_frontend() {
+            wait_for_webpack_manifest(ui, &state.plan.dist_dir, stop);
+        }
+        grafana.restart(sh, ui, stop)?;
         format!(
             "Grafana restarted in {:.0} ms (plugin.json is read at start-up)",
             milliseconds()
@@ -465,6 +559,27 @@ fn cycle(sh: &Shell, ui: &Ui, state: &Loop, grafana: &mut Grafana, batch: &Batch
         ),
     );
     Ok(())
+}
+
+/// In a create-plugin app webpack copies src/plugin.json into dist/: Grafana is restarted
+/// once that copy is newer than the edit (at most a few seconds), so it reads the new one.
+fn wait_for_webpack_manifest(ui: &Ui, dist: &Path, stop: &AtomicBool) {
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let edited = dist
+        .parent()
+        .and_then(|root| modified(root.join("src").join("plugin.json")));
+    let copied = || modified(dist.join("plugin.json")) >= edited;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !copied() {
+        if Instant::now() >= deadline || stop.load(Ordering::SeqCst) {
+            ui.warning(
+                "webpack has not copied src/plugin.json to dist/ within 10 s; Grafana restarts \
+                 with the dist/plugin.json it has (is `run dev` running?)",
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[cfg(test)]

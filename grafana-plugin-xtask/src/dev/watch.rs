@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::layout::Layout;
+
 /// What a changed file asks for, from the least to the most work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
@@ -20,8 +22,9 @@ pub enum Change {
 }
 
 /// The change a path is, relative to the repository root; `None` for what is not watched
-/// (target/, dist/, .git/, editors' files).
-pub fn classify(root: &Path, path: &Path) -> Option<Change> {
+/// (target/, dist/, .git/, editors' files, and in a create-plugin app the frontend, which
+/// webpack's own watcher has).
+pub fn classify(root: &Path, path: &Path, layout: Layout) -> Option<Change> {
     let relative = path.strip_prefix(root).ok()?;
     let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
     let name = *parts.last()?;
@@ -32,13 +35,16 @@ pub fn classify(root: &Path, path: &Path) -> Option<Change> {
     {
         return None;
     }
+    if parts.join("/") == layout.plugin_json() {
+        return Some(Change::Manifest);
+    }
+    let template = layout == Layout::Template;
     match parts.as_slice() {
-        ["plugin.json"] => Some(Change::Manifest),
         ["Cargo.toml" | "Cargo.lock"] => Some(Change::Source),
         ["plugin", "Cargo.toml" | "build.rs"] => Some(Change::Source),
         ["plugin", "src", ..] => Some(Change::Source),
-        ["static", ..] => Some(Change::Static),
-        ["README.md" | "LICENSE" | "CHANGELOG.md"] => Some(Change::Static),
+        ["static", ..] if template => Some(Change::Static),
+        ["README.md" | "LICENSE" | "CHANGELOG.md"] if template => Some(Change::Static),
         _ => None,
     }
 }
@@ -116,7 +122,7 @@ mod tests {
     #[test]
     fn paths_are_classified_by_what_they_ask_for() {
         let root = Path::new("/repo");
-        let change = |p: &str| classify(root, &root.join(p));
+        let change = |p: &str| classify(root, &root.join(p), Layout::Template);
         assert_eq!(change("plugin/src/health.rs"), Some(Change::Source));
         assert_eq!(change("plugin/src/deep/mod.rs"), Some(Change::Source));
         assert_eq!(change("plugin/Cargo.toml"), Some(Change::Source));
@@ -136,7 +142,21 @@ mod tests {
         ] {
             assert_eq!(change(ignored), None, "{ignored}");
         }
-        assert_eq!(classify(root, Path::new("/elsewhere/plugin.json")), None);
+        assert_eq!(
+            classify(root, Path::new("/elsewhere/plugin.json"), Layout::Template),
+            None
+        );
+        assert_eq!(change("src/plugin.json"), None);
+
+        // A create-plugin app: the manifest is src/plugin.json; webpack has the frontend.
+        let app = Layout::CreatePlugin(crate::layout::PackageManager::Npm);
+        let change = |p: &str| classify(root, &root.join(p), app);
+        assert_eq!(change("src/plugin.json"), Some(Change::Manifest));
+        assert_eq!(change("plugin/src/health.rs"), Some(Change::Source));
+        assert_eq!(change("Cargo.toml"), Some(Change::Source));
+        for ignored in ["plugin.json", "src/module.ts", "README.md", "static/x.js"] {
+            assert_eq!(change(ignored), None, "{ignored}");
+        }
     }
 
     #[test]

@@ -97,7 +97,12 @@ async fn keep_plugin_alive(
         let mut plugin = match PluginProcess::launch(&found.executable).await {
             Ok(plugin) => plugin,
             Err(error) => {
-                println!("standin: cannot start the plugin: {error:#}");
+                // As Grafana logs it: its logger for the plugin, the reason on one line.
+                println!(
+                    "logger=plugin.{} level=error msg=\"Could not start plugin backend\" error={:?}",
+                    found.id,
+                    format!("{error:#}")
+                );
                 {
                     let mut api = api.lock().unwrap();
                     if api.errors.is_empty() {

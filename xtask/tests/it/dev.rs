@@ -1,8 +1,9 @@
 //! `cargo xtask dev --watch` end to end, against a stand-in for Grafana's process manager
 //! (`harness`'s `grafana-standin`: starts the plugin as Grafana does, restarts it within a
-//! second when it exits, reports what serves in a status file). Edit → the new health
-//! message is served; compile error → the old one keeps serving and the error is printed;
-//! fix → the new one; SIGINT → every process started is gone.
+//! second when it exits, reports what serves in a status file). Ctrl-C during the first
+//! build stops it; a save before Grafana serves is served; edit → the new health message is
+//! served; compile error → the old one keeps serving and the error is printed; fix → the
+//! new one; SIGINT → every process started is gone.
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -69,13 +70,17 @@ pub(crate) fn alive(pid: u64) -> bool {
     })
 }
 
-/// `cargo xtask dev --watch --grafana <stand-in>` in `scratch`, its stderr collected.
+/// `cargo xtask dev --watch --grafana <stand-in>` in `scratch`, its stderr collected; in a
+/// process group of its own, as a terminal's foreground job is (Ctrl-C reaches the group).
 pub(crate) fn spawn_dev_watch(
     scratch: &Scratch,
     standin: &Path,
     port: u16,
 ) -> (std::process::Child, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
         .args(["dev", "--watch", "--port", &port.to_string(), "--grafana"])
         .arg(standin)
         .current_dir(scratch.root())
@@ -97,6 +102,22 @@ pub(crate) fn spawn_dev_watch(
         }
     });
     (child, output)
+}
+
+/// Waits for `child` to exit (30 s at most), for a test that has sent it SIGINT.
+fn wait_exit(child: &mut std::process::Child, output: &Mutex<String>) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "xtask dev did not stop on SIGINT:\n{}",
+            output.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The parent of a process (other tests run stand-ins of their own).
@@ -135,15 +156,47 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     let standin = standin();
     let scratch = Scratch::new();
     let port = free_port();
-    let (mut child, output) = spawn_dev_watch(&scratch, &standin, port);
 
+    // Ctrl-C (SIGINT to the foreground group, as a terminal sends it) while the first build
+    // compiles: dev stops, successfully, and starts no Grafana.
+    scratch.edit("plugin/src/health.rs", |s| s + "\n// a change to compile\n");
+    let (mut child, output) = spawn_dev_watch(&scratch, &standin, port);
+    wait_for("the first build to compile the plugin", &output, || {
+        output.lock().unwrap().contains("Compiling plugin")
+    });
+    let interrupted = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let exit = wait_exit(&mut child, &output);
+    let printed = output.lock().unwrap().clone();
+    assert!(exit.success(), "{exit:?}\n{printed}");
+    assert!(
+        printed.contains("Stopping (Ctrl-C during the first build)")
+            && !printed.contains("Started"),
+        "{printed}"
+    );
+
+    let (mut child, output) = spawn_dev_watch(&scratch, &standin, port);
+    // The watcher is armed before the first build: a save made after the build, while
+    // Grafana starts and before "Serving", is rebuilt and served without a second save.
+    wait_for("the first build to finish", &output, || {
+        output.lock().unwrap().contains("Finished dist/")
+    });
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("No targets configured yet", "Saved at start-up: no targets")
+    });
     wait_for("the first build to serve", &output, || {
-        health(&scratch).starts_with("No targets configured yet")
+        !health(&scratch).is_empty()
     });
-    wait_for("the watcher", &output, || {
-        output.lock().unwrap().contains("Watching")
-    });
-    // Printed only after Grafana's API said the plugin is loaded and its backend healthy.
+    wait_for(
+        "the save made during start-up to be served",
+        &output,
+        || health(&scratch).starts_with("Saved at start-up"),
+    );
+    // Printed only after Grafana's API said the plugin is loaded and its backend healthy;
+    // the first build is the one from before the save.
     assert!(
         output.lock().unwrap().contains(&format!(
             "Serving http://localhost:{port}/a/acme-servicechecks-app (backend healthy: No targets configured yet"
@@ -154,7 +207,7 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     let first_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
 
     scratch.edit("plugin/src/health.rs", |s| {
-        s.replace("No targets configured yet", "Edit one: no targets")
+        s.replace("Saved at start-up: no targets", "Edit one: no targets")
     });
     wait_for("the edited message", &output, || {
         health(&scratch).starts_with("Edit one")
@@ -211,18 +264,7 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "xtask dev did not stop on SIGINT:\n{}",
-            output.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, &output);
     assert!(status.success(), "{status:?}\n{}", output.lock().unwrap());
     assert!(!alive(plugin_pid), "the plugin process outlived dev");
     for pid in standin_pids {
@@ -230,20 +272,10 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     }
 }
 
-/// Runs `cargo xtask dev --attach` against a stand-in Grafana started with `env` and serving
-/// `plugins`, and returns the line where dev tells whether the plugin serves.
-fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> String {
-    let port = free_port();
-    let data = tempfile::tempdir().unwrap();
-    let mut grafana = Command::new(standin())
-        .arg("server")
-        .env("GF_PATHS_PLUGINS", plugins)
-        .env("GF_PATHS_DATA", data.path())
-        .env("GF_SERVER_HTTP_PORT", port.to_string())
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+/// `cargo xtask dev --attach` without --watch, Grafana's API at `port`: the line where dev
+/// tells whether the plugin serves, and whether it exited successfully. With nothing to
+/// watch it exits by itself.
+fn attach(scratch: &Scratch, port: u16) -> (String, bool) {
     let mut dev = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["dev", "--attach", "--port", &port.to_string()])
         .current_dir(scratch.root())
@@ -255,39 +287,74 @@ fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> St
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut verdict = String::new();
-    let mut printed = String::new();
-    let mut lines = BufReader::new(dev.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    for line in lines.by_ref() {
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.trim_start().starts_with("Serving") || line.starts_with("error:") {
-            verdict = line;
-            break;
+    let pid = dev.id();
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = finished.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(120));
+        if !watchdog.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
         }
-    }
-    let _ = Command::new("kill")
-        .args(["-INT", &dev.id().to_string()])
-        .status();
-    for line in lines {
+    });
+    let mut printed = String::new();
+    for line in BufReader::new(dev.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
         printed.push_str(&line);
         printed.push('\n');
     }
-    let _ = dev.wait();
-    let _ = grafana.kill();
-    let _ = grafana.wait();
-    // Attach mode says what it manages, and on Ctrl-C leaves the Grafana it did not start.
+    let status = dev.wait().unwrap();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Attach mode says what it manages and, having started nothing, names nothing it stops.
     assert!(
         printed.contains("does not start, restart or stop Grafana")
-            && printed.contains(
-                "Stopping the watcher (the attached Grafana and its plugin keep running)"
-            ),
+            && !printed.contains("Stopping"),
         "{printed}"
     );
-    assert!(!verdict.is_empty(), "dev printed no verdict:\n{printed}");
+    let verdict = printed
+        .lines()
+        .find(|line| line.trim_start().starts_with("Serving") || line.starts_with("error:"))
+        .unwrap_or_else(|| panic!("dev printed no verdict:\n{printed}"))
+        .to_owned();
+    (verdict, status.success())
+}
+
+/// [`attach`] to a stand-in Grafana started with `env` and serving `plugins`.
+fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> (String, bool) {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut grafana = Command::new(standin())
+        .arg("server")
+        .env("GF_PATHS_PLUGINS", plugins)
+        .env("GF_PATHS_DATA", data.path())
+        .env("GF_SERVER_HTTP_PORT", port.to_string())
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let verdict = attach(scratch, port);
+    let _ = grafana.kill();
+    let _ = grafana.wait();
     verdict
+}
+
+/// A web server that answers every request 200 with `body`, as a dashboard or proxy on
+/// Grafana's port might; returns its port.
+fn not_grafana(body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                format!("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n{body}").as_bytes(),
+            );
+        }
+    });
+    port
 }
 
 #[test]
@@ -298,57 +365,83 @@ fn dev_says_whether_grafana_loaded_the_plugin_and_why_not() {
     assert!(built.status.success(), "{}", text(&built.stderr));
     let dist = scratch.root().join("dist");
     let id = "acme-servicechecks-app";
+    let development = [("GF_DEFAULT_APP_MODE", "development")];
     // Grafana's plugins directory with dist/ linked in as the plugin (as dev does locally).
     let linked = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(&dist, linked.path().join(id)).unwrap();
 
-    let verdict = attach_verdict(
-        &scratch,
-        linked.path(),
-        &[("GF_DEFAULT_APP_MODE", "development")],
-    );
+    let (verdict, success) = attach_verdict(&scratch, linked.path(), &development);
     assert!(
-        verdict.contains("/a/acme-servicechecks-app (backend healthy: No targets configured yet"),
+        verdict.contains("/a/acme-servicechecks-app (backend healthy: No targets configured yet")
+            && success,
         "{verdict}"
     );
 
-    let verdict = attach_verdict(&scratch, linked.path(), &[]);
+    let (verdict, success) = attach_verdict(&scratch, linked.path(), &[]);
     assert!(
         verdict.starts_with("error: the plugin is not serving: Grafana refused the unsigned plugin (signatureMissing)")
             && verdict.contains("GF_DEFAULT_APP_MODE=development")
             && verdict.contains(&format!("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={id}")),
         "{verdict}"
     );
+    assert!(!success, "not serving, nothing to watch: exit non-zero");
 
-    // A plugin whose backend file Grafana cannot find for its platform.
-    let misnamed = tempfile::tempdir().unwrap();
-    let plugin = misnamed.path().join(id);
+    // A backend that exits 1 at start (an ELF for this machine that does just that): the
+    // file is there and right, so the pointer is its own output in Grafana's log.
+    let crashing = tempfile::tempdir().unwrap();
+    let plugin = crashing.path().join(id);
     std::fs::create_dir_all(&plugin).unwrap();
     let manifest = std::fs::read_to_string(dist.join("plugin.json"))
         .unwrap()
-        .replace("\"gpx_service_checks\"", "\"gpx_renamed\"");
+        .replace("\"gpx_service_checks\"", "\"gpx_crashing\"");
     std::fs::write(plugin.join("plugin.json"), manifest).unwrap();
-    let verdict = attach_verdict(
-        &scratch,
-        misnamed.path(),
-        &[("GF_DEFAULT_APP_MODE", "development")],
-    );
+    let crashing_binary = plugin
+        .join(crate::scratch::host_binary_name().replace("gpx_service_checks", "gpx_crashing"));
+    std::fs::copy(which("false"), &crashing_binary).unwrap();
+    let (verdict, success) = attach_verdict(&scratch, crashing.path(), &development);
     assert!(
         verdict.contains("could not start its backend (failedBackendStart)")
-            && verdict.contains(&format!("dist/{}", crate::scratch::host_binary_name())),
+            && verdict.contains(&format!(
+                "dist/{} is there (an ELF (Linux) executable",
+                crate::scratch::host_binary_name()
+            ))
+            && verdict.contains(&format!(
+                "Grafana's log (the lines with logger=plugin.{id})"
+            ))
+            && !verdict.contains("cargo xtask build"),
         "{verdict}"
     );
+    assert!(!success);
 
     let empty = tempfile::tempdir().unwrap();
-    let verdict = attach_verdict(
-        &scratch,
-        empty.path(),
-        &[("GF_DEFAULT_APP_MODE", "development")],
-    );
+    let (verdict, _) = attach_verdict(&scratch, empty.path(), &development);
     assert!(
         verdict.contains(&format!(
             "Grafana has not loaded {id}: it is not in Grafana's plugins directory"
         )),
         "{verdict}"
     );
+
+    // Something else answers on the port: never "Serving".
+    for body in ["<!doctype html><title>Home</title>", "{not json[[["] {
+        let port = not_grafana(body);
+        let (verdict, success) = attach(&scratch, port);
+        assert!(
+            verdict.starts_with(&format!(
+                "error: the plugin is not serving: the server at http://localhost:{port} is not Grafana"
+            )) && !success,
+            "{verdict}"
+        );
+    }
+}
+
+/// The path of a program on PATH.
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(program))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
 }
