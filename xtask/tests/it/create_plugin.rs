@@ -255,6 +255,28 @@ fn dev_watch_runs_the_frontend_watcher_and_leaves_no_node_behind() {
         "webpack's clean kept the backend binary"
     );
 
+    // The manifest is src/plugin.json: webpack copies it to dist/, then Grafana restarts
+    // (it reads plugin.json only at start-up), as a plugin.json edit does in the template.
+    assert!(
+        output
+            .lock()
+            .unwrap()
+            .contains("Watching plugin/, src/plugin.json and the Cargo files"),
+        "{}",
+        output.lock().unwrap()
+    );
+    scratch.edit("src/plugin.json", |s| {
+        s.replacen("Checks TCP services", "Edited: checks TCP services", 1)
+    });
+    crate::dev::wait_for("Grafana's restart for src/plugin.json", &output, || {
+        output.lock().unwrap().contains("Grafana restarted")
+    });
+    let manifest = fs::read_to_string(scratch.root().join("dist/plugin.json")).unwrap();
+    assert!(
+        manifest.contains("Edited: checks TCP services"),
+        "webpack did not copy the edited manifest: {manifest}"
+    );
+
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
