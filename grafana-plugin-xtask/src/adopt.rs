@@ -96,6 +96,15 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
             ),
         );
     }
+    context.status(
+        "Depends",
+        format!(
+            "on grafana-plugin-xtask by the relative path {} (xtask's dependency, in the \
+             app's Cargo.toml): it works where this checkout sits at the same place beside the \
+             app, for teammates and CI too; to share it otherwise use a git tag (README)",
+            library_path(&app, &here.join("grafana-plugin-xtask")).display()
+        ),
+    );
     let go: Vec<&str> = ["Magefile.go", "go.mod", "go.sum", "pkg"]
         .into_iter()
         .filter(|name| app.join(name).exists())
@@ -128,6 +137,8 @@ pub enum WhenPresent {
     Keep,
     /// Add the `xtask` alias to the app's .cargo/config.toml, keeping everything else.
     MergeAlias,
+    /// Add `/target` (cargo's build output, about a gigabyte) to the app's .gitignore.
+    MergeIgnore,
     /// Ours is needed as it is: a difference is a conflict.
     Replace,
 }
@@ -158,6 +169,19 @@ fn decide(app: &Path, file: AppFile) -> Result<Decision> {
         WhenPresent::Keep => Ok(Decision::Unchanged(file.relative)),
         WhenPresent::Replace if current == file.contents => Ok(Decision::Unchanged(file.relative)),
         WhenPresent::Replace => Ok(Decision::Write(file, Existing::Differs)),
+        WhenPresent::MergeIgnore => {
+            let text = String::from_utf8_lossy(&current);
+            match ignore_target(&text) {
+                None => Ok(Decision::Unchanged(file.relative)),
+                Some(merged) => Ok(Decision::Write(
+                    AppFile {
+                        contents: merged.into_bytes(),
+                        ..file
+                    },
+                    Existing::Merged,
+                )),
+            }
+        }
         WhenPresent::MergeAlias => {
             let text = String::from_utf8(current)
                 .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
@@ -176,6 +200,23 @@ fn decide(app: &Path, file: AppFile) -> Result<Decision> {
             }
         }
     }
+}
+
+/// The app's .gitignore with `/target` added; `None` when it already ignores target/.
+pub fn ignore_target(theirs: &str) -> Option<String> {
+    let ignored = theirs
+        .lines()
+        .map(str::trim)
+        .any(|line| matches!(line, "target" | "target/" | "/target" | "/target/"));
+    if ignored {
+        return None;
+    }
+    let mut merged = theirs.to_owned();
+    if !merged.is_empty() && !merged.ends_with('\n') {
+        merged.push('\n');
+    }
+    merged.push_str("\n# Rust build output (cargo xtask adopt)\n/target\n");
+    Some(merged)
 }
 
 /// The app's cargo configuration with our `[alias] xtask` added, every other table and
@@ -232,14 +273,27 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
 /// Every file to write into `app`, with its contents.
 fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
     let package_path = app.join("package.json");
+    let not_an_app = |why: &str| {
+        anyhow::anyhow!(
+            "{}: not a create-plugin app ({why}); adopt needs one made by `npx \
+             @grafana/create-plugin`: a package.json with a `build` script and src/plugin.json",
+            app.display()
+        )
+    };
+    if !package_path.is_file() {
+        return Err(not_an_app("no package.json"));
+    }
     let package: serde_json::Value = serde_json::from_str(&project::read_text(&package_path)?)
         .with_context(|| format!("{}: not valid JSON", package_path.display()))?;
+    if !package["scripts"]["build"].is_string() {
+        return Err(not_an_app("package.json has no `build` script"));
+    }
+    if !app.join("src/plugin.json").is_file() {
+        return Err(not_an_app("no src/plugin.json"));
+    }
     let found = layout::detect(app, None, |p| app.join(p).is_file(), Some(&package))?;
     if !matches!(found, Layout::CreatePlugin(_)) {
-        bail!(
-            "{}: not an app made with create-plugin (src/plugin.json and a build script in package.json)",
-            app.display()
-        );
+        return Err(not_an_app("its files say this template's layout"));
     }
     // The app's identity, checked as every build will check it.
     let manifest = app.join(found.plugin_json());
@@ -249,7 +303,7 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
     let version = package["version"].as_str().unwrap_or_default();
     project::check_version(&package_path, "version", version)?;
 
-    let library = here.join("grafana-plugin-xtask");
+    let library = library_path(app, &here.join("grafana-plugin-xtask"));
     let file = |relative: &str, contents: Vec<u8>, existing| AppFile {
         relative: relative.to_owned(),
         contents,
@@ -275,6 +329,11 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
             ".cargo/config.toml",
             read(&here.join(".cargo/config.toml"))?,
             WhenPresent::MergeAlias,
+        ),
+        file(
+            ".gitignore",
+            b"# Rust build output (cargo xtask adopt)\n/target\n".to_vec(),
+            WhenPresent::MergeIgnore,
         ),
         file(
             "xtask/Cargo.toml",
@@ -310,6 +369,25 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
         ));
     }
     Ok(files)
+}
+
+/// The library as the app's Cargo.toml names it: relative to the app (`../service-checks/
+/// grafana-plugin-xtask`, with `/`), which works for every checkout laid out the same way,
+/// teammates' and CI's; absolute only when the two share no ancestor (Windows drives).
+pub fn library_path(app: &Path, library: &Path) -> std::path::PathBuf {
+    let from: Vec<_> = app.components().collect();
+    let to: Vec<_> = library.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return library.to_owned();
+    }
+    let mut parts: Vec<String> = vec!["..".to_owned(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned()),
+    );
+    std::path::PathBuf::from(parts.join("/"))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -389,6 +467,44 @@ mod tests {
             parsed["workspace"]["dependencies"]["grafana-plugin-xtask"]["path"].as_str(),
             Some(odd)
         );
+    }
+
+    #[test]
+    fn the_library_is_named_relative_to_the_app() {
+        assert_eq!(
+            library_path(
+                Path::new("/home/ann/apps/my-app"),
+                Path::new("/home/ann/src/service-checks/grafana-plugin-xtask")
+            ),
+            Path::new("../../src/service-checks/grafana-plugin-xtask")
+        );
+        assert_eq!(
+            library_path(
+                Path::new("/w/my-app"),
+                Path::new("/w/service-checks/grafana-plugin-xtask")
+            ),
+            Path::new("../service-checks/grafana-plugin-xtask")
+        );
+        // No common ancestor (another drive): the absolute path is all there is.
+        assert_eq!(
+            library_path(Path::new("a/app"), Path::new("/w/lib")),
+            Path::new("/w/lib")
+        );
+    }
+
+    #[test]
+    fn target_joins_the_apps_gitignore_once() {
+        let theirs = "node_modules/\ndist/";
+        let merged = ignore_target(theirs).unwrap();
+        assert_eq!(
+            merged,
+            "node_modules/\ndist/\n\n# Rust build output (cargo xtask adopt)\n/target\n"
+        );
+        assert_eq!(ignore_target(&merged), None);
+        for already in ["target\n", "/target/\n", "x\n  target/  \n"] {
+            assert_eq!(ignore_target(already), None, "{already:?}");
+        }
+        assert!(ignore_target("target-other\n").is_some());
     }
 
     #[test]

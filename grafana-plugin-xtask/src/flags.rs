@@ -67,10 +67,10 @@ pub enum Command<C: Subcommand> {
 
     /// Give an app made with create-plugin this repository's Rust backend and `cargo xtask`.
     ///
-    /// Writes Cargo.toml (members plugin and xtask, the app's version), Cargo.lock (unless
-    /// the app has one), the xtask alias in .cargo/config.toml (added to an existing one),
-    /// a thin xtask/ depending on this library by path, and plugin/; touches nothing of the
-    /// frontend. The id and executable come from the app's src/plugin.json. A file of the
+    /// Writes Cargo.toml (members plugin and xtask, the app's version, this library by a
+    /// path relative to the app), Cargo.lock (unless the app has one), the xtask alias in
+    /// .cargo/config.toml (added to an existing one), /target in .gitignore, a thin xtask/
+    /// and plugin/; touches nothing of the frontend. The id and executable come from the app's src/plugin.json. A file of the
     /// app's that would change is listed and nothing is written, unless --force.
     Adopt(AdoptFlags),
 

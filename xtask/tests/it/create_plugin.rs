@@ -337,6 +337,40 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
             .output()
             .unwrap()
     };
+    // Not an app: said so, with what makes one.
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("adopt")
+        .arg(empty.path())
+        .current_dir(repository)
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success()
+            && stderr.contains("not a create-plugin app (no package.json)")
+            && stderr.contains("a package.json with a `build` script and src/plugin.json"),
+        "{stderr}"
+    );
+    fs::write(
+        empty.path().join("package.json"),
+        "{\"version\": \"1.0.0\"}",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("adopt")
+        .arg(empty.path())
+        .current_dir(repository)
+        .output()
+        .unwrap();
+    assert!(
+        text(&output.stderr)
+            .contains("not a create-plugin app (package.json has no `build` script)"),
+        "{}",
+        text(&output.stderr)
+    );
+
     // A file that would change: listed, nothing written.
     let refused = adopt(false);
     let stderr = text(&refused.stderr);
@@ -378,6 +412,21 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
         assert!(app.path().join(file).is_file(), "{file}");
     }
     fs::remove_file(app.path().join("plugin/src/main.rs.before-adopt")).unwrap();
+    // What works on a teammate's or CI's checkout: the library by a relative path, said so;
+    // and cargo's output kept out of git.
+    let manifest = fs::read_to_string(app.path().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("grafana-plugin-xtask = { path = \"../")
+            && !manifest.contains(&format!("path = \"{}", repository.display())),
+        "{manifest}"
+    );
+    assert!(stderr.contains("by the relative path ../"), "{stderr}");
+    let ignore = fs::read_to_string(app.path().join(".gitignore")).unwrap();
+    let theirs = fs::read_to_string(fixture.join(".gitignore")).unwrap();
+    assert!(
+        ignore.starts_with(&theirs) && ignore.ends_with("\n/target\n"),
+        "{ignore}"
+    );
 
     // With no other edit, the app's own `cargo xtask build` builds both halves.
     let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
