@@ -26,6 +26,18 @@ pub enum PackageManager {
 }
 
 impl PackageManager {
+    /// From package.json's `packageManager` (`yarn@1.22.22`, corepack's field), if it names
+    /// one of these.
+    pub fn from_field(package_json: Option<&Value>) -> Option<PackageManager> {
+        let field = package_json?["packageManager"].as_str()?;
+        match field.split('@').next()? {
+            "npm" => Some(PackageManager::Npm),
+            "yarn" => Some(PackageManager::Yarn),
+            "pnpm" => Some(PackageManager::Pnpm),
+            _ => None,
+        }
+    }
+
     /// From the lockfile present; npm without one (create-plugin's default).
     pub fn from_lockfiles(exists: impl Fn(&str) -> bool) -> PackageManager {
         if exists("pnpm-lock.yaml") {
@@ -78,7 +90,12 @@ pub fn detect(
     exists: impl Fn(&str) -> bool,
     package_json: Option<&Value>,
 ) -> Result<Layout> {
-    let create_plugin = || Layout::CreatePlugin(PackageManager::from_lockfiles(&exists));
+    let create_plugin = || {
+        Layout::CreatePlugin(
+            PackageManager::from_field(package_json)
+                .unwrap_or_else(|| PackageManager::from_lockfiles(&exists)),
+        )
+    };
     match setting {
         Some("template") => return Ok(Layout::Template),
         Some("create-plugin") => return Ok(create_plugin()),
@@ -155,6 +172,22 @@ mod tests {
         assert_eq!(
             detect_with(&["plugin.json", "src/plugin.json", "package.json"], None).unwrap(),
             Layout::CreatePlugin(PackageManager::Npm)
+        );
+        // package.json's packageManager (corepack's) names it before any lockfile.
+        let package = serde_json::json!({
+            "scripts": { "build": "webpack" },
+            "packageManager": "yarn@1.22.22"
+        });
+        let files = ["src/plugin.json", "package.json", "package-lock.json"];
+        assert_eq!(
+            detect(
+                Path::new("/app"),
+                None,
+                |p| files.contains(&p),
+                Some(&package)
+            )
+            .unwrap(),
+            Layout::CreatePlugin(PackageManager::Yarn)
         );
         // src/plugin.json without a build script is not a create-plugin app.
         assert!(detect_with(&["src/plugin.json"], None).is_err());

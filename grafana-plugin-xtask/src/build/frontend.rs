@@ -82,6 +82,78 @@ pub fn files_in_dist(dist: &Path, executable_prefix: &str) -> Result<Vec<String>
         .collect())
 }
 
+/// The frontend's tools, found before anything builds: the package manager (named by
+/// package.json's `packageManager` or the lockfile) and node, old enough for `engines.node`.
+/// Each missing piece is said with how to get it.
+pub fn check_tools(sh: &Shell, ui: &Ui, root: &Path, manager: PackageManager) -> Result<()> {
+    let package_path = root.join("package.json");
+    let package: serde_json::Value =
+        serde_json::from_str(&crate::project::read_text(&package_path)?)
+            .with_context(|| format!("{}: not valid JSON", package_path.display()))?;
+    let program = manager.program();
+    let named_by = match package["packageManager"].as_str() {
+        Some(field) => format!("package.json's packageManager is {field}"),
+        None => format!("the app's lockfile is {program}'s"),
+    };
+    if util::on_path("node").is_none() {
+        anyhow::bail!(
+            "the frontend build needs Node.js, and `node` is not on PATH: install Node.js {} \
+             (https://nodejs.org, or nvm), which includes npm and corepack",
+            package["engines"]["node"].as_str().unwrap_or("22 or newer")
+        );
+    }
+    if util::on_path(program).is_none() {
+        let fix = match manager {
+            PackageManager::Npm => "it comes with Node.js; reinstall Node.js".to_owned(),
+            _ => format!(
+                "run `corepack enable` (it comes with Node.js and provides the version \
+                 packageManager names), or `npm install --global {program}`"
+            ),
+        };
+        anyhow::bail!(
+            "the frontend build runs `{program} run build` ({named_by}), and `{program}` is not \
+             on PATH: {fix}"
+        );
+    }
+    if let Some(wanted) = package["engines"]["node"].as_str()
+        && let Some(minimum) = minimum_major(wanted)
+    {
+        let version = cmd!(sh, "node --version")
+            .quiet()
+            .read()
+            .unwrap_or_default();
+        let major = version
+            .trim()
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|major| major.parse::<u32>().ok());
+        if let Some(major) = major.filter(|major| *major < minimum) {
+            let message = format!(
+                "node {} is older than package.json's engines.node ({wanted}): install Node.js \
+                 {minimum} or newer (nvm install {minimum})",
+                version.trim()
+            );
+            if manager == PackageManager::Yarn {
+                // yarn refuses to install under an engine it does not match.
+                anyhow::bail!("{message}");
+            }
+            ui.warning(format!("{message}; {program} may go on (major {major})"));
+        }
+    }
+    Ok(())
+}
+
+/// The least major version a simple `engines` range allows: `>=22`, `>=22.11.0`, `^22`.
+fn minimum_major(range: &str) -> Option<u32> {
+    let range = range.trim();
+    let rest = range
+        .strip_prefix(">=")
+        .or_else(|| range.strip_prefix('^'))
+        .or_else(|| range.strip_prefix('~'))?;
+    rest.trim().split('.').next()?.parse().ok()
+}
+
 /// Runs the app's `build` script unless its inputs and dist/'s frontend files are as they
 /// were after the last successful build. `Ok(false)`: skipped.
 pub fn build(
@@ -110,9 +182,7 @@ pub fn build(
                 install.join(" ")
             ),
         );
-        cmd!(sh, "{program} {install...}")
-            .quiet()
-            .run()
+        run(ui, cmd!(sh, "{program} {install...}"))
             .with_context(|| format!("`{program} {}` failed", install.join(" ")))?;
     }
     let run = manager.run_args("build");
@@ -122,14 +192,30 @@ pub fn build(
     );
     // A failed build invalidates the stamp before anything else can go wrong.
     let _ = fs::remove_file(&stamp);
-    cmd!(sh, "{program} {run...}")
-        .quiet()
-        .run()
+    self::run(ui, cmd!(sh, "{program} {run...}"))
         .with_context(|| format!("the frontend build (`{program} {}`) failed", run.join(" ")))?;
     let after = fingerprint(root, &files_in_dist(&dist, executable_prefix)?)?;
     fs::create_dir_all(scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     fs::write(&stamp, after).with_context(|| format!("cannot write {}", stamp.display()))?;
     Ok(true)
+}
+
+/// Runs a frontend command. Its output is on screen as it comes, as cargo shows its own;
+/// with `--quiet`, only when it fails.
+fn run(ui: &Ui, command: xshell::Cmd<'_>) -> Result<()> {
+    let command = command.quiet();
+    if !ui.quiet() {
+        return Ok(command.run()?);
+    }
+    let output = command.ignore_status().output()?;
+    if !output.status.success() {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(&output.stdout);
+        let _ = stderr.write_all(&output.stderr);
+        anyhow::bail!("{}", output.status);
+    }
+    Ok(())
 }
 
 /// Forgets the last build, so the next one runs the frontend again (after dist/ was put
@@ -159,6 +245,15 @@ mod tests {
         assert_ne!(first, fingerprint(root.path(), &[]).unwrap());
         fs::write(root.path().join("src/module.tsx"), "two!").unwrap();
         assert_ne!(first, fingerprint(root.path(), &outputs).unwrap());
+    }
+
+    #[test]
+    fn engines_ranges_give_their_least_major() {
+        assert_eq!(minimum_major(">=22"), Some(22));
+        assert_eq!(minimum_major(">= 20.11.0"), Some(20));
+        assert_eq!(minimum_major("^18.0.0"), Some(18));
+        assert_eq!(minimum_major("*"), None);
+        assert_eq!(minimum_major("20 || 22"), None);
     }
 
     #[test]

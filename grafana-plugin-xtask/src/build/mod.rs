@@ -211,6 +211,8 @@ impl Before {
         if !request.frontend || request.dry_run {
             return Ok((before, None));
         }
+        // Before any build: a missing yarn is said now, not after the backend's minutes.
+        frontend::check_tools(&context.sh, &context.ui, &root, manager)?;
         let scratch = dist::scratch_dir(&root);
         let copy = scratch.join(dist::BEFORE_DIR);
         let existed = dist::snapshot(&before.dist, &copy)?;

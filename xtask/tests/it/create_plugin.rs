@@ -3,7 +3,11 @@
 //! downloaded): one dist/ with the frontend build's files and the backend binary, in both
 //! build orders; a failed frontend or backend build leaves dist/ as it was; one version;
 //! the archive. SKIPPED without node and npm.
-use std::{fs, path::Path, process::Command};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, snapshot, text};
 
@@ -105,6 +109,15 @@ fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
         before,
         "dist/ changed after a failed frontend build"
     );
+    // With -q the frontend's output is on screen only because it failed.
+    let output = scratch.xtask(&["build", "--frontend-only", "-q"]);
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success()
+            && stderr.contains("ERROR in ./src/module.tsx")
+            && stderr.contains("error: the frontend build"),
+        "{stderr}"
+    );
 
     // A backend that does not build: dist/ as it was too, the new frontend output undone.
     scratch.edit("src/module.tsx", |s| {
@@ -154,6 +167,17 @@ fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
         s.replace("\"version\": \"0.2.0\"", "\"version\": \"0.1.0\"")
     });
 
+    // -q prints only errors: webpack's lines of a build that works are not shown.
+    scratch.edit("src/module.tsx", |s| format!("// quiet\n{s}"));
+    let output = scratch.xtask(&["build", "--frontend-only", "-q"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "", "-q printed something");
+    assert!(
+        fs::read_to_string(dist.join("module.js"))
+            .unwrap()
+            .contains("quiet")
+    );
+
     // The archive carries every frontend file and the binary, and passes validate.
     let release = harness::binaries::release_for("linux", "amd64");
     let linux = format!("{EXECUTABLE}_linux_amd64");
@@ -175,6 +199,38 @@ fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
             "{file} in {entries:?}"
         );
     }
+}
+
+#[test]
+fn a_missing_package_manager_is_said_before_anything_builds() {
+    const TEST: &str = "a_missing_package_manager_is_said_before_anything_builds";
+    // PATH with node but without yarn: the places yarn is left out.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|dir| !dir.join("yarn").exists())
+        .collect();
+    if !dirs.iter().any(|dir| dir.join("node").is_file()) {
+        return harness::skip(
+            TEST,
+            "node is not installed, or yarn is installed beside it",
+        );
+    }
+    let path = std::env::join_paths(dirs).unwrap();
+    let scratch = Scratch::create_plugin_app();
+    scratch.edit("package.json", |s| {
+        s.replacen('{', "{\n  \"packageManager\": \"yarn@1.22.22\",", 1)
+    });
+    let output = scratch.xtask_env(&["build", "--debug"], &[("PATH", path.to_str().unwrap())]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("the frontend build runs `yarn run build` (package.json's packageManager is yarn@1.22.22), and `yarn` is not on PATH: run `corepack enable`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Compiling"),
+        "nothing builds first: {stderr}"
+    );
 }
 
 #[test]
