@@ -29,14 +29,25 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     let project = context.project()?;
     let root = project.cargo.workspace_root.clone();
     let platforms = build::requested_targets(&flags.targets)?;
-    // Everything that can stop the package is found before anything builds.
-    let token = signing_token(flags)?;
+    // Everything that can stop the package is found, and said together, before anything
+    // builds: the token with the platforms this machine cannot build.
+    let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
+    let token_problem = (token.is_none() && flags.sign).then(|| {
+        format!(
+            "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → \
+             Access Policies, scope plugins:write)"
+        )
+    });
+    if let (true, Some(problem)) = (flags.no_build, &token_problem) {
+        bail!("{problem}");
+    }
 
     if !flags.no_build {
         // The size-optimized profile: what ships is built with fat LTO and one codegen unit.
         let mut request = Request::of(platforms.clone(), Profile::Dist);
         // One missing platform refuses the package: nothing builds, dist/ stays as it is.
         request.all_or_nothing = true;
+        request.refused_also = token_problem.into_iter().collect();
         build::run(context, &request).context(
             "cannot package what cannot build here; build on a machine that has every \
              platform's toolchain (darwin needs macOS), or package fewer platforms with --target",
@@ -221,18 +232,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Grafana's access-policy token, when set; `--sign` without one is refused before anything
-/// builds.
-fn signing_token(flags: &PackageFlags) -> Result<Option<String>> {
-    let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
-    if token.is_none() && flags.sign {
-        bail!(
-            "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → Access Policies, scope plugins:write)"
-        );
-    }
-    Ok(token)
 }
 
 /// Refuses binaries Grafana could not start under their names (wrong format or CPU, a glibc

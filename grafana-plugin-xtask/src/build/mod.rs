@@ -42,6 +42,9 @@ pub struct Request {
     pub message_format: MessageFormat,
     /// Refuse to build anything when one target cannot be built (`package`).
     pub all_or_nothing: bool,
+    /// Problems the caller found (`package --sign` without a token) that refuse the build as
+    /// a missing platform does: listed with the missing platforms, before anything builds.
+    pub refused_also: Vec<String>,
     /// Build a create-plugin app's frontend (its `build` script) first.
     pub frontend: bool,
 }
@@ -68,6 +71,7 @@ impl Request {
             dry_run: flags.dry_run,
             message_format: flags.message_format,
             all_or_nothing: false,
+            refused_also: Vec::new(),
             frontend: !flags.backend_only,
         })
     }
@@ -83,6 +87,7 @@ impl Request {
             dry_run: false,
             message_format: MessageFormat::Human,
             all_or_nothing: false,
+            refused_also: Vec::new(),
             frontend: true,
         }
     }
@@ -311,14 +316,24 @@ fn build_from(
         .filter_map(|t| t.step.as_ref().err())
         .collect();
     if total > 1 || request.all_or_nothing {
-        for missing in &missing {
+        for missing in missing.iter().copied().chain(&request.refused_also) {
             ui.error(missing);
         }
     }
-    if request.all_or_nothing && !missing.is_empty() {
+    if request.all_or_nothing && !(missing.is_empty() && request.refused_also.is_empty()) {
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{} of {total} targets cannot be built here",
+                missing.len()
+            ));
+        }
+        if !request.refused_also.is_empty() {
+            problems.push(format!("{} other problem(s)", request.refused_also.len()));
+        }
         bail!(
-            "{} of {total} targets cannot be built here (above); nothing was built and dist/ was left as it was",
-            missing.len()
+            "{} (above); nothing was built and dist/ was left as it was",
+            problems.join(" and ")
         );
     }
     let outcomes = build_all(sh, ui, options, &plan.targets);

@@ -296,6 +296,20 @@ fn a_package_that_cannot_build_every_platform_stops_before_building() {
         "targets cannot be built here (above); nothing was built",
     );
     assert!(!stderr.contains("    Building "), "{stderr}");
+    // --sign without a token: said together with the platforms, not one after the other.
+    let output = scratch.xtask_env(
+        &["package", "--sign"],
+        &[("GRAFANA_ACCESS_POLICY_TOKEN", "")],
+    );
+    let stderr = text(&output.stderr);
+    assert_fails_with(
+        &output,
+        "targets cannot be built here and 1 other problem(s) (above); nothing was built",
+    );
+    assert!(
+        stderr.contains("error: --sign needs a Grafana access policy token"),
+        "{stderr}"
+    );
     for (name, data) in before {
         assert_eq!(
             fs::read(dist.join(&name)).unwrap(),
