@@ -72,6 +72,17 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
     }
 }
 
+/// The magic that starts a Go binary's build information (`.go.buildinfo`, Go 1.13+): a
+/// backend built by Mage, not by this tool.
+const GO_BUILDINFO: &[u8] = b"\xff Go buildinf:";
+
+/// Whether `bytes` are a Go program's (any format).
+pub fn is_go(bytes: &[u8]) -> bool {
+    bytes
+        .windows(GO_BUILDINFO.len())
+        .any(|window| window == GO_BUILDINFO)
+}
+
 #[derive(Clone, Copy)]
 enum Endian {
     Little,

@@ -391,6 +391,59 @@ fn build_all(
         .collect()
 }
 
+/// `linux/arm64` for each `<executable>_linux_arm64` (the name itself when it is no platform's).
+fn platforms_of(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| {
+            let rest = name.trim_end_matches(".exe");
+            match rest.rsplitn(3, '_').collect::<Vec<_>>().as_slice() {
+                [arch, os, _] => format!("{os}/{arch}"),
+                _ => name.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Names, once, the binaries in dist/ this build did not make and Grafana may run: a Go
+/// backend's (left by Mage: Grafana on that platform would run Go, not this backend), and
+/// files of another executable name (which Grafana never runs), each with the fix.
+fn warn_about_foreign_binaries(ui: &crate::ui::Ui, plan: &BuildPlan) {
+    let go: Vec<&String> = (plan.kept_binaries.iter())
+        .filter(|name| {
+            std::fs::read(plan.kept_from.join(name)).is_ok_and(|bytes| crate::binary::is_go(&bytes))
+        })
+        .collect();
+    if !go.is_empty() {
+        let names: Vec<String> = go.iter().map(|name| name.to_string()).collect();
+        let targets: Vec<String> = platforms_of(&names)
+            .into_iter()
+            .map(|platform| format!("--target {platform}"))
+            .collect();
+        ui.warning(format!(
+            "dist/ keeps Go binaries a Go backend's build left: {}; Grafana on those platforms \
+             would run the Go backend, not this one: build them (`cargo xtask build {}`) or \
+             drop them (`cargo xtask build --clean`)",
+            names.join(", "),
+            targets.join(" ")
+        ));
+    }
+    let prefix = targets::executable_prefix(&plan.executable);
+    let foreign: Vec<&String> = (plan.files.iter())
+        .map(|file| &file.dest)
+        .filter(|name| name.starts_with("gpx_") && !name.starts_with(&prefix))
+        .collect();
+    if !foreign.is_empty() {
+        let names: Vec<&str> = foreign.iter().map(|name| name.as_str()).collect();
+        ui.warning(format!(
+            "dist/ has backend binaries of another executable name: {}; Grafana runs only \
+             {prefix}<os>_<arch> (plugin.json's executable): delete them from dist/ (a Go \
+             backend's build left them?)",
+            names.join(", ")
+        ));
+    }
+}
+
 fn assemble(
     ui: &crate::ui::Ui,
     plan: &BuildPlan,
@@ -406,11 +459,12 @@ fn assemble(
     }
     if !plan.kept_binaries.is_empty() {
         what.push_str(&format!(
-            ", keeping {} binaries of other platforms",
-            plan.kept_binaries.len()
+            ", keeping the binaries already there for {}",
+            platforms_of(&plan.kept_binaries).join(", ")
         ));
     }
     ui.status("Assembling", what);
+    warn_about_foreign_binaries(ui, plan);
     if !plan.dropped_binaries.is_empty() {
         ui.status(
             "Removing",

@@ -85,6 +85,8 @@ pub struct TargetPlan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildPlan {
     pub plugin_id: String,
+    /// plugin.json's `executable`: every binary is `<executable>_<os>_<arch>[.exe]`.
+    pub executable: String,
     pub version: String,
     pub profile: Profile,
     pub check_only: bool,
@@ -307,6 +309,7 @@ pub fn plan(
 
     Ok(BuildPlan {
         plugin_id: project.plugin.id.clone(),
+        executable: project.plugin.executable.clone(),
         version: project.cargo.version.clone(),
         profile: options.profile,
         check_only: options.check_only,

@@ -246,6 +246,43 @@ fn every_command_has_help() {
 }
 
 #[test]
+fn go_binaries_left_in_dist_are_named_once_with_the_fix() {
+    let scratch = Scratch::new();
+    let dist = scratch.root().join("dist");
+    fs::create_dir_all(&dist).unwrap();
+    // What `mage buildAll` left for linux/arm64: a Go program (its build-info magic).
+    let mut go = harness::binaries::release_for("linux", "arm64");
+    go.extend_from_slice(b"\xff Go buildinf:\x08\x02");
+    let name = format!("{EXECUTABLE}_linux_arm64");
+    fs::write(dist.join(&name), &go).unwrap();
+    let output = scratch.xtask(&["build", "--debug"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("Go binaries"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "warning: dist/ keeps Go binaries a Go backend's build left: {name}"
+        )) && warnings[0].contains("`cargo xtask build --target linux/arm64`")
+            && warnings[0].contains("--clean"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("keeping the binaries already there for linux/arm64"),
+        "{stderr}"
+    );
+    // Built over, or dropped with --clean, it is gone and so is the warning.
+    let output = scratch.xtask(&["build", "--debug", "--clean"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!dist.join(&name).exists());
+    let output = scratch.xtask(&["build", "--debug"]);
+    assert!(!text(&output.stderr).contains("Go binaries"));
+}
+
+#[test]
 fn a_rename_is_warned_about_and_clean_says_what_it_removes() {
     let scratch = Scratch::new();
     let dist = scratch.root().join("dist");

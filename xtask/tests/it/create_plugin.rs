@@ -81,6 +81,18 @@ fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
     assert!(stderr.contains("Fresh frontend"), "{stderr}");
     assert!(!stderr.contains("Installing"), "{stderr}");
 
+    // A backend binary of another executable name (an old Go build's) is named once.
+    fs::write(dist.join("gpx_old_linux_amd64"), "an old build").unwrap();
+    let output = scratch.xtask(&["build", "--debug", "--backend-only"]);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "warning: dist/ has backend binaries of another executable name: gpx_old_linux_amd64;"
+        ) && stderr.matches("another executable name").count() == 1,
+        "{stderr}"
+    );
+    fs::remove_file(dist.join("gpx_old_linux_amd64")).unwrap();
+
     // `npm run build` after `cargo xtask build` keeps the binary (create-plugin's keep
     // pattern), and `cargo xtask build` after `npm run build` keeps the frontend output.
     let npm = Command::new("npm")
