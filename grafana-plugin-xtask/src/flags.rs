@@ -148,7 +148,7 @@ pub struct AdoptFlags {
 
 #[derive(Debug, Args)]
 pub struct InitFlags {
-    /// The new plugin id, by Grafana's rule: <org>-<name>-<type>, lower case.
+    /// The new plugin id, by Grafana's rule for an app: <org>-<name>-app, lower case.
     #[arg(long)]
     pub id: String,
 

@@ -83,6 +83,18 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
 /// executable (`gpx_<name part of the id>` unless given).
 pub fn new_identity(flags: &InitFlags, plugin_type: &str) -> Result<Identity> {
     let id = flags.id.trim();
+    for other in ["panel", "datasource"] {
+        if plugin_type != other && id.ends_with(&format!("-{other}")) {
+            let why = match other {
+                "panel" => "panels have no backend",
+                _ => "a data source is another kind of plugin than this app",
+            };
+            bail!(
+                "--id {id:?}: a -{other} id, but this is an app plugin ({why}); give an id \
+                 ending in -{plugin_type}, e.g. \"myorg-myplugin-{plugin_type}\""
+            );
+        }
+    }
     if !project::is_valid_plugin_id(id) || !id.ends_with(&format!("-{plugin_type}")) {
         bail!(
             "--id {id:?}: Grafana accepts <org>-<name>-{plugin_type} in lower-case letters and \
@@ -285,12 +297,11 @@ mod tests {
                 executable: "gpx_foo".into()
             }
         );
-        for bad in [
-            "MyOrg-Foo-app",
-            "myorg-foo-panel",
-            "foo",
-            "myorg-foo-bar-baz-app",
-        ] {
+        let panel = new_identity(&flags("myorg-foo-panel", "Foo"), "app")
+            .unwrap_err()
+            .to_string();
+        assert!(panel.contains("panels have no backend"), "{panel}");
+        for bad in ["MyOrg-Foo-app", "foo", "myorg-foo-bar-baz-app"] {
             let error = new_identity(&flags(bad, "Foo"), "app")
                 .unwrap_err()
                 .to_string();

@@ -209,7 +209,17 @@ pub fn parse_plugin_json(path: &Path, text: &str) -> Result<PluginJson> {
         ),
     }
 
-    let executable = string_field("executable", "gpx_my_plugin")?;
+    // The example is the name `init` derives from the id: gpx_<name part>.
+    let suggested = object
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| {
+            let parts: Vec<&str> = id.split('-').collect();
+            (parts.len() >= 3).then(|| format!("gpx_{}", parts[parts.len() - 2]))
+        })
+        .filter(|name| executable_problem(name).is_none())
+        .unwrap_or_else(|| "gpx_my_plugin".to_owned());
+    let executable = string_field("executable", &suggested)?;
     if let Some(problem) = executable_problem(&executable) {
         bail!("{file}: field `executable` {problem}");
     }
@@ -519,7 +529,7 @@ mod tests {
             ),
             (
                 with("executable", ""),
-                "field `executable` is missing; add \"executable\": \"gpx_my_plugin\"",
+                "field `executable` is missing; add \"executable\": \"gpx_servicechecks\"",
             ),
             (
                 with("executable", "null"),

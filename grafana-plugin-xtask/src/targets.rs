@@ -157,6 +157,15 @@ pub fn check_known(targets: &[BuildTarget], known: &[String]) -> Result<()> {
                 .map(String::as_str)
                 .collect();
         }
+        // The few closest: most parts in common, then the shortest.
+        let common = |known: &str| {
+            known
+                .split('-')
+                .filter(|part| triple.split('-').any(|p| p == *part))
+                .count()
+        };
+        alike.sort_by_key(|known| (std::cmp::Reverse(common(known)), known.len()));
+        alike.truncate(5);
         let suggestion = if alike.is_empty() {
             format!("use a platform of the table ({})", platform_names())
         } else {
@@ -507,6 +516,20 @@ mod tests {
             error.starts_with("--target riscv64-unknown-linux-musl=linux/riscv64: \"riscv64-unknown-linux-musl\" is not a Rust target this rustc knows; known targets like it: x86_64-unknown-linux-musl, riscv64gc-unknown-linux-musl, riscv64gc-unknown-linux-gnu"),
             "{error}"
         );
+        // Many alike: the few closest, not all of them.
+        let many: Vec<String> = (0..40)
+            .map(|n| format!("x86_64-vendor{n}-os{n}"))
+            .chain(["x86_64-unknown-linux-gnu".to_owned()])
+            .collect();
+        let typo = parse("x86_64-unknown-nonsense=linux/amd64", "linux").unwrap();
+        let error = check_known(&[typo], &many).unwrap_err().to_string();
+        let listed = error
+            .split("known targets like it: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" (all").next())
+            .unwrap();
+        assert_eq!(listed.split(", ").count(), 5, "{error}");
+        assert!(listed.starts_with("x86_64-unknown-linux-gnu, "), "{error}");
         let nonsense = parse("foo-bar-baz=linux/amd64", "linux").unwrap();
         let error = check_known(&[nonsense], &known).unwrap_err().to_string();
         assert!(

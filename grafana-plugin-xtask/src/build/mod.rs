@@ -291,8 +291,12 @@ fn build_from(
         }
         let missing = plan.targets.iter().filter(|t| t.step.is_err()).count();
         if missing > 0 {
+            let above = match request.message_format {
+                MessageFormat::Human => "the lines marked missing above",
+                MessageFormat::Json => "\"missing\" in the JSON above",
+            };
             bail!(
-                "{missing} of {} targets cannot be built here (`missing` above)",
+                "{missing} of {} targets cannot be built here ({above})",
                 plan.targets.len()
             );
         }
@@ -371,22 +375,30 @@ fn build_all(
     options: &Options,
     targets: &[TargetPlan],
 ) -> Vec<Outcome> {
-    let total = targets.len();
-    let group: Vec<(usize, &TargetPlan)> = plan::together_group(targets, options.check_only)
-        .into_iter()
-        .map(|index| (index, &targets[index]))
+    // `[2/3]` counts the targets that build: those refused up front were said already.
+    let buildable: Vec<usize> = (targets.iter().enumerate())
+        .filter(|(_, target_plan)| target_plan.step.is_ok())
+        .map(|(index, _)| index)
         .collect();
+    let total = buildable.len();
+    let ordinal = |index: usize| buildable.iter().position(|&i| i == index).unwrap_or(0);
+    let group: Vec<usize> = plan::together_group(targets, options.check_only);
     let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
     if !group.is_empty() {
-        let together = build_together(sh, ui, options, &group, total);
-        for ((index, _), outcome) in group.iter().zip(together) {
+        let counted: Vec<(usize, &TargetPlan)> = (group.iter())
+            .map(|&index| (ordinal(index), &targets[index]))
+            .collect();
+        let together = build_together(sh, ui, options, &counted, total);
+        for (index, outcome) in group.iter().zip(together) {
             outcomes[*index] = Some(outcome);
         }
     }
     (targets.iter().enumerate())
         .zip(outcomes)
         .map(|((index, target_plan), outcome)| {
-            outcome.unwrap_or_else(|| build_one(sh, ui, options, target_plan, (index + 1, total)))
+            outcome.unwrap_or_else(|| {
+                build_one(sh, ui, options, target_plan, (ordinal(index) + 1, total))
+            })
         })
         .collect()
 }

@@ -238,7 +238,8 @@ fn missing_pieces_are_reported_before_building() {
     );
     assert!(!output.status.success(), "{}", text(&output.stderr));
     assert!(
-        text(&output.stderr).contains("targets cannot be built here (`missing` above)"),
+        text(&output.stderr)
+            .contains("targets cannot be built here (\"missing\" in the JSON above)"),
         "{}",
         text(&output.stderr)
     );
@@ -310,6 +311,22 @@ fn targets_build_together_and_one_failing_leaves_the_others() {
         u16::from_le_bytes([bytes[18], bytes[19]])
     };
     assert_eq!((machine(&amd64), machine(&arm64)), (62, 183));
+
+    // A target refused up front (no macOS SDK here) is said once and not counted: the two
+    // that build are [1/2] and [2/2].
+    if cfg!(target_os = "linux") {
+        let mut with_darwin = args.to_vec();
+        with_darwin.extend(["--target", "darwin/arm64"]);
+        let output = scratch.xtask_env(&with_darwin, &[("SDKROOT", "")]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("Building [1/2] linux/amd64")
+                && stderr.contains("Building [2/2] linux/arm64")
+                && !stderr.contains("/3]"),
+            "{stderr}"
+        );
+    }
 
     let old_amd64 = fs::read(&amd64).unwrap();
     let old_arm64 = fs::read(&arm64).unwrap();
