@@ -35,6 +35,7 @@ mod dist;
 mod flags;
 mod init;
 mod layout;
+mod macho;
 mod package;
 mod project;
 mod spawn;

@@ -51,7 +51,9 @@ pub const PLATFORMS: [Platform; 6] = [
 
 /// On a Windows host, windows/amd64 is built with the MSVC toolchain that host has.
 pub const WINDOWS_MSVC: &str = "x86_64-pc-windows-msvc";
-/// The oldest macOS the darwin binaries run on (arm64 Macs start at 11).
+/// The oldest macOS the darwin binaries run on, on both CPUs: Grafana's own (Go 1.23 and
+/// later, which Grafana 12 is built with, need macOS 11 Big Sur; arm64 Macs start there).
+/// `build` sets it for darwin targets; `validate` refuses a binary that asks for a newer one.
 pub const MACOSX_DEPLOYMENT_TARGET: &str = "11.0";
 
 impl Platform {

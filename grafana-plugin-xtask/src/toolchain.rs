@@ -56,6 +56,42 @@ pub struct Environment {
     pub nightly_rust_src: bool,
     /// `SDKROOT` points at a macOS SDK (darwin from a non-macOS host).
     pub sdkroot: bool,
+    /// Without one, darwin links through zig against the CoreFoundation stub written here
+    /// (`<target>/xtask/macos-sdk`).
+    pub stub_sdk: Option<std::path::PathBuf>,
+}
+
+/// The one framework the plugin links that zig does not ship (core-foundation-sys, through
+/// chrono's iana-time-zone), as a text-based stub (TAPI v4): names only, the symbols the
+/// crates reference, no code of Apple's. With fat LTO none of them stays bound.
+const COREFOUNDATION_TBD: &str = "--- !tapi-tbd
+tbd-version:     4
+targets:         [ x86_64-macos, arm64-macos, arm64e-macos ]
+install-name:    '/System/Library/Frameworks/CoreFoundation.framework/Versions/A/CoreFoundation'
+current-version: 1971
+compatibility-version: 150
+exports:
+  - targets:         [ x86_64-macos, arm64-macos, arm64e-macos ]
+    symbols:         [ _CFRelease, _CFStringGetBytes, _CFStringGetCStringPtr, _CFStringGetLength,
+                       _CFTimeZoneCopySystem, _CFTimeZoneGetName, _CFTimeZoneResetSystem ]
+...
+";
+
+/// Writes the stub SDK folder zig links darwin binaries against (SDKROOT), unless it is
+/// there already as written.
+pub fn write_stub_sdk(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let framework = dir.join("System/Library/Frameworks/CoreFoundation.framework");
+    let file = framework.join("CoreFoundation.tbd");
+    if std::fs::read_to_string(&file).is_ok_and(|text| text == COREFOUNDATION_TBD) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&framework)
+        .with_context(|| format!("cannot create {}", framework.display()))?;
+    let partial = file.with_extension("tbd.partial");
+    std::fs::write(&partial, COREFOUNDATION_TBD)
+        .and_then(|()| std::fs::rename(&partial, &file))
+        .with_context(|| format!("cannot write {}", file.display()))
 }
 
 /// How one target will be built.
@@ -104,13 +140,15 @@ pub fn choose(
         None if target.is_darwin() => {
             if env.host_os == "macos" {
                 Backend::Cargo
-            } else if env.zigbuild && env.sdkroot {
+            } else if env.zigbuild && (env.sdkroot || env.stub_sdk.is_some()) {
+                // zig links Mach-O; the one framework it lacks comes from SDKROOT or the stub.
                 Backend::Zigbuild
             } else {
                 return Err(format!(
-                    "{platform}: linking for macOS needs Apple's SDK (CoreFoundation); build darwin on a \
-                     macOS runner, or set SDKROOT to a macOS SDK and install cargo-zigbuild; \
-                     `--check-only` type-checks it here"
+                    "{platform}: linking for macOS from {} needs zig: `pip install \
+                     cargo-zigbuild` (it brings zig; this tool writes the CoreFoundation stub it \
+                     links against), or build darwin on a Mac; `--check-only` type-checks it here",
+                    env.host_os
                 ));
             }
         }
@@ -280,6 +318,7 @@ impl Environment {
             mingw_linker: wants("windows") && on_path("x86_64-w64-mingw32-gcc").is_some(),
             nightly_rust_src,
             sdkroot: env::var_os("SDKROOT").is_some_and(|root| !root.is_empty()),
+            stub_sdk: None,
         })
     }
 }
@@ -429,13 +468,22 @@ mod tests {
     }
 
     #[test]
-    fn darwin_needs_a_mac_or_an_sdk() {
+    fn darwin_links_natively_on_a_mac_and_through_zig_elsewhere() {
         let error = backend("darwin/arm64", &linux()).unwrap_err();
         assert!(
-            error.starts_with("darwin/arm64: linking for macOS needs Apple's SDK"),
+            error.starts_with(
+                "darwin/arm64: linking for macOS from linux needs zig: `pip install cargo-zigbuild`"
+            ),
             "{error}"
         );
-        assert!(error.contains("macOS runner") && error.contains("--check-only"));
+        assert!(error.contains("on a Mac") && error.contains("--check-only"));
+        // zig with the stub the build writes, no SDK needed.
+        let zig = Environment {
+            zigbuild: true,
+            stub_sdk: Some("/repo/target/xtask/macos-sdk".into()),
+            ..linux()
+        };
+        assert_eq!(backend("darwin/arm64", &zig), Ok(Backend::Zigbuild));
         let mac = Environment {
             host_os: "macos".into(),
             ..linux()

@@ -70,12 +70,91 @@ pub fn elf(cpu: Cpu, interpreter: Option<&str>, debug: bool) -> Vec<u8> {
     file
 }
 
-/// A thin 64-bit Mach-O for `cpu`.
-pub fn mach_o(cpu: Cpu) -> Vec<u8> {
-    let mut file = vec![0xcf, 0xfa, 0xed, 0xfe];
-    file.extend(cpu.mach_o.to_le_bytes());
-    file.extend([0u8; 24]);
+/// What a thin 64-bit Mach-O fixture says in its load commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachO {
+    pub cpu: Cpu,
+    /// LC_BUILD_VERSION's minimum macOS, major and minor.
+    pub minos: (u32, u32),
+    /// An LC_CODE_SIGNATURE (what linkers write ad hoc).
+    pub signed: bool,
+    /// LC_LOAD_DYLIB install names.
+    pub dylibs: Vec<&'static str>,
+}
+
+impl MachO {
+    /// What Rust's aarch64-apple-darwin release build is: macOS 11, signed, libSystem.
+    pub fn arm64_release() -> MachO {
+        MachO {
+            cpu: AARCH64,
+            minos: (11, 0),
+            signed: true,
+            dylibs: vec!["/usr/lib/libSystem.B.dylib"],
+        }
+    }
+
+    /// What Rust's x86_64-apple-darwin release build is: macOS 10.12, libSystem.
+    pub fn amd64_release() -> MachO {
+        MachO {
+            cpu: X86_64,
+            minos: (10, 12),
+            ..MachO::arm64_release()
+        }
+    }
+}
+
+/// A thin 64-bit Mach-O executable with the load commands `spec` describes.
+pub fn mach_o_with(spec: &MachO) -> Vec<u8> {
+    let u32s = |values: &[u32]| {
+        values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    let mut commands: Vec<Vec<u8>> = Vec::new();
+    let minos = (spec.minos.0 << 16) | (spec.minos.1 << 8);
+    // LC_BUILD_VERSION: platform macOS, minos, sdk, no tools.
+    commands.push(u32s(&[0x32, 24, 1, minos, minos, 0]));
+    for name in &spec.dylibs {
+        // LC_LOAD_DYLIB: the name right after the 24-byte command, padded to 8.
+        let size = (24 + name.len() + 1).div_ceil(8) * 8;
+        let mut command = u32s(&[0xc, size as u32, 24, 2, 0x0001_0000, 0x0001_0000]);
+        command.extend(name.as_bytes());
+        command.resize(size, 0);
+        commands.push(command);
+    }
+    if spec.signed {
+        // LC_CODE_SIGNATURE: where the signature is (not read by the checks).
+        commands.push(u32s(&[0x1d, 16, 0, 0]));
+    }
+    let size: usize = commands.iter().map(Vec::len).sum();
+    // mach_header_64: magic, cputype, cpusubtype, MH_EXECUTE, ncmds, sizeofcmds, flags
+    // (PIE), reserved.
+    let mut file = u32s(&[
+        0xfeed_facf,
+        spec.cpu.mach_o,
+        0,
+        2,
+        commands.len() as u32,
+        size as u32,
+        0x0020_0000,
+        0,
+    ]);
+    file.extend(commands.concat());
     file
+}
+
+/// A thin 64-bit Mach-O release executable for `cpu`, as Rust's darwin targets build it.
+pub fn mach_o(cpu: Cpu) -> Vec<u8> {
+    let spec = if cpu == AARCH64 {
+        MachO::arm64_release()
+    } else {
+        MachO {
+            cpu,
+            ..MachO::amd64_release()
+        }
+    };
+    mach_o_with(&spec)
 }
 
 /// A PE for `cpu` with no sections.

@@ -131,11 +131,14 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
         check_profile_defined(root, request.profile)?;
     }
     // A plain host build needs no probing: cargo and the host's std are there.
-    let environment = if request.targets.iter().all(|t| t.triple.is_none()) {
+    let mut environment = if request.targets.iter().all(|t| t.triple.is_none()) {
         Environment::default()
     } else {
         Environment::probe(sh, &request.targets, request.backend)?
     };
+    if environment.host_os != "macos" && !environment.sdkroot {
+        environment.stub_sdk = Some(project.cargo.target_dir.join("xtask").join("macos-sdk"));
+    }
     let options = request.options(ui.quiet());
     warn_about_other_ids(ui, root, &project.plugin.id);
     let prefix = targets::executable_prefix(&project.plugin.executable);
@@ -339,6 +342,15 @@ fn build_from(
             "{} (above); nothing was built and dist/ was left as it was",
             problems.join(" and ")
         );
+    }
+    if let Some(stub) = &environment.stub_sdk {
+        let stub_text = stub.display().to_string();
+        let linked_against_stub = (plan.targets.iter())
+            .filter_map(|t| t.step.as_ref().ok())
+            .any(|step| (step.command.env.iter()).any(|(k, v)| k == "SDKROOT" && *v == stub_text));
+        if linked_against_stub {
+            crate::toolchain::write_stub_sdk(stub)?;
+        }
     }
     let outcomes = build_all(sh, ui, options, &plan.targets);
     if frontend.is_some() {

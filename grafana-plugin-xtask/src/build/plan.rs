@@ -190,6 +190,12 @@ pub(super) fn step_for(
                 "MACOSX_DEPLOYMENT_TARGET".to_owned(),
                 targets::MACOSX_DEPLOYMENT_TARGET.to_owned(),
             ));
+            if choice.backend == Backend::Zigbuild
+                && !environment.sdkroot
+                && let Some(stub) = &environment.stub_sdk
+            {
+                env.push(("SDKROOT".to_owned(), stub.display().to_string()));
+            }
         }
     }
     args.extend(options.profile.cargo_args().iter().map(|a| (*a).to_owned()));

@@ -253,7 +253,7 @@ fn all_plans_the_six_platforms_and_says_what_is_missing() {
         json["targets"][3]["missing"]
             .as_str()
             .unwrap()
-            .contains("macOS runner")
+            .contains("pip install cargo-zigbuild")
     );
 }
 

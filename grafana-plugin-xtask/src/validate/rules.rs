@@ -277,6 +277,11 @@ pub fn binary_problems(executable: &str, name: &str, data: &[u8]) -> Vec<String>
              image does not have; {fix} (static musl)"
         ));
     }
+    if os == "darwin" && inspected.format == Format::MachO && inspected.cpus.len() == 1 {
+        let minimum = crate::macho::Version::parse(targets::MACOSX_DEPLOYMENT_TARGET)
+            .expect("the deployment target is a version");
+        problems.extend(crate::macho::problems(name, data, arch == "arm64", minimum));
+    }
     if inspected.debug_info {
         problems.push(format!(
             "{name} carries debug information (a debug build, e.g. from `cargo xtask dev`); \

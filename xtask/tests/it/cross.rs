@@ -355,3 +355,79 @@ fn targets_build_together_and_one_failing_leaves_the_others() {
         "arm64's old binary was not kept"
     );
 }
+
+/// Both darwin binaries from this (non-macOS) machine, through zig and the CoreFoundation
+/// stub the build writes: Mach-O for the right CPU, macOS 11 at most, signed (arm64), only
+/// system libraries. Checked by `package`, which refuses a darwin binary failing any of those
+/// (the same reader `validate` uses). Debug builds: the link resolves every CoreFoundation
+/// symbol through the stub, which a fat-LTO build optimizes away.
+#[test]
+fn darwin_binaries_build_here_through_zig_and_pass_the_mac_checks() {
+    const TEST: &str = "darwin_binaries_build_here_through_zig_and_pass_the_mac_checks";
+    if cfg!(target_os = "macos") {
+        return harness::skip(
+            TEST,
+            "a Mac builds darwin natively (tested by CI's macOS job)",
+        );
+    }
+    if on_path("cargo-zigbuild").is_none() {
+        return harness::skip(
+            TEST,
+            "cargo-zigbuild is not installed (`pip install cargo-zigbuild`)",
+        );
+    }
+    for triple in ["aarch64-apple-darwin", "x86_64-apple-darwin"] {
+        if !sysroot_has_std(triple) {
+            return harness::skip(
+                TEST,
+                &format!("no std for {triple}; run `rustup target add {triple}`"),
+            );
+        }
+    }
+    let scratch = Scratch::new();
+    let targets = ["--target", "darwin/arm64", "--target", "darwin/amd64"];
+    let mut build = vec!["build", "--debug"];
+    build.extend(targets);
+    let output = scratch.xtask_env(&build, &[("SDKROOT", "")]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("darwin/arm64 (aarch64-apple-darwin) with zigbuild"),
+        "{stderr}"
+    );
+    let stub = crate::scratch::shared_target_dir().join(
+        "xtask/macos-sdk/System/Library/Frameworks/CoreFoundation.framework/CoreFoundation.tbd",
+    );
+    assert!(
+        stub.is_file(),
+        "the stub SDK was not written at {}",
+        stub.display()
+    );
+    let dist = scratch.root().join("dist");
+    for (name, cpu) in [
+        ("darwin_arm64", 0x0100_000cu32),
+        ("darwin_amd64", 0x0100_0007),
+    ] {
+        let bytes = fs::read(dist.join(format!("gpx_service_checks_{name}"))).unwrap();
+        assert_eq!(
+            &bytes[..4],
+            &[0xcf, 0xfa, 0xed, 0xfe],
+            "{name}: thin 64-bit Mach-O"
+        );
+        assert_eq!(
+            u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+            cpu,
+            "{name}"
+        );
+    }
+    let mut package = vec!["package", "--no-build"];
+    package.extend(targets);
+    let output = scratch.xtask(&package);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        scratch
+            .root()
+            .join(format!("target/package/{PLUGIN_ID}-0.1.0.zip"))
+            .is_file()
+    );
+}
