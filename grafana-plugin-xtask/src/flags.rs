@@ -74,6 +74,15 @@ pub enum Command<C: Subcommand> {
     /// app's that would change is listed and nothing is written, unless --force.
     Adopt(AdoptFlags),
 
+    /// Check the packaged plugin in a real Grafana, through Grafana's HTTP API.
+    ///
+    /// Packages the backend for the platform Grafana runs on, unzips the archive into a
+    /// plugins folder (unsigned allowed by id, production mode), starts Grafana (the
+    /// grafana/grafana image, or --grafana), and checks /api/health, the plugin's settings,
+    /// load errors and health, each resource route as a Viewer and an Admin, and Grafana's
+    /// log. Stops what it started; exits non-zero naming each failed check.
+    E2e(E2eFlags),
+
     #[command(flatten)]
     Custom(C),
 }
@@ -144,6 +153,26 @@ pub struct AdoptFlags {
     /// it as <file>.before-adopt. Without it, adopt lists them and writes nothing.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct E2eFlags {
+    /// The grafana/grafana image tag. Default: the oldest Grafana plugin.json's
+    /// grafanaDependency allows; `latest` for the newest.
+    #[arg(long, value_name = "VERSION", conflicts_with = "grafana")]
+    pub grafana_version: Option<String>,
+
+    /// A local Grafana (its `grafana` binary or home directory) instead of the image.
+    #[arg(long, value_name = "PATH")]
+    pub grafana: Option<std::path::PathBuf>,
+
+    /// Package what is in dist/ instead of building (`package --no-build`).
+    #[arg(long)]
+    pub no_build: bool,
+
+    /// The port Grafana listens on (127.0.0.1 only).
+    #[arg(long, default_value_t = 3300)]
+    pub port: u16,
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,8 @@
 //!
 //! Commands: `build` (cross-compiles the backend to `<executable>_<os>_<arch>[.exe]` and
 //! assembles `dist/`), `dev` (Grafana in development mode, rebuild and reload on save),
-//! `package` (the release archive with checksums), `validate`, `version`, `ci-matrix`,
-//! `release-notes`. See the repository's README.
+//! `package` (the release archive with checksums), `e2e` (the archive in a real Grafana),
+//! `validate`, `version`, `ci-matrix`, `release-notes`. See the repository's README.
 use std::{cell::OnceCell, path::Path, process::ExitCode};
 
 use anyhow::Result;
@@ -32,7 +32,9 @@ mod build;
 mod ci;
 mod dev;
 mod dist;
+mod e2e;
 mod flags;
+mod http;
 mod init;
 mod layout;
 mod macho;
@@ -81,6 +83,7 @@ pub fn main_with<C: Subcommand + std::fmt::Debug>(
         Command::ReleaseNotes => ci::print_release_notes(&context),
         Command::Init(flags) => init::run(&context, &flags),
         Command::Adopt(flags) => adopt::run(&context, &flags),
+        Command::E2e(flags) => e2e::run(&context, &flags),
         Command::Custom(command) => custom(command, &context),
     };
     match result {

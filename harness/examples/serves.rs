@@ -18,7 +18,10 @@ async fn main() -> Result<()> {
         harness::assert_serves(None, binary, &plugin_id)
             .await
             .with_context(|| format!("{} does not serve", binary.display()))?;
-        println!("{}: handshake, CheckHealth OK, GET ping 200, Shutdown", binary.display());
+        println!(
+            "{}: handshake, CheckHealth OK, GET ping 200, Shutdown",
+            binary.display()
+        );
     }
     Ok(())
 }

@@ -20,10 +20,9 @@ use super::{
     Mode,
     compose::Compose,
     grafana_api::{self, Verdict},
-    http::Endpoint,
     process,
 };
-use crate::{binary, targets::BuildTarget, ui::Ui};
+use crate::{binary, http::Endpoint, targets::BuildTarget, ui::Ui};
 
 /// How long Grafana gets to shut down.
 const GRAFANA_GRACE: Duration = Duration::from_secs(10);

@@ -14,7 +14,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::http::{Answer, Endpoint, Failure};
+use crate::http::{Answer, Endpoint, Failure};
 
 /// Grafana's answers for the plugin, as far as they came.
 #[derive(Clone, Debug, Default)]

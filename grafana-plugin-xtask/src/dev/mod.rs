@@ -7,7 +7,6 @@ mod compose;
 mod frontend;
 mod grafana;
 mod grafana_api;
-mod http;
 mod process;
 mod watch;
 
@@ -27,6 +26,7 @@ use notify::{
 };
 use xshell::Shell;
 
+use crate::http::Endpoint;
 use crate::{
     Context,
     build::{self, BuildPlan, Profile, Request, Step},
@@ -40,7 +40,8 @@ use crate::{
 use compose::Compose;
 use grafana::{Grafana, Watched};
 use grafana_api::Verdict;
-use http::Endpoint;
+/// Stops processes: SIGTERM, then SIGKILL after the grace (taskkill on Windows).
+pub(crate) use process::stop as stop_processes;
 use watch::{Batch, Change, Debouncer, classify};
 
 /// Quiet period after the last file event before a batch is handled.

@@ -5,8 +5,13 @@
 //! `<executable>_<os>_<arch>[.exe]` with Grafana's environment, calls CheckHealth every
 //! 100 ms, and restarts the plugin within a second whenever it exits (keepPluginAlive). Its
 //! HTTP API answers `GET /api/plugins/<id>/settings`, `/api/plugins/errors` and
-//! `/api/plugins/<id>/health` in Grafana's shapes. It reports what is serving in
-//! `$GF_PATHS_DATA/standin-status.json`: `{"pid", "starts", "health"}`.
+//! `/api/plugins/<id>/health` in Grafana's shapes, and `/api/health`, `POST /api/admin/users`
+//! and `/api/plugins/<id>/resources/*` with Grafana's users: the admin of
+//! GF_SECURITY_ADMIN_USER/PASSWORD (admin/admin), users it creates (Viewers), Basic
+//! credentials, each call forwarded to the backend with the caller's role. The plugin's
+//! stderr lines are logged as Grafana logs them, after `logger=plugin.<id>`. It reports what
+//! is serving in `$GF_PATHS_DATA/standin-status.json`: `{"pid", "starts", "health"}`. For
+//! tests, STANDIN_REFUSE=<errorCode> makes it refuse the plugin as Grafana would.
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -16,10 +21,12 @@ use std::{
 use anyhow::{Context, Result};
 use axum::{
     Router,
+    body::Bytes,
     extract::{Path as UrlPath, State},
-    http::StatusCode,
-    routing::get,
+    http::{HeaderMap, Method, StatusCode},
+    routing::{any, get, post},
 };
+use base64::Engine as _;
 use harness::{PluginProcess, app_context, pluginv2};
 use tonic::transport::Channel;
 
@@ -28,16 +35,20 @@ struct Found {
     id: String,
     executable: PathBuf,
     /// Grafana's error code when it refuses the plugin (`signatureMissing`).
-    refused: Option<&'static str>,
+    refused: Option<String>,
 }
 
 /// What the HTTP API reports.
 #[derive(Default)]
 struct Api {
     plugin: Option<String>,
-    errors: Vec<(String, &'static str)>,
+    errors: Vec<(String, String)>,
     /// The connection to the running backend, for health checks through "Grafana".
     backend: Option<Channel>,
+    /// (login, password, role): the admin first, then the users created.
+    users: Vec<(String, String, &'static str)>,
+    /// The role of a caller without credentials, when anonymous access is on.
+    anonymous: Option<&'static str>,
 }
 
 type Shared = Arc<Mutex<Api>>;
@@ -50,6 +61,23 @@ async fn main() -> Result<()> {
         PathBuf::from(std::env::var_os("GF_PATHS_DATA").context("GF_PATHS_DATA is not set")?);
     std::fs::create_dir_all(&data)?;
     let api = Shared::default();
+    {
+        let env =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let mut api = api.lock().unwrap();
+        api.users.push((
+            env("GF_SECURITY_ADMIN_USER", "admin"),
+            env("GF_SECURITY_ADMIN_PASSWORD", "admin"),
+            "Admin",
+        ));
+        if env("GF_AUTH_ANONYMOUS_ENABLED", "false") == "true" {
+            api.anonymous = Some(match env("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer").as_str() {
+                "Admin" => "Admin",
+                "Editor" => "Editor",
+                _ => "Viewer",
+            });
+        }
+    }
     if let Ok(port) = std::env::var("GF_SERVER_HTTP_PORT") {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?)).await?;
         tokio::spawn(axum::serve(listener, router(api.clone())).into_future());
@@ -71,8 +99,11 @@ async fn main() -> Result<()> {
         println!("standin: no backend plugin in {}", plugins.display());
         return stop.await;
     };
-    if let Some(code) = found.refused {
-        println!("standin: plugin {} not loaded: {code}", found.id);
+    if let Some(code) = found.refused.clone() {
+        println!(
+            "logger=plugin.loader level=error msg=\"Plugin not loaded\" pluginId={} error={code}",
+            found.id
+        );
         api.lock().unwrap().errors.push((found.id.clone(), code));
         return stop.await;
     }
@@ -106,7 +137,8 @@ async fn keep_plugin_alive(
                 {
                     let mut api = api.lock().unwrap();
                     if api.errors.is_empty() {
-                        api.errors.push((found.id.clone(), "failedBackendStart"));
+                        api.errors
+                            .push((found.id.clone(), "failedBackendStart".to_owned()));
                     }
                 }
                 tokio::select! {
@@ -122,7 +154,16 @@ async fn keep_plugin_alive(
             api.backend = Some(plugin.channel());
         }
         println!("standin: plugin started, pid {}", plugin.id());
+        let mut logged = 0;
         loop {
+            // The plugin's stderr, line by line, as Grafana logs it.
+            let stderr = plugin.stderr();
+            if let Some(end) = stderr.get(logged..).and_then(|rest| rest.rfind('\n')) {
+                for line in stderr[logged..logged + end].lines() {
+                    println!("logger=plugin.{} {line}", found.id);
+                }
+                logged += end + 1;
+            }
             let context = app_context(&found.id, Some("Admin"), b"{}", &[]);
             if let Ok(health) = plugin.check_health(context).await {
                 let status = serde_json::json!({ "pid": plugin.id(), "starts": starts, "health": health.message });
@@ -152,6 +193,9 @@ fn router(api: Shared) -> Router {
         .route("/api/plugins/errors", get(errors))
         .route("/api/plugins/:id/settings", get(settings))
         .route("/api/plugins/:id/health", get(health))
+        .route("/api/plugins/:id/resources/*path", any(resource))
+        .route("/api/health", get(api_health))
+        .route("/api/admin/users", post(create_user))
         .with_state(api)
 }
 
@@ -243,6 +287,149 @@ async fn health(
     }
 }
 
+async fn api_health() -> impl axum::response::IntoResponse {
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "database": "ok", "version": "standin" }),
+    )
+}
+
+/// The caller's role: Basic credentials of a known user, else anonymous when it is on.
+fn role(api: &Api, headers: &HeaderMap) -> Option<&'static str> {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return api.anonymous;
+    };
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (login, password) = decoded.split_once(':')?;
+    api.users
+        .iter()
+        .find(|(l, p, _)| l == login && p == password)
+        .map(|(_, _, role)| *role)
+}
+
+fn unauthorized() -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    json(
+        StatusCode::UNAUTHORIZED,
+        serde_json::json!({ "message": "Unauthorized" }),
+    )
+}
+
+/// `POST /api/admin/users` (Grafana's admin API): a new user, a Viewer of the main org.
+async fn create_user(
+    State(api): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl axum::response::IntoResponse {
+    let mut api = api.lock().unwrap();
+    match role(&api, &headers) {
+        None => return unauthorized(),
+        Some("Admin") => {}
+        Some(_) => {
+            return json(
+                StatusCode::FORBIDDEN,
+                serde_json::json!({ "message": "Permission denied" }),
+            );
+        }
+    }
+    let user: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (Some(login), Some(password)) = (user["login"].as_str(), user["password"].as_str()) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "message": "bad request data" }),
+        );
+    };
+    if api.users.iter().any(|(l, _, _)| l == login) {
+        return json(
+            StatusCode::PRECONDITION_FAILED,
+            serde_json::json!({ "message": "User with same login already exists" }),
+        );
+    }
+    api.users
+        .push((login.to_owned(), password.to_owned(), "Viewer"));
+    let id = api.users.len();
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "id": id, "message": "User created" }),
+    )
+}
+
+/// `/api/plugins/<id>/resources/<path>`: CallResource with the caller's role, the answer
+/// passed back as Grafana passes it.
+async fn resource(
+    State(api): State<Shared>,
+    UrlPath((id, path)): UrlPath<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (plugin, backend, caller) = {
+        let api = api.lock().unwrap();
+        (
+            api.plugin.clone(),
+            api.backend.clone(),
+            role(&api, &headers),
+        )
+    };
+    let Some(caller) = caller else {
+        return unauthorized().into_response();
+    };
+    if plugin.as_deref() != Some(id.as_str()) {
+        return json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "message": "Plugin not found" }),
+        )
+        .into_response();
+    }
+    let Some(channel) = backend else {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "message": "Plugin unavailable" }),
+        )
+        .into_response();
+    };
+    let request = pluginv2::CallResourceRequest {
+        plugin_context: Some(app_context(&id, Some(caller), b"{}", &[])),
+        path: path.clone(),
+        method: method.to_string(),
+        url: path,
+        headers: Default::default(),
+        body: body.to_vec().into(),
+    };
+    let mut client = pluginv2::resource_client::ResourceClient::new(channel);
+    let answer = async {
+        let mut stream = client.call_resource(request).await?.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| tonic::Status::internal("empty"))?;
+        let mut body = first.body.to_vec();
+        while let Some(more) = stream.message().await? {
+            body.extend_from_slice(&more.body);
+        }
+        Ok::<_, tonic::Status>((first.code, body))
+    }
+    .await;
+    match answer {
+        Ok((code, body)) => (
+            StatusCode::from_u16(u16::try_from(code).unwrap_or(500))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "message": "Plugin request failed" }),
+        )
+        .into_response(),
+    }
+}
+
 /// The first directory below `plugins` whose plugin.json declares a backend, and whether
 /// Grafana would load it: unsigned (no MANIFEST.txt) only in development mode or when its
 /// id is in GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS.
@@ -267,10 +454,14 @@ fn find_backend_plugin(plugins: &Path) -> Result<Option<Found>> {
         };
         let signed = dir.join("MANIFEST.txt").is_file();
         let allowed = development || allowed.split(',').any(|allowed| allowed.trim() == id);
+        let refused = match std::env::var("STANDIN_REFUSE") {
+            Ok(code) if !code.is_empty() => Some(code),
+            _ => (!signed && !allowed).then(|| "signatureMissing".to_owned()),
+        };
         return Ok(Some(Found {
             id: id.to_owned(),
             executable: dir.join(harness::host_executable_name(executable)),
-            refused: (!signed && !allowed).then_some("signatureMissing"),
+            refused,
         }));
     }
     Ok(None)

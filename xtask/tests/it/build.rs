@@ -236,6 +236,12 @@ fn every_command_has_help() {
     ] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
+    let output = scratch.xtask(&["e2e", "--help"]);
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for flag in ["--grafana-version", "--grafana", "--no-build", "--port"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
     let output = scratch.xtask(&["frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(

@@ -6,6 +6,8 @@ mod create_plugin;
 mod cross;
 #[cfg(unix)]
 mod dev;
+#[cfg(unix)]
+mod e2e;
 mod package;
 mod scratch;
 #[cfg(unix)]

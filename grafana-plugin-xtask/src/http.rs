@@ -1,4 +1,4 @@
-//! The whole HTTP client `dev` needs to ask Grafana about the plugin: `GET` over HTTP/1.0
+//! The whole HTTP client `dev` and `e2e` need to ask Grafana about the plugin, over HTTP/1.0
 //! (the answer is never chunked and ends with the connection), bounded in every way a
 //! server can misbehave. Each call has one deadline for the whole answer (connect, headers
 //! and body) and a size cap, and gives up within a fraction of a second of Ctrl-C: a server
@@ -34,6 +34,46 @@ pub struct Endpoint {
 pub struct Answer {
     pub status: u16,
     pub body: String,
+}
+
+/// One call: method, path (with its query), Basic credentials, a JSON body.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub basic: Option<(&'a str, &'a str)>,
+    pub body: Option<&'a [u8]>,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(path: &'a str) -> Request<'a> {
+        Request {
+            method: "GET",
+            path,
+            basic: None,
+            body: None,
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for a Basic `Authorization` header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Why a call gave no answer.
@@ -114,21 +154,46 @@ impl Endpoint {
 
     /// `GET path`, within [`DEADLINE`] and [`SIZE_CAP`], abandoned when `stop` is set.
     pub fn get(&self, path: &str, stop: &AtomicBool) -> Result<Answer, Failure> {
+        self.send(&Request::get(path), stop)
+    }
+
+    /// Sends `request` (with the endpoint's token unless it brings its own credentials),
+    /// within [`DEADLINE`] and [`SIZE_CAP`], abandoned when `stop` is set.
+    pub fn send(&self, request: &Request<'_>, stop: &AtomicBool) -> Result<Answer, Failure> {
         let deadline = Instant::now() + DEADLINE;
         let mut stream = self.connect(deadline, stop)?;
-        let mut request = format!(
-            "GET {}{path} HTTP/1.0\r\nHost: {}:{}\r\nAccept: application/json\r\n",
+        let Request {
+            method,
+            path,
+            basic,
+            body,
+        } = request;
+        let mut head = format!(
+            "{method} {}{path} HTTP/1.0\r\nHost: {}:{}\r\nAccept: application/json\r\n",
             self.path_prefix(),
             self.host,
             self.port
         );
-        if let Some(token) = &self.token {
-            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        match (basic, &self.token) {
+            (Some((user, password)), _) => head.push_str(&format!(
+                "Authorization: Basic {}\r\n",
+                base64(format!("{user}:{password}").as_bytes())
+            )),
+            (None, Some(token)) => head.push_str(&format!("Authorization: Bearer {token}\r\n")),
+            (None, None) => {}
         }
-        request.push_str("\r\n");
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body.unwrap_or_default());
         let unreachable = |error: std::io::Error| Failure::Unreachable(error.to_string());
         stream.set_write_timeout(Some(TICK)).map_err(unreachable)?;
-        stream.write_all(request.as_bytes()).map_err(unreachable)?;
+        stream.write_all(&request).map_err(unreachable)?;
         stream.set_read_timeout(Some(TICK)).map_err(unreachable)?;
         let response = read_bounded(&mut stream, deadline, SIZE_CAP, stop)?;
         parse_response(&response)
@@ -246,6 +311,20 @@ mod tests {
         assert!(endpoint.token.is_none());
         for bad in ["https://grafana", "http://:3000", "http://localhost:x"] {
             assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_is_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            ("admin:admin", "YWRtaW46YWRtaW4="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
         }
     }
 
