@@ -10,7 +10,7 @@ use std::{fs, path::Path};
 use anyhow::{Context as _, Result, bail};
 
 use crate::{
-    Context,
+    context::Context,
     flags::AdoptFlags,
     layout::{self, Layout},
     project, util,

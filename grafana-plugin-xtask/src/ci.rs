@@ -4,7 +4,8 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::{
-    Context, project,
+    context::Context,
+    project,
     targets::{self, BuildTarget},
 };
 

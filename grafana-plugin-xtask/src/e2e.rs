@@ -20,7 +20,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use crate::{
-    Context,
+    context::Context,
     flags::{E2eFlags, PackageFlags},
     http::{Answer, Endpoint, Request},
     package, project,
@@ -112,9 +112,7 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
             root_urls: None,
         },
     )?;
-    let archive = root
-        .join("target/package")
-        .join(format!("{id}-{}.zip", project.cargo.version));
+    let archive = package::out_dir(&root).join(package::archive_name(&id, &project.cargo.version));
     let work = root.join("target").join("e2e");
     util::remove_path_if_present(&work)?;
     let plugins = work.join("plugins");

@@ -7,7 +7,7 @@ use std::{fs, path::Path};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{Context, flags::InitFlags, project};
+use crate::{context::Context, flags::InitFlags, project};
 
 /// What a plugin is called, in the three forms the files spell.
 #[derive(Clone, Debug, PartialEq, Eq)]

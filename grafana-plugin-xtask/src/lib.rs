@@ -14,22 +14,26 @@
 //! assembles `dist/`), `dev` (Grafana in development mode, rebuild and reload on save),
 //! `package` (the release archive with checksums), `e2e` (the archive in a real Grafana),
 //! `validate`, `version`, `ci-matrix`, `release-notes`. See the repository's README.
-use std::{cell::OnceCell, path::Path, process::ExitCode};
+//!
+//! A plugin's own commands build on [`api`] (the project, `build`, `package`, `validate`)
+//! and hooks run around every build of the backend ([`Xtask::before_build`]).
+#![warn(missing_docs)]
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{FromArgMatches, Parser, Subcommand};
 use xshell::Shell;
 
-use crate::spawn::cmd;
-
 pub use anyhow;
 pub use clap;
 
 mod adopt;
+pub mod api;
 mod archive;
 mod binary;
 mod build;
 mod ci;
+mod context;
 mod dev;
 mod dist;
 mod e2e;
@@ -48,11 +52,13 @@ mod util;
 mod validate;
 mod version;
 
-use flags::{Command, Xtask};
+use flags::{Command, Xtask as Flags};
+
+pub use context::{BuildEvent, Context, Hook};
 
 /// Runs `cargo xtask` with the built-in commands.
 pub fn main() -> ExitCode {
-    main_with(|command: NoCommands, _| match command {})
+    Xtask::new().run()
 }
 
 /// Runs `cargo xtask` with the built-in commands and the caller's own, declared as a clap
@@ -60,39 +66,99 @@ pub fn main() -> ExitCode {
 pub fn main_with<C: Subcommand + std::fmt::Debug>(
     custom: impl FnOnce(C, &Context) -> Result<()>,
 ) -> ExitCode {
-    let flags = Xtask::<C>::parse();
-    let context = match Shell::new() {
-        Ok(sh) => Context {
-            sh,
-            ui: ui::Ui::from_env(flags.quiet),
-            project: OnceCell::new(),
-        },
-        Err(error) => {
-            ui::Ui::from_env(false).error(format!("cannot start a shell: {error}"));
-            return ExitCode::FAILURE;
+    Xtask::new().run_with(custom)
+}
+
+/// `cargo xtask` with hooks: what [`main`] and [`main_with`] run, with closures of the
+/// plugin's own around every build of the backend (`build`, `package`, each `dev` cycle).
+///
+/// ```no_run
+/// use grafana_plugin_xtask::{Xtask, BuildEvent};
+///
+/// fn main() -> std::process::ExitCode {
+///     Xtask::new()
+///         .before_build(|event: &BuildEvent| {
+///             // e.g. generate code the plugin includes, for every build.
+///             std::fs::write(event.root.join("target/generated.txt"), "generated")?;
+///             Ok(())
+///         })
+///         .run()
+/// }
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct Xtask {
+    hooks: context::Hooks,
+}
+
+impl Xtask {
+    /// The built-in commands, no hooks yet.
+    pub fn new() -> Xtask {
+        Xtask::default()
+    }
+
+    /// Runs `hook` before each build of the backend; an error stops that build.
+    pub fn before_build(mut self, hook: impl Fn(&BuildEvent) -> Result<()> + 'static) -> Xtask {
+        self.hooks.before_build.push(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` after each build of the backend that assembled dist/.
+    pub fn after_build(mut self, hook: impl Fn(&BuildEvent) -> Result<()> + 'static) -> Xtask {
+        self.hooks.after_build.push(Box::new(hook));
+        self
+    }
+
+    /// The built-in commands.
+    pub fn run(self) -> ExitCode {
+        self.run_with(|command: NoCommands, _| match command {})
+    }
+
+    /// The built-in commands and the caller's own ([`main_with`]).
+    pub fn run_with<C: Subcommand + std::fmt::Debug>(
+        self,
+        custom: impl FnOnce(C, &Context) -> Result<()>,
+    ) -> ExitCode {
+        let flags = Flags::<C>::parse();
+        let context = match Shell::new() {
+            Ok(sh) => Context::new(sh, ui::Ui::from_env(flags.quiet), self.hooks),
+            Err(error) => {
+                ui::Ui::from_env(false).error(format!("cannot start a shell: {error}"));
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = match flags.command {
+            Command::Custom(command) => custom(command, &context),
+            command => context
+                .enter_root()
+                .and_then(|()| run_builtin(&context, command)),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                // The whole chain on one line: what failed, where, and the fix.
+                context.ui.error(format!("{error:#}"));
+                ExitCode::FAILURE
+            }
         }
-    };
-    let result = match flags.command {
+    }
+}
+
+/// One built-in command, at the workspace root.
+fn run_builtin<C: Subcommand>(context: &Context, command: Command<C>) -> Result<()> {
+    match command {
         Command::Build(flags) => build::Request::from_flags(&flags)
-            .and_then(|request| build::run(&context, &request).map(drop)),
-        Command::Dev(flags) => dev::run(&context, &flags),
-        Command::Package(flags) => package::run(&context, &flags),
-        Command::Validate(flags) => validate::run_command(&context, &flags),
-        Command::Version(flags) => version::run(&context, &flags),
-        Command::CiMatrix => ci::print_matrix(&context),
-        Command::ReleaseNotes => ci::print_release_notes(&context),
-        Command::Init(flags) => init::run(&context, &flags),
-        Command::Adopt(flags) => adopt::run(&context, &flags),
-        Command::E2e(flags) => e2e::run(&context, &flags),
-        Command::Custom(command) => custom(command, &context),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The whole chain on one line: what failed, where, and the fix.
-            context.ui.error(format!("{error:#}"));
-            ExitCode::FAILURE
-        }
+            .and_then(|request| build::run(context, &request).map(drop)),
+        Command::Dev(flags) => dev::run(context, &flags),
+        Command::Package(flags) => package::run(context, &flags),
+        Command::Validate(flags) => validate::run_command(context, &flags),
+        Command::Version(flags) => version::run(context, &flags),
+        Command::CiMatrix => ci::print_matrix(context),
+        Command::ReleaseNotes => ci::print_release_notes(context),
+        Command::Init(flags) => init::run(context, &flags),
+        Command::Adopt(flags) => adopt::run(context, &flags),
+        Command::E2e(flags) => e2e::run(context, &flags),
+        Command::Custom(_) => unreachable!("custom commands are run by the caller's closure"),
     }
 }
 
@@ -118,49 +184,5 @@ impl Subcommand for NoCommands {
     }
     fn has_subcommand(_: &str) -> bool {
         false
-    }
-}
-
-/// What every command works with: one shell, the output rules (`--quiet`, colour), and the
-/// project (plugin.json and `cargo metadata`), loaded once, on first use.
-pub struct Context {
-    sh: Shell,
-    ui: ui::Ui,
-    project: OnceCell<project::Project>,
-}
-
-impl Context {
-    /// The project; the first call runs `cargo metadata`, reads plugin.json and moves the
-    /// shell to the workspace root.
-    fn project(&self) -> Result<&project::Project> {
-        if let Some(project) = self.project.get() {
-            return Ok(project);
-        }
-        let project = project::Project::load(&self.sh, &util::cargo())?;
-        self.sh.change_dir(&project.cargo.workspace_root);
-        Ok(self.project.get_or_init(|| project))
-    }
-
-    /// The workspace root (where plugin.json and dist/ are).
-    pub fn root(&self) -> Result<&Path> {
-        Ok(&self.project()?.cargo.workspace_root)
-    }
-
-    /// The plugin's id from plugin.json.
-    pub fn plugin_id(&self) -> Result<&str> {
-        Ok(&self.project()?.plugin.id)
-    }
-
-    /// Prints a cargo-style status line (`   Finished …`), unless `--quiet`.
-    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
-        self.ui.status(verb, message);
-    }
-
-    /// Runs the cargo that runs us with `args`, at the workspace root.
-    pub fn cargo(&self, args: &[&str]) -> Result<()> {
-        self.project()?;
-        let cargo = util::cargo();
-        cmd!(self.sh, "{cargo} {args...}").run()?;
-        Ok(())
     }
 }

@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result, bail};
 use xshell::Shell;
 
 use crate::{
-    Context, archive,
+    archive,
     build::{self, Profile, Request},
+    context::Context,
     dist,
     flags::PackageFlags,
     project::PLUGIN_JSON,
@@ -23,6 +24,16 @@ use crate::{
 const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICENSE"];
 /// The environment variable plugin-actions uses for Grafana's signing token.
 pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
+
+/// Where `package` writes archives unless told otherwise: `<root>/target/package/`.
+pub fn out_dir(root: &Path) -> std::path::PathBuf {
+    root.join("target").join("package")
+}
+
+/// The release archive's name: `<id>-<version>.zip`.
+pub fn archive_name(id: &str, version: &str) -> String {
+    format!("{id}-{version}.zip")
+}
 
 pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     let (sh, ui) = (&context.sh, &context.ui);
@@ -45,6 +56,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
     if !flags.no_build {
         // The size-optimized profile: what ships is built with fat LTO and one codegen unit.
         let mut request = Request::of(platforms.clone(), Profile::Dist);
+        request.command = "package";
         // One missing platform refuses the package: nothing builds, dist/ stays as it is.
         request.all_or_nothing = true;
         request.refused_also = token_problem.into_iter().collect();
@@ -74,7 +86,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
 
     let out_dir = match &flags.out_dir {
         Some(dir) => dir.clone(),
-        None => root.join("target").join("package"),
+        None => out_dir(&root),
     };
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let time = archive::dos_time(timestamp(sh)?);
@@ -84,10 +96,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
 
     let mut archives = Vec::new();
     let all_entries = archive::entries_of(&stage, id, &prefix)?;
-    archives.push((
-        out_dir.join(format!("{id}-{version}.zip")),
-        all_entries.clone(),
-    ));
+    archives.push((out_dir.join(archive_name(id, version)), all_entries.clone()));
     if flags.per_platform {
         for (platform, binary) in platforms.iter().zip(&binaries) {
             let entries = all_entries

@@ -1,7 +1,7 @@
 //! `cargo xtask version`: the one version of the project, and the release job's tag check.
 use anyhow::{Result, bail};
 
-use crate::{Context, flags::VersionFlags};
+use crate::{context::Context, flags::VersionFlags};
 
 pub fn run(context: &Context, flags: &VersionFlags) -> Result<()> {
     let version = &context.project()?.cargo.version;

@@ -21,7 +21,8 @@ use plan::{Inputs, Options, ROOT_FILES, TargetPlan, dist_plan};
 use report::{describe, names, plan_json, report, sizes};
 
 use crate::{
-    Context, dist,
+    context::{BuildEvent, Context},
+    dist,
     flags::{BuildFlags, MessageFormat},
     layout::Layout,
     targets::{self, BuildTarget},
@@ -45,6 +46,8 @@ pub struct Request {
     /// Problems the caller found (`package --sign` without a token) that refuse the build as
     /// a missing platform does: listed with the missing platforms, before anything builds.
     pub refused_also: Vec<String>,
+    /// The command building (`build`, `package`, `dev`), for the hooks.
+    pub command: &'static str,
     /// Build a create-plugin app's frontend (its `build` script) first.
     pub frontend: bool,
 }
@@ -72,6 +75,7 @@ impl Request {
             message_format: flags.message_format,
             all_or_nothing: false,
             refused_also: Vec::new(),
+            command: "build",
             frontend: !flags.backend_only,
         })
     }
@@ -88,6 +92,7 @@ impl Request {
             message_format: MessageFormat::Human,
             all_or_nothing: false,
             refused_also: Vec::new(),
+            command: "build",
             frontend: true,
         }
     }
@@ -352,6 +357,11 @@ fn build_from(
             crate::toolchain::write_stub_sdk(stub)?;
         }
     }
+    let event = build_event(root, &plan, request.command);
+    let backend = !plan.targets.is_empty() && !plan.check_only;
+    if backend {
+        context.before_build(&event)?;
+    }
     let outcomes = build_all(sh, ui, options, &plan.targets);
     if frontend.is_some() {
         finish_frontend(frontend.take())?;
@@ -375,7 +385,22 @@ fn build_from(
         assemble(ui, &plan, &built, &inputs)?;
     }
     finish(ui, &plan, &outcomes, &built, started)?;
+    if backend {
+        context.after_build(&event)?;
+    }
     Ok(Built { plan })
+}
+
+/// What the hooks are told about a build of `plan`.
+pub fn build_event(root: &Path, plan: &BuildPlan, command: &'static str) -> BuildEvent {
+    BuildEvent {
+        root: root.to_owned(),
+        platforms: (plan.targets.iter())
+            .map(|t| t.target.platform_name())
+            .collect(),
+        profile: plan.profile.name().to_owned(),
+        command,
+    }
 }
 
 /// Builds every target: those plain cargo can build together in one invocation, the others

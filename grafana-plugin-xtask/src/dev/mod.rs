@@ -28,8 +28,8 @@ use xshell::Shell;
 
 use crate::http::Endpoint;
 use crate::{
-    Context,
     build::{self, BuildPlan, Profile, Request, Step},
+    context::Context,
     dist,
     flags::DevFlags,
     layout::Layout,
@@ -155,7 +155,9 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
 
     // The first build assembles the whole dist/, before any Grafana serves from it; its plan
     // is the one every cycle reruns.
-    let built = match build::run(context, &Request::of(vec![target.clone()], Profile::Debug)) {
+    let mut request = Request::of(vec![target.clone()], Profile::Debug);
+    request.command = "dev";
+    let built = match build::run(context, &request) {
         Err(_) if stop.load(Ordering::SeqCst) => return stopped("the first build"),
         built => built?,
     };
@@ -211,7 +213,7 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     let result = if stop.load(Ordering::SeqCst) {
         Ok(())
     } else if flags.watch {
-        watch(sh, ui, &root, &loop_state, &mut grafana, &messages, &stop)
+        watch(context, &root, &loop_state, &mut grafana, &messages, &stop)
     } else if mode == Mode::Attach {
         // Nothing started, nothing to watch: the answer is the exit status.
         match verdict {
@@ -422,14 +424,14 @@ fn watch_files(
 }
 
 fn watch(
-    sh: &Shell,
-    ui: &Ui,
+    context: &Context,
     root: &Path,
     state: &Loop,
     grafana: &mut Grafana,
     messages: &mpsc::Receiver<Message>,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let ui = &context.ui;
     let mut debouncer = Debouncer::new(DEBOUNCE);
     let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
     loop {
@@ -466,7 +468,7 @@ fn watch(
         if let Some(batch) = debouncer.take(Instant::now()) {
             // A cycle that fails (a file vanished mid-edit, a rename refused) is reported;
             // the loop keeps watching and the previous backend keeps serving.
-            if let Err(error) = cycle(sh, ui, state, grafana, &batch, stop) {
+            if let Err(error) = cycle(context, state, grafana, &batch, stop) {
                 ui.error(format!("{error:#}"));
             }
         }
@@ -475,13 +477,13 @@ fn watch(
 
 /// One batch of changes: refresh files, or rebuild and restart; one status line.
 fn cycle(
-    sh: &Shell,
-    ui: &Ui,
+    context: &Context,
     state: &Loop,
     grafana: &mut Grafana,
     batch: &Batch,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let (sh, ui) = (&context.sh, &context.ui);
     let detected = batch.last_event.elapsed();
     // Editors and tools write temporary files and rename them; name what is still there.
     let existing: Vec<&str> = batch
@@ -516,6 +518,9 @@ fn cycle(
     }
     ui.status("Rebuilding", format!("({what} changed)"));
     let build_started = Instant::now();
+    let root = state.plan.dist_dir.parent().unwrap_or(&state.plan.dist_dir);
+    let event = build::build_event(root, &state.plan, "dev");
+    context.before_build(&event)?;
     if build::run_command(sh, &state.step.command).is_err() {
         ui.error("the build failed (see above); the previous backend keeps serving");
         return Ok(());
@@ -532,6 +537,7 @@ fn cycle(
         )?;
     }
     dist::replace_binary(&state.step.built_binary, &state.dest)?;
+    context.after_build(&event)?;
     let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
     let restarted = if batch.strongest() == Change::Manifest {
         if state.webpack_frontend() {

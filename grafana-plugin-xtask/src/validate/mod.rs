@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::{
-    Context,
     archive::{self, ReadEntry},
+    context::Context,
     flags::ValidateFlags,
     ui::Ui,
 };
@@ -44,7 +44,7 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
         Some(archive) => archive.clone(),
         None => {
             let project = context.project()?;
-            let out = project.cargo.workspace_root.join("target").join("package");
+            let out = crate::package::out_dir(&project.cargo.workspace_root);
             default_archive(&out, &project.plugin.id, &project.cargo.version)?
         }
     };
@@ -131,7 +131,7 @@ impl Findings {
 
 /// The archive to validate when none is named: the newest `<id>-<version>.zip` in `dir`.
 pub fn default_archive(dir: &Path, id: &str, version: &str) -> Result<std::path::PathBuf> {
-    let path = dir.join(format!("{id}-{version}.zip"));
+    let path = dir.join(crate::package::archive_name(id, version));
     if !path.is_file() {
         bail!(
             "{}: no archive; run `cargo xtask package` first or name one",

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The host's Grafana platform, which the stand-in starts binaries of.
-fn host_platform() -> String {
+pub(crate) fn host_platform() -> String {
     let name = crate::scratch::host_binary_name();
     let rest = name.trim_end_matches(".exe");
     let mut parts = rest.rsplitn(3, '_');

@@ -8,6 +8,8 @@ mod cross;
 mod dev;
 #[cfg(unix)]
 mod e2e;
+#[cfg(unix)]
+mod hooks;
 mod package;
 mod scratch;
 #[cfg(unix)]

@@ -1,0 +1,128 @@
+//! A plugin's own xtask with a before-build hook (the library's `codegen` example: it writes
+//! generated code before every build of the backend) run end to end in a scratch copy:
+//! `build`, `package` and a `dev --watch` cycle each run the hook before building.
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use crate::scratch::{Scratch, shared_target_dir, text};
+
+/// The `codegen` example built into the test run's target directory (its dependencies are
+/// the xtask's, compiled already).
+fn codegen() -> PathBuf {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "grafana-plugin-xtask",
+            "--example",
+            "codegen",
+        ])
+        .current_dir(repository)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    shared_target_dir().join("debug/examples/codegen")
+}
+
+fn run(xtask: &Path, scratch: &Scratch, args: &[&str]) -> Output {
+    Command::new(xtask)
+        .args(args)
+        .current_dir(scratch.root())
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_before_build_hook_runs_before_build_package_and_each_dev_cycle() {
+    let xtask = codegen();
+    let scratch = Scratch::new();
+    let generated = scratch.root().join("target/generated/platforms.rs");
+    let read = || std::fs::read_to_string(&generated).unwrap_or_default();
+
+    let output = run(&xtask, &scratch, &["build", "--debug"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let host = crate::e2e::host_platform();
+    assert_eq!(
+        read(),
+        format!("// generated before `build`\npub const BUILT_FOR: &[&str] = &[\"{host}\"];\n")
+    );
+
+    // package: the hook runs before the build starts (here the build then fails on purpose,
+    // which spares the test a size-optimized link).
+    std::fs::remove_file(&generated).unwrap();
+    scratch.edit("plugin/src/health.rs", |s| {
+        s + "\ncompile_error!(\"broken on purpose\");\n"
+    });
+    let output = run(&xtask, &scratch, &["package", "--target", &host]);
+    assert!(!output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        read().starts_with("// generated before `package`"),
+        "{}",
+        read()
+    );
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("\ncompile_error!(\"broken on purpose\");\n", "")
+    });
+
+    // dev --watch: the first build, then a cycle after a save.
+    let standin = crate::dev::standin();
+    let port = crate::dev::free_port().to_string();
+    let mut child = Command::new(&xtask)
+        .args(["dev", "--watch", "--port", &port, "--grafana"])
+        .arg(&standin)
+        .current_dir(scratch.root())
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = output.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut output = sink.lock().unwrap();
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+    crate::dev::wait_for("the first build to serve", &output, || {
+        output.lock().unwrap().contains("Serving")
+    });
+    assert!(
+        read().starts_with("// generated before `dev`"),
+        "{}",
+        read()
+    );
+    std::fs::remove_file(&generated).unwrap();
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("No targets configured yet", "Hooked: no targets")
+    });
+    crate::dev::wait_for("the cycle", &output, || {
+        output.lock().unwrap().contains("Reloaded")
+    });
+    assert!(
+        read().starts_with("// generated before `dev`"),
+        "{}",
+        read()
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", output.lock().unwrap());
+}
