@@ -169,26 +169,17 @@ fn decide(app: &Path, file: AppFile) -> Result<Decision> {
         WhenPresent::Keep => Ok(Decision::Unchanged(file.relative)),
         WhenPresent::Replace if current == file.contents => Ok(Decision::Unchanged(file.relative)),
         WhenPresent::Replace => Ok(Decision::Write(file, Existing::Differs)),
-        WhenPresent::MergeIgnore => {
-            let text = String::from_utf8_lossy(&current);
-            match ignore_target(&text) {
-                None => Ok(Decision::Unchanged(file.relative)),
-                Some(merged) => Ok(Decision::Write(
-                    AppFile {
-                        contents: merged.into_bytes(),
-                        ..file
-                    },
-                    Existing::Merged,
-                )),
-            }
-        }
-        WhenPresent::MergeAlias => {
-            let text = String::from_utf8(current)
-                .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
-            let ours = String::from_utf8_lossy(&file.contents).into_owned();
-            match merge_alias(&text, &ours)
-                .with_context(|| format!("{}: cannot add the xtask alias", path.display()))?
-            {
+        WhenPresent::MergeIgnore | WhenPresent::MergeAlias => {
+            let merged = if file.existing == WhenPresent::MergeIgnore {
+                ignore_target(&String::from_utf8_lossy(&current))
+            } else {
+                let text = String::from_utf8(current)
+                    .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
+                let ours = String::from_utf8_lossy(&file.contents).into_owned();
+                merge_alias(&text, &ours)
+                    .with_context(|| format!("{}: cannot add the xtask alias", path.display()))?
+            };
+            match merged {
                 None => Ok(Decision::Unchanged(file.relative)),
                 Some(merged) => Ok(Decision::Write(
                     AppFile {

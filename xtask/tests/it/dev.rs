@@ -77,7 +77,22 @@ pub(crate) fn spawn_dev_watch(
     standin: &Path,
     port: u16,
 ) -> (std::process::Child, Arc<Mutex<String>>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    spawn_dev_watch_of(
+        Path::new(env!("CARGO_BIN_EXE_xtask")),
+        scratch,
+        standin,
+        port,
+    )
+}
+
+/// [`spawn_dev_watch`] with another xtask binary (a plugin's own, built on the library).
+pub(crate) fn spawn_dev_watch_of(
+    xtask: &Path,
+    scratch: &Scratch,
+    standin: &Path,
+    port: u16,
+) -> (std::process::Child, Arc<Mutex<String>>) {
+    let mut command = Command::new(xtask);
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command

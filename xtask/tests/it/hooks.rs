@@ -74,32 +74,8 @@ fn a_before_build_hook_runs_before_build_package_and_each_dev_cycle() {
 
     // dev --watch: the first build, then a cycle after a save.
     let standin = crate::dev::standin();
-    let port = crate::dev::free_port().to_string();
-    let mut child = Command::new(&xtask)
-        .args(["dev", "--watch", "--port", &port, "--grafana"])
-        .arg(&standin)
-        .current_dir(scratch.root())
-        .env("CARGO_TARGET_DIR", shared_target_dir())
-        .env("CARGO_TERM_COLOR", "never")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = output.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let mut output = sink.lock().unwrap();
-            output.push_str(&line);
-            output.push('\n');
-        }
-    });
+    let port = crate::dev::free_port();
+    let (mut child, output) = crate::dev::spawn_dev_watch_of(&xtask, &scratch, &standin, port);
     crate::dev::wait_for("the first build to serve", &output, || {
         output.lock().unwrap().contains("Serving")
     });
