@@ -217,14 +217,23 @@ fn missing_pieces_are_reported_before_building() {
             "a macOS host can link darwin",
         );
     }
+    let Some(path) = crate::scratch::path_without_zig() else {
+        return harness::skip(
+            "missing_pieces_are_reported_before_building",
+            "cargo-zigbuild sits beside cargo; this machine cannot be shown without zig",
+        );
+    };
+    let no_zig = [("SDKROOT", ""), ("PATH", path.as_str())];
     let scratch = Scratch::new();
-    let output = scratch.xtask_env(&["build", "--target", "darwin/arm64"], &[("SDKROOT", "")]);
+    let output = scratch.xtask_env(&["build", "--target", "darwin/arm64"], &no_zig);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(
-        errors[0].contains("darwin/arm64: linking for macOS needs Apple's SDK"),
+        errors[0].contains(
+            "darwin/arm64: linking for macOS from linux needs zig: `pip install cargo-zigbuild`"
+        ),
         "{stderr}"
     );
     assert!(!stderr.contains("Building"), "{stderr}");
@@ -234,7 +243,7 @@ fn missing_pieces_are_reported_before_building() {
     // be built here.
     let output = scratch.xtask_env(
         &["build", "--all", "--dry-run", "--message-format", "json"],
-        &[("SDKROOT", "")],
+        &no_zig,
     );
     assert!(!output.status.success(), "{}", text(&output.stderr));
     assert!(
@@ -265,7 +274,7 @@ fn missing_pieces_are_reported_before_building() {
         plan["targets"][4]["missing"]
             .as_str()
             .unwrap()
-            .contains("macOS runner")
+            .contains("pip install cargo-zigbuild")
     );
 }
 
@@ -312,12 +321,15 @@ fn targets_build_together_and_one_failing_leaves_the_others() {
     };
     assert_eq!((machine(&amd64), machine(&arm64)), (62, 183));
 
-    // A target refused up front (no macOS SDK here) is said once and not counted: the two
-    // that build are [1/2] and [2/2].
-    if cfg!(target_os = "linux") {
+    // A target refused up front (darwin on Linux without zig) is said once and not counted:
+    // the two that build are [1/2] and [2/2].
+    if let (true, Some(path)) = (
+        cfg!(target_os = "linux"),
+        crate::scratch::path_without_zig(),
+    ) {
         let mut with_darwin = args.to_vec();
         with_darwin.extend(["--target", "darwin/arm64"]);
-        let output = scratch.xtask_env(&with_darwin, &[("SDKROOT", "")]);
+        let output = scratch.xtask_env(&with_darwin, &[("SDKROOT", ""), ("PATH", &path)]);
         let stderr = text(&output.stderr);
         assert!(!output.status.success(), "{stderr}");
         assert!(

@@ -31,6 +31,26 @@ pub fn shared_target_dir() -> PathBuf {
         .to_owned()
 }
 
+/// PATH without the directories holding cargo-zigbuild: this machine as one without zig,
+/// where darwin cannot link (and linux/arm falls back to nothing). `None` when
+/// cargo-zigbuild sits beside cargo or rustc, which cannot be left out.
+pub fn path_without_zig() -> Option<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut kept = Vec::new();
+    for dir in std::env::split_paths(&path) {
+        if dir.join("cargo-zigbuild").exists() {
+            if dir.join("cargo").exists() || dir.join("rustc").exists() {
+                return None;
+            }
+            continue;
+        }
+        kept.push(dir);
+    }
+    std::env::join_paths(kept)
+        .ok()
+        .and_then(|p| p.into_string().ok())
+}
+
 pub fn host_binary_name() -> String {
     harness::host_executable_name(EXECUTABLE)
 }
