@@ -214,8 +214,8 @@ pub struct BuildFlags {
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
 
-    /// Type-check the targets with `cargo check` instead of building them (e.g. darwin on
-    /// a machine without Apple's SDK). dist/ is not touched.
+    /// Type-check the targets with `cargo check` instead of building them (e.g. a target
+    /// this machine cannot link). dist/ is not touched.
     #[arg(long)]
     pub check_only: bool,
 
