@@ -237,11 +237,12 @@ impl Grafana {
         let publish = format!("127.0.0.1:{port}:3000");
         let volume = format!("{}:/var/lib/grafana/plugins", plugins.display());
         let allow = format!("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={id}");
-        let admin = format!("GF_SECURITY_ADMIN_PASSWORD={password}");
+        // The password through docker's environment, never on a command line.
         cmd!(
             sh,
-            "docker run --detach --name {name} --publish {publish} --volume {volume} --env {allow} --env {admin} {image}"
+            "docker run --detach --name {name} --publish {publish} --volume {volume} --env {allow} --env GF_SECURITY_ADMIN_PASSWORD {image}"
         )
+        .env("GF_SECURITY_ADMIN_PASSWORD", password)
         .quiet()
         .ignore_stdout()
         .run()
