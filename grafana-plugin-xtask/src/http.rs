@@ -17,8 +17,10 @@ use anyhow::{Context, Result, bail};
 pub const DEADLINE: Duration = Duration::from_secs(5);
 /// The largest answer read (headers and body); Grafana's are a few kilobytes.
 pub const SIZE_CAP: usize = 1024 * 1024;
-/// How often a blocked connect or read looks at the deadline and Ctrl-C.
+/// How often a blocked read looks at the deadline and Ctrl-C.
 const TICK: Duration = Duration::from_millis(200);
+/// The longest one connection attempt waits for the other side.
+const CONNECT_SLICE: Duration = Duration::from_secs(1);
 
 /// Where Grafana answers, and the service-account token to send (never printed).
 #[derive(Clone, Debug)]
@@ -199,7 +201,8 @@ impl Endpoint {
         parse_response(&response)
     }
 
-    /// The first address that accepts, trying each in slices of [`TICK`] until the deadline.
+    /// The first address that accepts, trying each for up to [`CONNECT_SLICE`] at a time
+    /// until the deadline.
     fn connect(&self, deadline: Instant, stop: &AtomicBool) -> Result<TcpStream, Failure> {
         // localhost may resolve to ::1 and 127.0.0.1; Grafana may listen on either.
         let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
@@ -222,7 +225,9 @@ impl Endpoint {
                         DEADLINE.as_secs()
                     )));
                 }
-                match TcpStream::connect_timeout(address, remaining.min(TICK)) {
+                // A second per attempt: long enough for any round trip, short enough
+                // for Ctrl-C to be heard within one.
+                match TcpStream::connect_timeout(address, remaining.min(CONNECT_SLICE)) {
                     Ok(stream) => return Ok(stream),
                     Err(error) => {
                         // Refused is final; a slow network gets another slice.
