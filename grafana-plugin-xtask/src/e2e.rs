@@ -262,7 +262,8 @@ impl Grafana {
         password: &str,
     ) -> Result<Grafana> {
         let (binary, home) = if binary.is_dir() {
-            (binary.join("bin").join("grafana"), Some(binary.to_owned()))
+            let name = format!("grafana{}", std::env::consts::EXE_SUFFIX);
+            (binary.join("bin").join(name), Some(binary.to_owned()))
         } else {
             (binary.to_owned(), None)
         };
