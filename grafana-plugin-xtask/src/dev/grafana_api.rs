@@ -87,7 +87,6 @@ fn no_answer(url: &str, path: &str, failure: &Failure) -> Verdict {
 /// Reads the answers as Grafana means them.
 pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
     let settings_path = format!("/api/plugins/{plugin_id}/settings");
-    let health_path = format!("/api/plugins/{plugin_id}/health");
     let settings = match &answers.settings {
         None => return Verdict::NotServing(format!("Grafana at {url} did not answer")),
         Some(Err(failure)) => return no_answer(url, &settings_path, failure),
@@ -114,18 +113,8 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
         (error["pluginId"] == plugin_id)
             .then(|| error["errorCode"].as_str().unwrap_or("unknown").to_owned())
     });
-    if let Some(verdict) = error_code
-        .as_deref()
-        .and_then(|code| refused(code, plugin_id))
-    {
-        return verdict;
-    }
-    if error_code.as_deref() == Some("failedBackendStart") {
-        return Verdict::BackendDown(
-            "Grafana found the plugin but could not start its backend (failedBackendStart), \
-             so it did not register it"
-                .to_owned(),
-        );
+    if let Some(code) = error_code.as_deref() {
+        return refused(code, plugin_id);
     }
     match settings.status {
         200 => {}
@@ -152,17 +141,28 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
     if fields.get("id").and_then(Value::as_str) != Some(plugin_id) {
         return not_grafana(url, &settings_path, settings);
     }
-    let not_enabled = || {
-        Verdict::NotServing(format!(
-            "Grafana loaded {plugin_id} but the app is not enabled in this organization, so it \
-             does not call the backend: enable it in provisioning/plugins/ (`disabled: false`), \
-             then restart Grafana, or on the app's page in Administration > Plugins"
-        ))
-    };
     if fields.get("enabled") == Some(&Value::Bool(false)) {
-        return not_enabled();
+        return not_enabled(plugin_id);
     }
-    let health = match &answers.health {
+    health_verdict(answers.health.as_ref(), plugin_id, url)
+}
+
+fn not_enabled(plugin_id: &str) -> Verdict {
+    Verdict::NotServing(format!(
+        "Grafana loaded {plugin_id} but the app is not enabled in this organization, so it \
+         does not call the backend: enable it in provisioning/plugins/ (`disabled: false`), \
+         then restart Grafana, or on the app's page in Administration > Plugins"
+    ))
+}
+
+/// The health check through Grafana, for a plugin Grafana loaded and enabled.
+fn health_verdict(
+    health: Option<&Result<Answer, Failure>>,
+    plugin_id: &str,
+    url: &str,
+) -> Verdict {
+    let health_path = format!("/api/plugins/{plugin_id}/health");
+    let health = match health {
         None => return Verdict::NotServing("Grafana did not answer the health check".to_owned()),
         Some(Err(failure)) => return no_answer(url, &health_path, failure),
         Some(Ok(answer)) => answer,
@@ -174,7 +174,9 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
         (200, _) => not_grafana(url, &health_path, health),
         // 400 since Grafana 10; 503 before.
         (400 | 503, Some(status)) if status != "OK" => Verdict::Unhealthy(message(health)),
-        (404, _) if message(health).to_lowercase().contains("setting not found") => not_enabled(),
+        (404, _) if message(health).to_lowercase().contains("setting not found") => {
+            not_enabled(plugin_id)
+        }
         (404 | 500..=599, _) if is_grafana_error(health) => Verdict::BackendDown(format!(
             "Grafana cannot reach its backend ({} {})",
             health.status,
@@ -189,8 +191,8 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
     }
 }
 
-/// Grafana's load errors that keep the plugin out, each with its one fix.
-fn refused(code: &str, plugin_id: &str) -> Option<Verdict> {
+/// What Grafana's load error for the plugin means, with its one fix.
+fn refused(code: &str, plugin_id: &str) -> Verdict {
     let reason = match code {
         "signatureMissing" => format!(
             "Grafana refused the unsigned plugin (signatureMissing): start it in development \
@@ -203,13 +205,19 @@ fn refused(code: &str, plugin_id: &str) -> Option<Verdict> {
              GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={plugin_id}), or sign again after \
              the build"
         ),
-        "failedBackendStart" => return None,
+        "failedBackendStart" => {
+            return Verdict::BackendDown(
+                "Grafana found the plugin but could not start its backend \
+                 (failedBackendStart), so it did not register it"
+                    .to_owned(),
+            );
+        }
         other => format!(
             "Grafana reports the error {other:?} for the plugin; see Grafana's log for \
              plugin.{plugin_id}"
         ),
     };
-    Some(Verdict::NotServing(reason))
+    Verdict::NotServing(reason)
 }
 
 /// How long Grafana gets to start the backend after it loaded the plugin.
