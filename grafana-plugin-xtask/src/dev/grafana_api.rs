@@ -156,11 +156,7 @@ fn not_enabled(plugin_id: &str) -> Verdict {
 }
 
 /// The health check through Grafana, for a plugin Grafana loaded and enabled.
-fn health_verdict(
-    health: Option<&Result<Answer, Failure>>,
-    plugin_id: &str,
-    url: &str,
-) -> Verdict {
+fn health_verdict(health: Option<&Result<Answer, Failure>>, plugin_id: &str, url: &str) -> Verdict {
     let health_path = format!("/api/plugins/{plugin_id}/health");
     let health = match health {
         None => return Verdict::NotServing("Grafana did not answer the health check".to_owned()),
