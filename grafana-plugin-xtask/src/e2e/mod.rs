@@ -8,12 +8,13 @@
 //! (authorization through Grafana); Grafana's log has the plugin's start line and no error
 //! of the plugin's. On failure it prints the failed checks and the plugin's log lines. It
 //! stops everything it started.
+mod checks;
+
 use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Stdio},
-    sync::atomic::AtomicBool,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -22,60 +23,11 @@ use serde_json::Value;
 use crate::{
     context::Context,
     flags::{E2eFlags, PackageFlags},
-    http::{Answer, Endpoint, Request},
+    http::Endpoint,
     package, project,
     spawn::cmd,
     targets, util,
 };
-
-/// The administrator `e2e` makes Grafana start with (a fresh password each run).
-const ADMIN: &str = "admin";
-/// The Viewer `e2e` creates through Grafana's admin API.
-const VIEWER: &str = "e2e-viewer";
-
-/// One resource call and what Grafana must answer for each role.
-struct RouteCheck {
-    method: &'static str,
-    path: &'static str,
-    /// (role, status, a JSON field the body must have)
-    expect: [(&'static str, u16, Option<&'static str>); 2],
-}
-
-/// The plugin's routes (plugin/src/resources.rs) as Grafana's users reach them.
-const ROUTES: [RouteCheck; 4] = [
-    RouteCheck {
-        method: "GET",
-        path: "ping",
-        expect: [
-            ("Viewer", 200, Some("message")),
-            ("Admin", 200, Some("message")),
-        ],
-    },
-    RouteCheck {
-        method: "GET",
-        path: "checks",
-        expect: [
-            ("Viewer", 200, Some("checks")),
-            ("Admin", 200, Some("checks")),
-        ],
-    },
-    RouteCheck {
-        method: "POST",
-        path: "checks/run",
-        expect: [
-            ("Viewer", 403, Some("error")),
-            ("Admin", 200, Some("checks")),
-        ],
-    },
-    RouteCheck {
-        method: "POST",
-        path: "hooks/report",
-        expect: [
-            ("Viewer", 401, Some("error")),
-            ("Admin", 401, Some("error")),
-        ],
-    },
-];
 
 pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
     let (sh, ui) = (&context.sh, &context.ui);
@@ -133,7 +85,7 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
     };
     ui.status("Started", grafana.describe(&version));
     let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{}", flags.port), None)?;
-    let failures = check_all(ui, &endpoint, &id, &password, &mut grafana, &log);
+    let failures = checks::Checks::new(ui, &endpoint, &id, &password).all(&mut grafana, &log);
     let failures = match failures {
         Ok(failures) => failures,
         Err(error) => vec![format!("{error:#}")],
@@ -149,7 +101,7 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
         );
         return Ok(());
     }
-    let lines = plugin_log_lines(&log, &id);
+    let lines = checks::plugin_log_lines(&log, &id);
     eprintln!("Grafana's log for plugin.{id} ({}):", log.display());
     for line in lines.iter().rev().take(40).rev() {
         eprintln!("  {line}");
@@ -278,7 +230,7 @@ impl Grafana {
             .env("GF_PATHS_DATA", work.join("data"))
             .env("GF_SERVER_HTTP_PORT", port.to_string())
             .env("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS", id)
-            .env("GF_SECURITY_ADMIN_USER", ADMIN)
+            .env("GF_SECURITY_ADMIN_USER", checks::ADMIN)
             .env("GF_SECURITY_ADMIN_PASSWORD", password)
             .env_remove("GF_DEFAULT_APP_MODE")
             .stdin(Stdio::null())
@@ -301,7 +253,7 @@ impl Grafana {
     }
 
     /// Whether it still runs (a local Grafana that exited cannot answer).
-    fn running(&mut self) -> bool {
+    pub(super) fn running(&mut self) -> bool {
         match self {
             Grafana::Local { child, .. } => child.try_wait().is_ok_and(|status| status.is_none()),
             Grafana::Container { .. } => true,
@@ -336,201 +288,6 @@ impl Grafana {
     }
 }
 
-/// Every check, in order; the failures, each one line saying what was asked, what came and
-/// what was expected.
-fn check_all(
-    ui: &crate::ui::Ui,
-    endpoint: &Endpoint,
-    id: &str,
-    password: &str,
-    grafana: &mut Grafana,
-    log: &Path,
-) -> Result<Vec<String>> {
-    let stop = AtomicBool::new(false);
-    let admin = Some((ADMIN, password));
-    let call = |method: &str, path: &str, basic: Option<(&str, &str)>, body: Option<&[u8]>| {
-        endpoint.send(
-            &Request {
-                method,
-                path,
-                basic,
-                body,
-            },
-            &stop,
-        )
-    };
-    // Grafana's start: a container may pull its image first.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if !grafana.running() {
-            bail!("Grafana exited at start; its log is {}", log.display());
-        }
-        match call("GET", "/api/health", None, None) {
-            Ok(answer)
-                if answer.status == 200 && field(&answer, "database").as_deref() == Some("ok") =>
-            {
-                break;
-            }
-            _ if Instant::now() >= deadline => {
-                bail!(
-                    "Grafana did not answer /api/health within 300 s at {}",
-                    endpoint.url()
-                )
-            }
-            _ => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
-    ui.status("Checked", "/api/health: database ok");
-    let mut failures = Vec::new();
-    // `what` is printed when the check holds; `what: detail` is the failure.
-    let mut expect = |what: String, detail: String, ok: bool| {
-        if ok {
-            ui.status("Checked", &what);
-        } else {
-            failures.push(format!("{what}: {detail}"));
-        }
-    };
-
-    let settings_path = format!("/api/plugins/{id}/settings");
-    let settings = call("GET", &settings_path, admin, None);
-    let loaded =
-        matches!(&settings, Ok(a) if a.status == 200 && field(a, "id").as_deref() == Some(id));
-    expect(
-        format!("{settings_path}: the plugin is loaded"),
-        shown(&settings, "200 with this id"),
-        loaded,
-    );
-    let errors = call("GET", "/api/plugins/errors", admin, None);
-    let refused = match &errors {
-        Ok(answer) => serde_json::from_str::<Value>(&answer.body)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e["pluginId"] == id)
-            .map(|e| e["errorCode"].as_str().unwrap_or("unknown").to_owned())
-            .collect::<Vec<_>>(),
-        Err(failure) => vec![format!("no answer: {failure}")],
-    };
-    expect(
-        "/api/plugins/errors: nothing for this plugin".to_owned(),
-        format!("Grafana refused it: {}", refused.join(", ")),
-        refused.is_empty(),
-    );
-    if !loaded {
-        return Ok(failures);
-    }
-    // The backend may still be starting right after Grafana answers.
-    let health_path = format!("/api/plugins/{id}/health");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let health = loop {
-        let health = call("GET", &health_path, admin, None);
-        let ok = matches!(&health, Ok(a) if a.status == 200 && field(a, "status").as_deref() == Some("OK"));
-        if ok || Instant::now() >= deadline {
-            break health;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let healthy =
-        matches!(&health, Ok(a) if a.status == 200 && field(a, "status").as_deref() == Some("OK"));
-    expect(
-        format!("{health_path}: status OK"),
-        shown(&health, "200 with status OK"),
-        healthy,
-    );
-
-    // A Viewer of the default organization, made through Grafana's admin API.
-    let viewer_password = format!("{password}-viewer");
-    let user = serde_json::json!({
-        "name": VIEWER, "login": VIEWER, "password": viewer_password, "OrgId": 1
-    })
-    .to_string();
-    let created = call("POST", "/api/admin/users", admin, Some(user.as_bytes()));
-    let created_ok = matches!(&created, Ok(a) if a.status == 200);
-    expect(
-        format!("POST /api/admin/users: the Viewer {VIEWER} created"),
-        shown(&created, "200"),
-        created_ok,
-    );
-    for route in &ROUTES {
-        for (role, status, field_name) in route.expect {
-            let basic = match role {
-                "Admin" => admin,
-                _ => Some((VIEWER, viewer_password.as_str())),
-            };
-            let path = format!("/api/plugins/{id}/resources/{}", route.path);
-            let body = (route.method == "POST").then_some(&b"{}"[..]);
-            let answer = call(route.method, &path, basic, body);
-            let ok = matches!(&answer, Ok(a) if a.status == status
-                && field_name.is_none_or(|name| json(a).is_some_and(|v| v.get(name).is_some())));
-            let wanted = match field_name {
-                Some(name) => format!("{status} with a JSON `{name}`"),
-                None => status.to_string(),
-            };
-            expect(
-                format!("{} {} as {role}: {status}", route.method, route.path),
-                shown(&answer, &wanted),
-                ok,
-            );
-        }
-    }
-
-    let lines = plugin_log_lines(log, id);
-    let started = lines.iter().any(|line| line.contains("plugin started"));
-    expect(
-        "Grafana's log: the plugin's start line".to_owned(),
-        "no \"plugin started\" line after logger=plugin.<id>".to_owned(),
-        started,
-    );
-    let errors: Vec<&String> = (lines.iter())
-        .filter(|line| line.contains("level=error") || line.contains("\"@level\":\"error\""))
-        .collect();
-    expect(
-        "Grafana's log: no error of the plugin's".to_owned(),
-        format!(
-            "{} error line(s), the first: {}",
-            errors.len(),
-            errors.first().map_or("", |line| line.as_str())
-        ),
-        errors.is_empty(),
-    );
-    Ok(failures)
-}
-
-fn json(answer: &Answer) -> Option<Value> {
-    serde_json::from_str(&answer.body).ok()
-}
-
-/// A string field of the JSON body.
-fn field(answer: &Answer, name: &str) -> Option<String> {
-    json(answer)?.get(name)?.as_str().map(str::to_owned)
-}
-
-/// `got 403 {"error":…}; expected 200 with …` or `ok (200)`.
-fn shown(answer: &Result<Answer, crate::http::Failure>, expected: &str) -> String {
-    match answer {
-        Ok(answer) => {
-            let body: String = answer.body.trim().chars().take(120).collect();
-            format!("got {} {body}; expected {expected}", answer.status)
-        }
-        Err(failure) => format!("no answer ({failure}); expected {expected}"),
-    }
-}
-
-/// The lines of Grafana's log that are the plugin's (`logger=plugin.<id>`).
-fn plugin_log_lines(log: &Path, id: &str) -> Vec<String> {
-    let marker = format!("logger=plugin.{id} ");
-    fs::read(log)
-        .map(|bytes| {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter(|line| line.contains(&marker))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,16 +308,5 @@ mod tests {
         // The repository's own plugin.json says which Grafana CI tests first.
         let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin.json");
         assert!(oldest_supported(&ours).is_ok());
-    }
-
-    #[test]
-    fn json_string_fields_are_read_from_bodies() {
-        let answer = Answer {
-            status: 200,
-            body: r#"{"commit":"x","database": "ok","version":"12.4.0"}"#.to_owned(),
-        };
-        assert_eq!(field(&answer, "database").as_deref(), Some("ok"));
-        assert_eq!(field(&answer, "version").as_deref(), Some("12.4.0"));
-        assert_eq!(field(&answer, "missing"), None);
     }
 }
