@@ -59,6 +59,27 @@ pub enum Mode {
     Attach,
 }
 
+/// A local Grafana given as its `grafana` binary or its home directory: the binary, and the
+/// home when known (`--homepath`).
+pub(crate) fn local_grafana(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    if path.is_dir() {
+        let binary = path
+            .join("bin")
+            .join(format!("grafana{}", std::env::consts::EXE_SUFFIX));
+        if !binary.is_file() {
+            bail!(
+                "{}: no bin/grafana in this Grafana home; point --grafana at an unpacked Grafana",
+                path.display()
+            );
+        }
+        return Ok((binary, Some(path.to_owned())));
+    }
+    if path.is_file() {
+        return Ok((path.to_owned(), None));
+    }
+    bail!("{}: not a Grafana binary or home directory", path.display())
+}
+
 /// --attach, else --grafana / GRAFANA_HOME, else docker compose when an engine answers.
 pub fn choose_mode(
     attach: bool,
@@ -70,28 +91,8 @@ pub fn choose_mode(
         return Ok(Mode::Attach);
     }
     if let Some(path) = grafana.or(grafana_home) {
-        if path.is_dir() {
-            let binary = path
-                .join("bin")
-                .join(format!("grafana{}", std::env::consts::EXE_SUFFIX));
-            if !binary.is_file() {
-                bail!(
-                    "{}: no bin/grafana in this Grafana home; point --grafana at an unpacked Grafana",
-                    path.display()
-                );
-            }
-            return Ok(Mode::Local {
-                binary,
-                home: Some(path.to_owned()),
-            });
-        }
-        if path.is_file() {
-            return Ok(Mode::Local {
-                binary: path.to_owned(),
-                home: None,
-            });
-        }
-        bail!("{}: not a Grafana binary or home directory", path.display());
+        let (binary, home) = local_grafana(path)?;
+        return Ok(Mode::Local { binary, home });
     }
     if engine() {
         return Ok(Mode::Compose);

@@ -213,12 +213,7 @@ impl Grafana {
         port: u16,
         password: &str,
     ) -> Result<Grafana> {
-        let (binary, home) = if binary.is_dir() {
-            let name = format!("grafana{}", std::env::consts::EXE_SUFFIX);
-            (binary.join("bin").join(name), Some(binary.to_owned()))
-        } else {
-            (binary.to_owned(), None)
-        };
+        let (binary, home) = crate::dev::local_grafana(binary)?;
         let log = fs::File::create(work.join("grafana.log"))?;
         let mut command = crate::spawn::command(&binary);
         command.arg("server");

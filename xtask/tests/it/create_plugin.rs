@@ -3,11 +3,7 @@
 //! downloaded): one dist/ with the frontend build's files and the backend binary, in both
 //! build orders; a failed frontend or backend build leaves dist/ as it was; one version;
 //! the archive. SKIPPED without node and npm.
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{fs, path::Path, process::Command};
 
 use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, snapshot, text};
 
@@ -217,22 +213,19 @@ fn a_create_plugin_app_builds_its_frontend_and_backend_into_one_dist() {
 fn a_missing_package_manager_is_said_before_anything_builds() {
     const TEST: &str = "a_missing_package_manager_is_said_before_anything_builds";
     // PATH with node but without yarn: the places yarn is left out.
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
-        .filter(|dir| !dir.join("yarn").exists())
-        .collect();
-    if !dirs.iter().any(|dir| dir.join("node").is_file()) {
+    let path = crate::scratch::path_without("yarn")
+        .filter(|path| std::env::split_paths(path).any(|dir| dir.join("node").is_file()));
+    let Some(path) = path else {
         return harness::skip(
             TEST,
             "node is not installed, or yarn is installed beside it",
         );
-    }
-    let path = std::env::join_paths(dirs).unwrap();
+    };
     let scratch = Scratch::create_plugin_app();
     scratch.edit("package.json", |s| {
         s.replacen('{', "{\n  \"packageManager\": \"yarn@1.22.22\",", 1)
     });
-    let output = scratch.xtask_env(&["build", "--debug"], &[("PATH", path.to_str().unwrap())]);
+    let output = scratch.xtask_env(&["build", "--debug"], &[("PATH", path.as_str())]);
     let stderr = text(&output.stderr);
     assert!(!output.status.success());
     assert!(

@@ -217,7 +217,7 @@ fn missing_pieces_are_reported_before_building() {
             "a macOS host can link darwin",
         );
     }
-    let Some(path) = crate::scratch::path_without_zig() else {
+    let Some(path) = crate::scratch::path_without("cargo-zigbuild") else {
         return harness::skip(
             "missing_pieces_are_reported_before_building",
             "cargo-zigbuild sits beside cargo; this machine cannot be shown without zig",
@@ -325,7 +325,7 @@ fn targets_build_together_and_one_failing_leaves_the_others() {
     // the two that build are [1/2] and [2/2].
     if let (true, Some(path)) = (
         cfg!(target_os = "linux"),
-        crate::scratch::path_without_zig(),
+        crate::scratch::path_without("cargo-zigbuild"),
     ) {
         let mut with_darwin = args.to_vec();
         with_darwin.extend(["--target", "darwin/arm64"]);

@@ -287,7 +287,7 @@ fn a_package_that_cannot_build_every_platform_stops_before_building() {
         })
         .collect();
     // Without zig (darwin cannot link then) unless this is a Mac.
-    let path = crate::scratch::path_without_zig()
+    let path = crate::scratch::path_without("cargo-zigbuild")
         .unwrap_or_else(|| std::env::var("PATH").unwrap_or_default());
     let output = scratch.xtask_env(&["package"], &[("PATH", &path)]);
     if output.status.success() {

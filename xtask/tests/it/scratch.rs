@@ -31,14 +31,14 @@ pub fn shared_target_dir() -> PathBuf {
         .to_owned()
 }
 
-/// PATH without the directories holding cargo-zigbuild: this machine as one without zig,
-/// where darwin cannot link (and linux/arm falls back to nothing). `None` when
-/// cargo-zigbuild sits beside cargo or rustc, which cannot be left out.
-pub fn path_without_zig() -> Option<String> {
+/// PATH without the directories holding `program`: this machine as one without it (without
+/// cargo-zigbuild darwin cannot link; without yarn a yarn app cannot build its frontend).
+/// `None` when `program` sits beside cargo or rustc, which cannot be left out.
+pub fn path_without(program: &str) -> Option<String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut kept = Vec::new();
     for dir in std::env::split_paths(&path) {
-        if dir.join("cargo-zigbuild").exists() {
+        if dir.join(program).exists() {
             if dir.join("cargo").exists() || dir.join("rustc").exists() {
                 return None;
             }
