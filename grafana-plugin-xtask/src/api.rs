@@ -191,10 +191,7 @@ pub fn package(context: &Context, built: &Built) -> Result<Packaged> {
         },
     )?;
     let archive = project.archive();
-    let checksums = ["sha1", "sha256"]
-        .iter()
-        .map(|kind| PathBuf::from(format!("{}.{kind}", archive.display())))
-        .collect();
+    let checksums = crate::archive::checksum_paths(&archive).to_vec();
     Ok(Packaged { archive, checksums })
 }
 

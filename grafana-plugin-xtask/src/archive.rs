@@ -323,6 +323,15 @@ pub fn sha256_hex(data: &[u8]) -> String {
     util::hex(&Sha256::digest(data))
 }
 
+/// Where the checksums of `archive` go: `<archive>.sha1` and `<archive>.sha256`.
+pub fn checksum_paths(archive: &Path) -> [PathBuf; 2] {
+    ["sha1", "sha256"].map(|kind| {
+        let mut name = archive.as_os_str().to_owned();
+        name.push(format!(".{kind}"));
+        PathBuf::from(name)
+    })
+}
+
 /// Writes `<archive>.sha1` (the hex digest, as plugin-actions and Grafana's submission form
 /// use) and `<archive>.sha256` (`sha256sum --check` format), each atomically.
 pub fn write_checksums(archive: &Path) -> Result<(PathBuf, PathBuf)> {
@@ -332,8 +341,7 @@ pub fn write_checksums(archive: &Path) -> Result<(PathBuf, PathBuf)> {
         .context("archive without a file name")?
         .to_string_lossy()
         .into_owned();
-    let sha1_path = archive.with_file_name(format!("{name}.sha1"));
-    let sha256_path = archive.with_file_name(format!("{name}.sha256"));
+    let [sha1_path, sha256_path] = checksum_paths(archive);
     write_atomically(&sha1_path, |file| Ok(writeln!(file, "{sha1}")?), |_| Ok(()))?;
     write_atomically(
         &sha256_path,
