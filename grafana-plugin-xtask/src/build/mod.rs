@@ -441,15 +441,12 @@ fn build_all(
 }
 
 /// `linux/arm64` for each `<executable>_linux_arm64` (the name itself when it is no platform's).
-fn platforms_of(names: &[String]) -> Vec<String> {
+fn platforms_of(executable: &str, names: &[String]) -> Vec<String> {
     names
         .iter()
-        .map(|name| {
-            let rest = name.trim_end_matches(".exe");
-            match rest.rsplitn(3, '_').collect::<Vec<_>>().as_slice() {
-                [arch, os, _] => format!("{os}/{arch}"),
-                _ => name.clone(),
-            }
+        .map(|name| match targets::platform_of_file(executable, name) {
+            Some((os, arch)) => format!("{os}/{arch}"),
+            None => name.clone(),
         })
         .collect()
 }
@@ -465,7 +462,7 @@ fn warn_about_foreign_binaries(ui: &crate::ui::Ui, plan: &BuildPlan) {
         .collect();
     if !go.is_empty() {
         let names: Vec<String> = go.iter().map(|name| name.to_string()).collect();
-        let targets: Vec<String> = platforms_of(&names)
+        let targets: Vec<String> = platforms_of(&plan.executable, &names)
             .into_iter()
             .map(|platform| format!("--target {platform}"))
             .collect();
@@ -509,7 +506,7 @@ fn assemble(
     if !plan.kept_binaries.is_empty() {
         what.push_str(&format!(
             ", keeping the binaries already there for {}",
-            platforms_of(&plan.kept_binaries).join(", ")
+            platforms_of(&plan.executable, &plan.kept_binaries).join(", ")
         ));
     }
     ui.status("Assembling", what);
