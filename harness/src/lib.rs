@@ -261,20 +261,7 @@ impl PluginProcess {
                 .collect(),
             body: body.to_vec().into(),
         };
-        let mut stream = self.resource().call_resource(request).await?.into_inner();
-        let first = stream
-            .message()
-            .await?
-            .context("CallResource returned an empty stream")?;
-        let mut body = first.body.to_vec();
-        while let Some(more) = stream.message().await? {
-            body.extend_from_slice(&more.body);
-        }
-        Ok(ResourceAnswer {
-            status: first.code,
-            headers: first.headers,
-            body,
-        })
+        call_resource(self.resource(), request).await
     }
 
     /// go-plugin's `Ping`: `grpc.health.v1.Health/Check` for `service` (go-plugin asks for
@@ -378,6 +365,27 @@ impl Drop for PluginProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// CallResource on `client`: the first message's status and headers, every message's body.
+pub async fn call_resource(
+    mut client: ResourceClient<Channel>,
+    request: pluginv2::CallResourceRequest,
+) -> Result<ResourceAnswer> {
+    let mut stream = client.call_resource(request).await?.into_inner();
+    let first = stream
+        .message()
+        .await?
+        .context("CallResource returned an empty stream")?;
+    let mut body = first.body.to_vec();
+    while let Some(more) = stream.message().await? {
+        body.extend_from_slice(&more.body);
+    }
+    Ok(ResourceAnswer {
+        status: first.code,
+        headers: first.headers,
+        body,
+    })
 }
 
 /// A CallResource answer: status, headers and the body of all streamed messages.

@@ -400,26 +400,13 @@ async fn resource(
         headers: Default::default(),
         body: body.to_vec().into(),
     };
-    let mut client = pluginv2::resource_client::ResourceClient::new(channel);
-    let answer = async {
-        let mut stream = client.call_resource(request).await?.into_inner();
-        let first = stream
-            .message()
-            .await?
-            .ok_or_else(|| tonic::Status::internal("empty"))?;
-        let mut body = first.body.to_vec();
-        while let Some(more) = stream.message().await? {
-            body.extend_from_slice(&more.body);
-        }
-        Ok::<_, tonic::Status>((first.code, body))
-    }
-    .await;
-    match answer {
-        Ok((code, body)) => (
-            StatusCode::from_u16(u16::try_from(code).unwrap_or(500))
+    let client = pluginv2::resource_client::ResourceClient::new(channel);
+    match harness::call_resource(client, request).await {
+        Ok(answer) => (
+            StatusCode::from_u16(u16::try_from(answer.status).unwrap_or(500))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             [("content-type", "application/json")],
-            body,
+            answer.body,
         )
             .into_response(),
         Err(_) => json(
