@@ -403,9 +403,9 @@ pub fn build_event(root: &Path, plan: &BuildPlan, command: &'static str) -> Buil
     }
 }
 
-/// Builds every target: those plain cargo can build together in one invocation, the others
-/// (cross, zigbuild, `-Zbuild-std`, the host without `--target`) one after another. The
-/// outcomes are in the plan's order.
+/// Builds every target: each group of targets one invocation can build together (plain cargo;
+/// cargo-zigbuild), then the others (cross, a target alone in its group, the host without
+/// `--target`) one after another. The outcomes are in the plan's order.
 fn build_all(
     sh: &xshell::Shell,
     ui: &crate::ui::Ui,
@@ -419,9 +419,8 @@ fn build_all(
         .collect();
     let total = buildable.len();
     let ordinal = |index: usize| buildable.iter().position(|&i| i == index).unwrap_or(0);
-    let group: Vec<usize> = plan::together_group(targets, options.check_only);
     let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
-    if !group.is_empty() {
+    for group in plan::together_groups(targets, options.check_only) {
         let counted: Vec<(usize, &TargetPlan)> = (group.iter())
             .map(|&index| (ordinal(index), &targets[index]))
             .collect();

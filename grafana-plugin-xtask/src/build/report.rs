@@ -103,7 +103,7 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
         plan.version,
         plan.profile.name()
     );
-    let group = super::plan::together_group(&plan.targets, plan.check_only);
+    let groups = super::plan::together_groups(&plan.targets, plan.check_only);
     for (index, target_plan) in plan.targets.iter().enumerate() {
         let target = &target_plan.target;
         let _ = writeln!(
@@ -125,7 +125,7 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
                         target.triple_name()
                     );
                 }
-                if group.contains(&index) {
+                if groups.iter().any(|group| group.contains(&index)) {
                     let _ = writeln!(out, "    run      with the others, in one cargo (below)");
                 } else {
                     let _ = writeln!(out, "    run      {}", step.command.display());
@@ -141,7 +141,7 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
             }
         }
     }
-    if !group.is_empty() {
+    for group in &groups {
         let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
         let names: Vec<String> = members.iter().map(|t| t.target.platform_name()).collect();
         let _ = writeln!(out, "  together {}", names.join(", "));
@@ -217,18 +217,20 @@ pub fn plan_json(plan: &BuildPlan, root: &Path) -> serde_json::Value {
     })
 }
 
-/// The one cargo command that builds several targets, as JSON (`null` when there is none).
+/// The commands that each build several targets, as JSON (an empty array when there is
+/// none).
 fn together_json(plan: &BuildPlan) -> serde_json::Value {
-    let group = super::plan::together_group(&plan.targets, plan.check_only);
-    if group.is_empty() {
-        return serde_json::Value::Null;
-    }
-    let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
-    let command = super::plan::together(&members);
-    json!({
-        "platforms": members.iter().map(|t| t.target.platform_name()).collect::<Vec<_>>(),
-        "program": command.program,
-        "args": command.args,
-        "env": command.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-    })
+    let groups = super::plan::together_groups(&plan.targets, plan.check_only);
+    (groups.iter())
+        .map(|group| {
+            let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
+            let command = super::plan::together(&members);
+            json!({
+                "platforms": members.iter().map(|t| t.target.platform_name()).collect::<Vec<_>>(),
+                "program": command.program,
+                "args": command.args,
+                "env": command.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect()
 }

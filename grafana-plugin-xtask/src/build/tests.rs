@@ -596,7 +596,9 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         &inputs(),
     )
     .unwrap();
-    let together: Vec<&TargetPlan> = plan.targets.iter().filter(|t| builds_together(t)).collect();
+    let groups = super::plan::together_groups(&plan.targets, false);
+    assert_eq!(groups.len(), 1, "darwin cannot link here: one group");
+    let together: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
     let names: Vec<String> = together.iter().map(|t| t.target.platform_name()).collect();
     // linux/arm is planned as plain cargo once `rustup target add` gives its std (when that
     // fails it falls back to zigbuild and -Zbuild-std, built on its own); darwin cannot
@@ -653,7 +655,45 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         &inputs(),
     )
     .unwrap();
-    assert!(!builds_together(&host_plan.targets[0]));
+    assert!(super::plan::together_groups(&host_plan.targets, false).is_empty());
+}
+
+#[test]
+fn both_darwin_targets_build_in_one_zigbuild_beside_the_cargo_group() {
+    let env = Environment {
+        installed_std: vec![
+            "x86_64-unknown-linux-musl".into(),
+            "aarch64-unknown-linux-musl".into(),
+            "x86_64-apple-darwin".into(),
+            "aarch64-apple-darwin".into(),
+        ],
+        zigbuild: true,
+        stub_sdk: Some(std::path::PathBuf::from("/repo/target/xtask/macos-sdk")),
+        ..linux()
+    };
+    let requested = ["darwin/arm64", "linux/amd64", "darwin/amd64", "linux/arm64"]
+        .map(|name| targets::parse(name, "linux").unwrap());
+    let plan = plan(
+        &project(),
+        &requested,
+        &env,
+        &options(Profile::Release),
+        &inputs(),
+    )
+    .unwrap();
+    let groups = super::plan::together_groups(&plan.targets, false);
+    assert_eq!(groups, [vec![0, 2], vec![1, 3]]);
+    let darwin: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
+    let command = super::plan::together(&darwin);
+    assert_eq!(
+        command.display(),
+        "MACOSX_DEPLOYMENT_TARGET=11.0 SDKROOT=/repo/target/xtask/macos-sdk cargo zigbuild \
+         --keep-going --package plugin --target aarch64-apple-darwin --target x86_64-apple-darwin \
+         --release --message-format=json-render-diagnostics"
+    );
+    // Checks run one at a time; a target alone in its kind builds alone.
+    assert!(super::plan::together_groups(&plan.targets, true).is_empty());
+    assert!(super::plan::together_groups(&plan.targets[..2], false).is_empty());
 }
 
 #[test]
@@ -689,7 +729,7 @@ fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
         "{text}"
     );
     let json = plan_json(&plan, Path::new("/repo"));
-    assert_eq!(json["together"]["platforms"][1], "linux/arm64");
+    assert_eq!(json["together"][0]["platforms"][1], "linux/arm64");
     // One target alone, or checks: no group.
     let one = super::plan::plan(
         &project(),
@@ -699,5 +739,8 @@ fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
         &inputs(),
     )
     .unwrap();
-    assert!(plan_json(&one, Path::new("/repo"))["together"].is_null());
+    assert_eq!(
+        plan_json(&one, Path::new("/repo"))["together"],
+        serde_json::json!([])
+    );
 }
