@@ -18,7 +18,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-pub use crate::build::Profile;
+pub use crate::{
+    binary::{Cpu, Format},
+    build::Profile,
+    targets::{Linker, PLATFORMS, Platform, Runner},
+};
 use crate::{
     build, context::Context, flags, layout, package, project::Project as Loaded, targets, validate,
 };
@@ -67,7 +71,7 @@ impl Project {
                 layout::Layout::Template => Layout::Template,
                 layout::Layout::CreatePlugin(_) => Layout::CreatePlugin,
             },
-            dist_dir: root.join("dist"),
+            dist_dir: crate::dist::dist_dir(&root),
             package_dir: package::out_dir(&root),
             target_dir: loaded.cargo.target_dir.clone(),
             root,
@@ -77,7 +81,7 @@ impl Project {
     /// The archive `package` writes: `target/package/<id>-<version>.zip`.
     pub fn archive(&self) -> PathBuf {
         self.package_dir
-            .join(package::archive_name(&self.id, &self.version))
+            .join(package::archive_name(&self.id, &self.version, None))
     }
 }
 
@@ -138,6 +142,8 @@ pub struct Built {
     pub binaries: Vec<(String, PathBuf)>,
     /// The profile they were built with.
     pub profile: Profile,
+    /// The build plan's targets and their binaries' names, which `package` archives.
+    planned: Vec<(targets::BuildTarget, String)>,
 }
 
 /// Builds the backend for the request's platforms and assembles `dist/` (a create-plugin
@@ -160,6 +166,9 @@ pub fn build(context: &Context, request: &BuildRequest) -> Result<Built> {
             .collect(),
         dist_dir,
         profile: request.profile,
+        planned: (built.plan.targets.into_iter())
+            .map(|t| (t.target, t.dist_name))
+            .collect(),
     })
 }
 
@@ -173,24 +182,25 @@ pub struct Packaged {
     pub checksums: Vec<PathBuf>,
 }
 
-/// Packages what `built` wrote (no second build): the platforms it built, checked and
+/// Packages what `built` wrote (no second build): the binaries its plan named, checked and
 /// archived as `cargo xtask package --no-build --target …` does (signed when
 /// GRAFANA_ACCESS_POLICY_TOKEN is set).
 pub fn package(context: &Context, built: &Built) -> Result<Packaged> {
     context.enter_root()?;
-    let project = project(context)?;
-    package::run(
-        context,
-        &flags::PackageFlags {
-            targets: built.binaries.iter().map(|(p, _)| p.clone()).collect(),
-            no_build: true,
-            out_dir: None,
-            per_platform: false,
-            sign: false,
-            root_urls: None,
-        },
-    )?;
-    let archive = project.archive();
+    let flags = flags::PackageFlags {
+        targets: built.binaries.iter().map(|(p, _)| p.clone()).collect(),
+        no_build: true,
+        out_dir: None,
+        per_platform: false,
+        sign: false,
+        root_urls: None,
+    };
+    let token = std::env::var(package::TOKEN_VARIABLE).ok();
+    let contents = package::Contents {
+        binaries: built.planned.clone(),
+        narrowed: true,
+    };
+    let archive = package::write(context, &flags, token.as_deref(), &contents)?;
     let checksums = crate::archive::checksum_paths(&archive).to_vec();
     Ok(Packaged { archive, checksums })
 }

@@ -6,12 +6,16 @@
 /// An executable format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// ELF (Linux).
     Elf,
+    /// Mach-O (macOS), thin or universal.
     MachO,
+    /// PE (Windows).
     Pe,
 }
 
 impl Format {
+    /// `a PE (Windows) executable`, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Format::Elf => "an ELF (Linux) executable",
@@ -24,15 +28,61 @@ impl Format {
 /// A CPU, as the headers name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cpu {
+    /// x86-64 (Go's amd64).
     X86_64,
+    /// 64-bit ARM (Go's arm64).
     Aarch64,
     /// 32-bit ARM.
     Arm,
+    /// 32-bit x86.
     X86,
+    /// Any other CPU.
     Other,
 }
 
+/// The CPUs the headers are read for, with their numbers: (CPU, ELF `e_machine`, Mach-O
+/// `cputype`, PE `Machine`). The one mapping between CPUs and header numbers.
+const CPU_NUMBERS: [(Cpu, u16, u32, u16); 4] = [
+    (Cpu::X86_64, 62, 0x0100_0007, 0x8664),
+    (Cpu::Aarch64, 183, 0x0100_000c, 0xaa64),
+    (Cpu::Arm, 40, 12, 0x01c4),
+    (Cpu::X86, 3, 7, 0x014c),
+];
+
 impl Cpu {
+    /// The CPU an ELF `e_machine` names.
+    pub fn of_elf(machine: u16) -> Cpu {
+        (CPU_NUMBERS.iter().find(|row| row.1 == machine)).map_or(Cpu::Other, |row| row.0)
+    }
+
+    /// The CPU a Mach-O `cputype` names.
+    pub fn of_mach_o(cpu_type: u32) -> Cpu {
+        (CPU_NUMBERS.iter().find(|row| row.2 == cpu_type)).map_or(Cpu::Other, |row| row.0)
+    }
+
+    /// The CPU a PE `Machine` names.
+    pub fn of_pe(machine: u16) -> Cpu {
+        (CPU_NUMBERS.iter().find(|row| row.3 == machine)).map_or(Cpu::Other, |row| row.0)
+    }
+
+    /// This CPU's (ELF `e_machine`, Mach-O `cputype`, PE `Machine`); `None` for
+    /// [`Cpu::Other`].
+    pub fn numbers(self) -> Option<(u16, u32, u16)> {
+        (CPU_NUMBERS.iter().find(|row| row.0 == self)).map(|row| (row.1, row.2, row.3))
+    }
+
+    /// Rust's name of the architecture (`std::env::consts::ARCH`).
+    pub fn rust_arch(self) -> &'static str {
+        match self {
+            Cpu::X86_64 => "x86_64",
+            Cpu::Aarch64 => "aarch64",
+            Cpu::Arm => "arm",
+            Cpu::X86 => "x86",
+            Cpu::Other => "",
+        }
+    }
+
+    /// `32-bit ARM`, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Cpu::X86_64 => "x86_64",
@@ -62,7 +112,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
         [0x7f, b'E', b'L', b'F', ..] => elf(bytes),
         [0xcf, 0xfa, 0xed, 0xfe, ..] | [0xce, 0xfa, 0xed, 0xfe, ..] => Ok(Inspected {
             format: Format::MachO,
-            cpus: vec![mach_cpu(read_u32(bytes, 4, Endian::Little)?)],
+            cpus: vec![Cpu::of_mach_o(read_u32(bytes, 4, Endian::Little)?)],
             interpreter: None,
             debug_info: false,
         }),
@@ -140,13 +190,7 @@ fn elf(bytes: &[u8]) -> Result<Inspected, String> {
         Some(2) => Endian::Big,
         _ => Endian::Little,
     };
-    let cpus = vec![match read_u16(bytes, 18, endian)? {
-        62 => Cpu::X86_64,
-        183 => Cpu::Aarch64,
-        40 => Cpu::Arm,
-        3 => Cpu::X86,
-        _ => Cpu::Other,
-    }];
+    let cpus = vec![Cpu::of_elf(read_u16(bytes, 18, endian)?)];
     // (offset, entry size, count) of the program and section header tables.
     let word = |offset32: usize, offset64: usize| -> Result<usize, String> {
         if wide {
@@ -212,16 +256,6 @@ fn elf(bytes: &[u8]) -> Result<Inspected, String> {
     })
 }
 
-fn mach_cpu(cpu_type: u32) -> Cpu {
-    match cpu_type {
-        0x0100_0007 => Cpu::X86_64,
-        0x0100_000c => Cpu::Aarch64,
-        7 => Cpu::X86,
-        12 => Cpu::Arm,
-        _ => Cpu::Other,
-    }
-}
-
 fn universal(bytes: &[u8]) -> Result<Inspected, String> {
     let count = read_u32(bytes, 4, Endian::Big)? as usize;
     // Java class files share the magic; a universal binary has a handful of slices.
@@ -229,7 +263,13 @@ fn universal(bytes: &[u8]) -> Result<Inspected, String> {
         return Err("not an executable (0xCAFEBABE without Mach-O slices)".to_owned());
     }
     let cpus = (0..count)
-        .map(|index| Ok(mach_cpu(read_u32(bytes, 8 + index * 20, Endian::Big)?)))
+        .map(|index| {
+            Ok(Cpu::of_mach_o(read_u32(
+                bytes,
+                8 + index * 20,
+                Endian::Big,
+            )?))
+        })
         .collect::<Result<_, String>>()?;
     Ok(Inspected {
         format: Format::MachO,
@@ -244,13 +284,7 @@ fn pe(bytes: &[u8]) -> Result<Inspected, String> {
     if read(bytes, header, 4)? != b"PE\0\0" {
         return Err("an MZ file without a PE header".to_owned());
     }
-    let cpus = vec![match read_u16(bytes, header + 4, Endian::Little)? {
-        0x8664 => Cpu::X86_64,
-        0xaa64 => Cpu::Aarch64,
-        0x014c => Cpu::X86,
-        0x01c4 => Cpu::Arm,
-        _ => Cpu::Other,
-    }];
+    let cpus = vec![Cpu::of_pe(read_u16(bytes, header + 4, Endian::Little)?)];
     let sections = read_u16(bytes, header + 6, Endian::Little)? as usize;
     let symbols = read_u32(bytes, header + 12, Endian::Little)? as usize;
     let symbol_count = read_u32(bytes, header + 16, Endian::Little)? as usize;
@@ -284,11 +318,11 @@ fn pe(bytes: &[u8]) -> Result<Inspected, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::binaries as fixtures;
+    use crate::fixtures;
 
     #[test]
     fn elf_headers_tell_cpu_loader_and_debug_info() {
-        let inspected = inspect(&fixtures::elf(fixtures::X86_64, None, false)).unwrap();
+        let inspected = inspect(&fixtures::elf(fixtures::Cpu::X86_64, None, false)).unwrap();
         assert_eq!(
             inspected,
             Inspected {
@@ -299,7 +333,7 @@ mod tests {
             }
         );
         let dynamic = inspect(&fixtures::elf(
-            fixtures::AARCH64,
+            fixtures::Cpu::Aarch64,
             Some("/lib/ld-linux-aarch64.so.1"),
             true,
         ))
@@ -315,10 +349,12 @@ mod tests {
     #[test]
     fn mach_o_and_pe_headers_tell_the_cpu() {
         assert_eq!(
-            inspect(&fixtures::mach_o(fixtures::AARCH64)).unwrap().cpus,
+            inspect(&fixtures::mach_o(fixtures::Cpu::Aarch64))
+                .unwrap()
+                .cpus,
             vec![Cpu::Aarch64]
         );
-        let windows = inspect(&fixtures::pe(fixtures::X86_64)).unwrap();
+        let windows = inspect(&fixtures::pe(fixtures::Cpu::X86_64)).unwrap();
         assert_eq!(
             (windows.format, windows.cpus),
             (Format::Pe, vec![Cpu::X86_64])

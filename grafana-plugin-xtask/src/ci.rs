@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{
     context::Context,
     project,
-    targets::{self, BuildTarget},
+    targets::{self, BuildTarget, Platform},
 };
 
 /// `cargo xtask ci-matrix`.
@@ -22,10 +22,11 @@ pub fn print_release_notes(context: &Context) -> Result<()> {
     Ok(())
 }
 
-/// The GitHub runner that builds a platform: Ubuntu for all six (darwin through zig and the
-/// CoreFoundation stub `build` writes; ci.yml's macOS job then runs those darwin binaries).
-pub fn runner(_target: &BuildTarget) -> &'static str {
-    "ubuntu-latest"
+/// The GitHub runner that builds a platform: the table's (Ubuntu for all six: darwin through
+/// zig and the CoreFoundation stub `build` writes; ci.yml's macOS job then runs those darwin
+/// binaries).
+pub fn runner(target: &BuildTarget) -> &'static str {
+    Platform::of(&target.os, &target.arch).map_or("ubuntu-latest", |p| p.ci_runner)
 }
 
 /// `{"include": [...]}` for `strategy.matrix: ${{ fromJSON(...) }}`, one entry per platform

@@ -12,6 +12,11 @@ use anyhow::{Context, Result};
 
 use crate::util::remove_path_if_present;
 
+/// dist/: what `build` assembles, Grafana loads and `package` archives.
+pub fn dist_dir(root: &Path) -> PathBuf {
+    root.join("dist")
+}
+
 /// The xtask's own directory in a repository, beside dist/ on the same filesystem.
 pub fn scratch_dir(root: &Path) -> PathBuf {
     root.join("target").join("xtask")

@@ -37,6 +37,8 @@ mod context;
 mod dev;
 mod dist;
 mod e2e;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod flags;
 mod http;
 mod init;
@@ -150,7 +152,7 @@ fn run_builtin<C: Subcommand>(context: &Context, command: Command<C>) -> Result<
         Command::Build(flags) => build::Request::from_flags(&flags)
             .and_then(|request| build::run(context, &request).map(drop)),
         Command::Dev(flags) => dev::run(context, &flags),
-        Command::Package(flags) => package::run(context, &flags),
+        Command::Package(flags) => package::run(context, &flags).map(drop),
         Command::Validate(flags) => validate::run_command(context, &flags),
         Command::Version(flags) => version::run(context, &flags),
         Command::CiMatrix => ci::print_matrix(context),

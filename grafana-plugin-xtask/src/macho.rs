@@ -147,7 +147,7 @@ pub fn problems(name: &str, bytes: &[u8], arm64: bool, minimum: Version) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::binaries::{self, MachO};
+    use crate::fixtures::{self as binaries, MachO};
 
     #[test]
     fn versions_parse_and_compare_as_macos_numbers_them() {

@@ -2,7 +2,10 @@
 //! natively and reproducibly. Builds the platforms (unless `--no-build`), refuses an
 //! incomplete dist/, stages `<id>/`, optionally signs it, writes `<id>-<version>.zip` (and
 //! per-platform archives) with checksums, and validates what it wrote.
-use std::{fs, path::Path};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result, bail};
 use xshell::Shell;
@@ -26,19 +29,36 @@ const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICEN
 pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
 
 /// Where `package` writes archives unless told otherwise: `<root>/target/package/`.
-pub fn out_dir(root: &Path) -> std::path::PathBuf {
+pub fn out_dir(root: &Path) -> PathBuf {
     root.join("target").join("package")
 }
 
-/// The release archive's name: `<id>-<version>.zip`.
-pub fn archive_name(id: &str, version: &str) -> String {
-    format!("{id}-{version}.zip")
+/// The release archive's name: `<id>-<version>.zip`; with a platform, the archive of that
+/// platform's binary alone (`--per-platform`): `<id>-<version>.<os>_<arch>.zip`.
+pub fn archive_name(id: &str, version: &str, platform: Option<&BuildTarget>) -> String {
+    match platform {
+        None => format!("{id}-{version}.zip"),
+        Some(target) => format!("{id}-{version}.{}_{}.zip", target.os, target.arch),
+    }
 }
 
-pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
-    let (sh, ui) = (&context.sh, &context.ui);
+/// Where the archive's tree `<id>/` is staged: below the xtask's scratch directory.
+fn stage_dir(root: &Path, id: &str) -> PathBuf {
+    dist::scratch_dir(root).join("package").join(id)
+}
+
+/// What goes into the archive: each platform with its binary's name in dist/, as the build's
+/// plan named it (or, with `--no-build`, as the plan would).
+pub struct Contents {
+    pub binaries: Vec<(BuildTarget, String)>,
+    /// The platforms were chosen with `--target` rather than all six.
+    pub narrowed: bool,
+}
+
+/// `cargo xtask package`: builds every requested platform with the size-optimized profile
+/// (unless `--no-build`), then packages what that build's plan wrote.
+pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
     let project = context.project()?;
-    let root = project.cargo.workspace_root.clone();
     let platforms = build::requested_targets(&flags.targets)?;
     // Everything that can stop the package is found, and said together, before anything
     // builds: the token with the platforms this machine cannot build.
@@ -53,62 +73,83 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
         bail!("{problem}");
     }
 
-    if !flags.no_build {
+    let binaries = if flags.no_build {
+        (platforms.into_iter())
+            .map(|target| {
+                let name = target.executable_file_name(&project.plugin.executable);
+                (target, name)
+            })
+            .collect()
+    } else {
         // The size-optimized profile: what ships is built with fat LTO and one codegen unit.
-        let mut request = Request::of(platforms.clone(), Profile::Dist);
+        let mut request = Request::of(platforms, Profile::Dist);
         request.command = "package";
         // One missing platform refuses the package: nothing builds, dist/ stays as it is.
         request.all_or_nothing = true;
         request.refused_also = token_problem.into_iter().collect();
-        build::run(context, &request).context(
+        let built = build::run(context, &request).context(
             "cannot package what cannot build here; build on a machine that has every \
              platform's toolchain (darwin needs macOS), or package fewer platforms with --target",
         )?;
-    }
+        (built.plan.targets.into_iter())
+            .map(|target_plan| (target_plan.target, target_plan.dist_name))
+            .collect()
+    };
+    let contents = Contents {
+        binaries,
+        narrowed: !flags.targets.is_empty(),
+    };
+    write(context, flags, token.as_deref(), &contents)
+}
 
-    let dist = root.join("dist");
+/// Checks dist/ against `contents`, stages `<id>/`, signs it when asked, writes the archive
+/// (and one per platform with `--per-platform`) with its checksums and validates each.
+/// Returns the release archive's path.
+pub fn write(
+    context: &Context,
+    flags: &PackageFlags,
+    token: Option<&str>,
+    contents: &Contents,
+) -> Result<PathBuf> {
+    let (sh, ui) = (&context.sh, &context.ui);
+    let project = context.project()?;
+    let root = &project.cargo.workspace_root;
+    let dist = dist::dist_dir(root);
     dist::check_dist_path(&dist)?;
     let executable = &project.plugin.executable;
     let dist_entries = list_names(&dist)?;
-    let binaries = check_dist(
-        &dist_entries,
-        &platforms,
-        executable,
-        !flags.targets.is_empty(),
-    )
-    .map_err(|problem| anyhow::anyhow!("{}: {problem}", dist.display()))?;
+    let binaries: Vec<String> = contents.binaries.iter().map(|(_, b)| b.clone()).collect();
+    check_dist(&dist_entries, contents)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", dist.display()))?;
     check_binaries(ui, &dist, &binaries, executable)?;
 
-    let scratch = dist::scratch_dir(&root).join("package");
-    let stage = scratch.join(&project.plugin.id);
+    let id = &project.plugin.id;
+    let stage = stage_dir(root, id);
     stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
-    sign(sh, ui, &stage, token.as_deref(), flags)?;
+    sign(sh, ui, &stage, token, flags)?;
 
     let out_dir = match &flags.out_dir {
         Some(dir) => dir.clone(),
-        None => out_dir(&root),
+        None => out_dir(root),
     };
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let time = archive::dos_time(timestamp(sh)?);
-    let id = &project.plugin.id;
     let version = &project.cargo.version;
     let prefix = targets::executable_prefix(executable);
 
     let mut archives = Vec::new();
     let all_entries = archive::entries_of(&stage, id, &prefix)?;
-    archives.push((out_dir.join(archive_name(id, version)), all_entries.clone()));
+    let release = out_dir.join(archive_name(id, version, None));
+    archives.push((release.clone(), all_entries.clone()));
     if flags.per_platform {
-        for (platform, binary) in platforms.iter().zip(&binaries) {
+        for (platform, binary) in &contents.binaries {
             let entries = all_entries
                 .iter()
                 .filter(|e| !is_binary(&e.path, id, &prefix) || e.path == format!("{id}/{binary}"))
                 .cloned()
                 .collect();
             archives.push((
-                out_dir.join(format!(
-                    "{id}-{version}.{}_{}.zip",
-                    platform.os, platform.arch
-                )),
+                out_dir.join(archive_name(id, version, Some(platform))),
                 entries,
             ));
         }
@@ -133,7 +174,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<()> {
             ),
         );
     }
-    Ok(())
+    Ok(release)
 }
 
 fn is_binary(path: &str, id: &str, prefix: &str) -> bool {
@@ -155,34 +196,24 @@ fn list_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The binaries to package, one per platform, or what dist/ lacks and how to fix it.
-/// Binaries of other platforms in dist/ are left out when the targets were narrowed.
-pub fn check_dist(
-    names: &[String],
-    platforms: &[BuildTarget],
-    executable: &str,
-    narrowed: bool,
-) -> Result<Vec<String>, String> {
+/// Whether dist/ (`names`) holds the required files and every binary of `contents`, or what
+/// it lacks and how to fix it. Binaries of other platforms in dist/ are left out of the
+/// archive when the targets were narrowed.
+pub fn check_dist(names: &[String], contents: &Contents) -> Result<(), String> {
     let mut missing: Vec<String> = REQUIRED_FILES
         .iter()
         .filter(|file| !names.iter().any(|n| n == *file))
         .map(|file| (*file).to_owned())
         .collect();
-    let binaries: Vec<String> = platforms
-        .iter()
-        .map(|p| p.executable_file_name(executable))
-        .collect();
-    let absent: Vec<String> = platforms
-        .iter()
-        .zip(&binaries)
-        .filter(|(_, binary)| !names.contains(binary))
-        .map(|(platform, binary)| format!("{binary} ({})", platform.platform_name()))
-        .collect();
-    missing.extend(absent);
+    missing.extend(
+        (contents.binaries.iter())
+            .filter(|(_, binary)| !names.contains(binary))
+            .map(|(platform, binary)| format!("{binary} ({})", platform.platform_name())),
+    );
     if missing.is_empty() {
-        return Ok(binaries);
+        return Ok(());
     }
-    let fix = if narrowed {
+    let fix = if contents.narrowed {
         "build them (cargo xtask build --target …)"
     } else {
         "build them (cargo xtask build --all; darwin on macOS), or package fewer platforms with --target"
@@ -381,17 +412,35 @@ mod tests {
 
     const FILES: [&str; 5] = ["LICENSE", "README.md", "img", "module.js", "plugin.json"];
 
+    /// Each platform with its binary's name, as the build's plan names them.
+    fn contents(platforms: Vec<BuildTarget>, narrowed: bool) -> Contents {
+        let binaries = (platforms.into_iter())
+            .map(|t| {
+                let name = t.executable_file_name("gpx_x");
+                (t, name)
+            })
+            .collect();
+        Contents { binaries, narrowed }
+    }
+
     #[test]
-    fn a_complete_dist_yields_one_binary_per_platform() {
+    fn a_complete_dist_has_one_binary_per_platform() {
         let mut dist = names(&FILES);
         dist.extend(
             targets::all("linux")
                 .iter()
                 .map(|t| t.executable_file_name("gpx_x")),
         );
-        let binaries = check_dist(&dist, &targets::all("linux"), "gpx_x", false).unwrap();
-        assert_eq!(binaries.len(), 6);
-        assert_eq!(binaries[5], "gpx_x_windows_amd64.exe");
+        assert_eq!(
+            check_dist(&dist, &contents(targets::all("linux"), false)),
+            Ok(())
+        );
+        dist.retain(|name| name != "gpx_x_windows_amd64.exe");
+        let error = check_dist(&dist, &contents(targets::all("linux"), false)).unwrap_err();
+        assert!(
+            error.contains("lacks gpx_x_windows_amd64.exe (windows/amd64)"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -399,7 +448,7 @@ mod tests {
         let mut dist = names(&FILES);
         dist.push("gpx_x_linux_amd64".into());
         dist.retain(|n| n != "LICENSE");
-        let error = check_dist(&dist, &targets::all("linux"), "gpx_x", false).unwrap_err();
+        let error = check_dist(&dist, &contents(targets::all("linux"), false)).unwrap_err();
         assert!(error.starts_with("incomplete, lacks LICENSE, gpx_x_linux_arm64 (linux/arm64), gpx_x_linux_arm (linux/arm)"), "{error}");
         assert!(
             error.ends_with("or package fewer platforms with --target"),
@@ -407,10 +456,17 @@ mod tests {
         );
         // Narrowed to what is there: fine, once LICENSE is back.
         dist.push("LICENSE".into());
-        let amd64 = [targets::parse("linux/amd64", "linux").unwrap()];
+        let amd64 = vec![targets::parse("linux/amd64", "linux").unwrap()];
+        assert_eq!(check_dist(&dist, &contents(amd64, true)), Ok(()));
+    }
+
+    #[test]
+    fn archive_names_are_the_release_and_one_per_platform() {
+        let arm64 = targets::parse("linux/arm64", "linux").unwrap();
+        assert_eq!(archive_name("a-b-app", "1.2.3", None), "a-b-app-1.2.3.zip");
         assert_eq!(
-            check_dist(&dist, &amd64, "gpx_x", true).unwrap(),
-            ["gpx_x_linux_amd64"]
+            archive_name("a-b-app", "1.2.3", Some(&arm64)),
+            "a-b-app-1.2.3.linux_arm64.zip"
         );
     }
 }

@@ -5,14 +5,72 @@ use anyhow::{Context, Result, bail};
 
 use crate::binary::{Cpu, Format};
 
-/// A platform Grafana runs backend plugins on (Go's GOOS/GOARCH names).
+/// A platform Grafana runs backend plugins on (Go's GOOS/GOARCH names), with what follows
+/// from it: the Rust target, the executable Grafana expects, how it is linked, where CI
+/// builds it and what runs it on an x86_64 Linux machine. Adding a platform is one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Platform {
+    /// Go's GOOS: `linux`, `darwin`, `windows`.
     pub os: &'static str,
+    /// Go's GOARCH: `amd64`, `arm64`, `arm`.
     pub arch: &'static str,
     /// The Rust target a release binary for this platform is built for. Linux binaries are
     /// static musl: Grafana's default Docker image is Alpine and has no usable glibc.
     pub triple: &'static str,
+    /// The executable format Grafana's OS starts.
+    pub format: Format,
+    /// The CPU the binary must be for (its ELF, Mach-O and PE numbers are in [`Cpu`]).
+    pub cpu: Cpu,
+    /// How the binary is linked, which decides the build back end.
+    pub linker: Linker,
+    /// The GitHub runner CI builds it on.
+    pub ci_runner: &'static str,
+    /// What starts it on an x86_64 Linux machine (CI's runners, this repository's tests).
+    pub runner: Runner,
+}
+
+/// How a target's binary is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linker {
+    /// Self-contained static musl: Rust's own rust-lld (or zig, which brings musl).
+    RustLld,
+    /// Mach-O: Apple's linker on a Mac; zig with the CoreFoundation stub elsewhere.
+    Apple,
+    /// windows-gnu: MinGW-w64's gcc, zig, or cross's image.
+    MinGw,
+    /// Whatever cargo uses for the target by default (the host's own, MSVC on Windows).
+    Default,
+}
+
+impl Linker {
+    /// The linker family of a triple outside the table (`TRIPLE=OS/ARCH`), from its name.
+    pub fn of_triple(triple: &str) -> Linker {
+        if let Some(platform) = PLATFORMS.iter().find(|p| p.triple == triple) {
+            platform.linker
+        } else if triple.contains("-linux-musl") {
+            Linker::RustLld
+        } else if triple.contains("-apple-darwin") {
+            Linker::Apple
+        } else if triple.ends_with("-windows-gnu") {
+            Linker::MinGw
+        } else {
+            Linker::Default
+        }
+    }
+}
+
+/// What starts a binary of a platform on an x86_64 Linux machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// The machine itself.
+    Native,
+    /// qemu-user's emulator of that name (Debian: `apt install qemu-user`).
+    Qemu(&'static str),
+    /// Wine (Debian: `apt install wine64 wine`).
+    Wine,
+    /// Only a Mac (CI's macOS job).
+    Mac,
 }
 
 /// The six platforms of a Grafana release (Mage's `buildAll`).
@@ -21,31 +79,63 @@ pub const PLATFORMS: [Platform; 6] = [
         os: "linux",
         arch: "amd64",
         triple: "x86_64-unknown-linux-musl",
+        format: Format::Elf,
+        cpu: Cpu::X86_64,
+        linker: Linker::RustLld,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Native,
     },
     Platform {
         os: "linux",
         arch: "arm64",
         triple: "aarch64-unknown-linux-musl",
+        format: Format::Elf,
+        cpu: Cpu::Aarch64,
+        linker: Linker::RustLld,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Qemu("qemu-aarch64"),
     },
     Platform {
         os: "linux",
         arch: "arm",
         triple: "armv7-unknown-linux-musleabihf",
+        format: Format::Elf,
+        cpu: Cpu::Arm,
+        linker: Linker::RustLld,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Qemu("qemu-arm"),
     },
+    // darwin builds on Ubuntu too: through zig and the CoreFoundation stub `build` writes;
+    // ci.yml's macOS job then runs those binaries.
     Platform {
         os: "darwin",
         arch: "amd64",
         triple: "x86_64-apple-darwin",
+        format: Format::MachO,
+        cpu: Cpu::X86_64,
+        linker: Linker::Apple,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Mac,
     },
     Platform {
         os: "darwin",
         arch: "arm64",
         triple: "aarch64-apple-darwin",
+        format: Format::MachO,
+        cpu: Cpu::Aarch64,
+        linker: Linker::Apple,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Mac,
     },
     Platform {
         os: "windows",
         arch: "amd64",
         triple: "x86_64-pc-windows-gnu",
+        format: Format::Pe,
+        cpu: Cpu::X86_64,
+        linker: Linker::MinGw,
+        ci_runner: "ubuntu-latest",
+        runner: Runner::Wine,
     },
 ];
 
@@ -60,6 +150,25 @@ impl Platform {
     /// `linux/amd64`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.os, self.arch)
+    }
+
+    /// The row of this machine, if the table has one.
+    pub fn host() -> Option<&'static Platform> {
+        Platform::of_rust(std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    /// The row for Rust's names of an OS and architecture (`macos`, `aarch64`), if any.
+    pub fn of_rust(rust_os: &str, rust_arch: &str) -> Option<&'static Platform> {
+        let os = match rust_os {
+            "macos" => "darwin",
+            other => other,
+        };
+        (PLATFORMS.iter()).find(|p| p.os == os && p.cpu.rust_arch() == rust_arch)
+    }
+
+    /// The row for Grafana's `os`/`arch`, if the table has one.
+    pub fn of(os: &str, arch: &str) -> Option<&'static Platform> {
+        PLATFORMS.iter().find(|p| p.os == os && p.arch == arch)
     }
 }
 
@@ -112,22 +221,24 @@ impl BuildTarget {
         }
     }
 
-    pub fn is_darwin(&self) -> bool {
+    /// How the binary is linked: the table's row for its triple, or what the triple's name
+    /// says (`TRIPLE=OS/ARCH`); cargo's default for the host without `--target`.
+    pub fn linker(&self) -> Linker {
         self.triple
             .as_deref()
-            .is_some_and(|t| t.contains("-apple-darwin"))
+            .map_or(Linker::Default, Linker::of_triple)
+    }
+
+    pub fn is_darwin(&self) -> bool {
+        self.linker() == Linker::Apple
     }
 
     pub fn is_linux_musl(&self) -> bool {
-        self.triple
-            .as_deref()
-            .is_some_and(|t| t.contains("-linux-musl"))
+        self.linker() == Linker::RustLld
     }
 
     pub fn is_windows_gnu(&self) -> bool {
-        self.triple
-            .as_deref()
-            .is_some_and(|t| t.ends_with("-windows-gnu"))
+        self.linker() == Linker::MinGw
     }
 }
 
@@ -199,22 +310,7 @@ pub fn platform_of_file(executable: &str, name: &str) -> Option<(String, String)
 /// The executable format and CPU Grafana on `os`/`arch` starts; `None` for a platform
 /// outside the table.
 pub fn expected_binary(os: &str, arch: &str) -> Option<(Format, Cpu)> {
-    let format = match os {
-        "linux" => Format::Elf,
-        "darwin" => Format::MachO,
-        "windows" => Format::Pe,
-        _ => return None,
-    };
-    let cpu = match arch {
-        "amd64" => Cpu::X86_64,
-        "arm64" => Cpu::Aarch64,
-        "arm" => Cpu::Arm,
-        _ => return None,
-    };
-    PLATFORMS
-        .iter()
-        .any(|p| p.os == os && p.arch == arch)
-        .then_some((format, cpu))
+    Platform::of(os, arch).map(|p| (p.format, p.cpu))
 }
 
 /// The prefix shared by every platform's executable file, for finding them in dist/.
@@ -229,19 +325,7 @@ pub fn host() -> Result<BuildTarget> {
 
 /// Maps Rust's OS/ARCH names to Grafana's.
 pub fn host_of(rust_os: &str, rust_arch: &str) -> Result<BuildTarget> {
-    let os = match rust_os {
-        "linux" => "linux",
-        "macos" => "darwin",
-        "windows" => "windows",
-        _ => "",
-    };
-    let arch = match rust_arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        _ => "",
-    };
-    match PLATFORMS.iter().find(|p| p.os == os && p.arch == arch) {
+    match Platform::of_rust(rust_os, rust_arch) {
         Some(platform) => Ok(BuildTarget {
             os: platform.os.to_owned(),
             arch: platform.arch.to_owned(),
@@ -259,9 +343,7 @@ pub fn host_of(rust_os: &str, rust_arch: &str) -> Result<BuildTarget> {
 /// machine runs (Docker runs Linux containers of the host's architecture).
 pub fn linux_of_host() -> Result<BuildTarget> {
     let host = host()?;
-    let platform = PLATFORMS
-        .iter()
-        .find(|p| p.os == "linux" && p.arch == host.arch)
+    let platform = Platform::of("linux", &host.arch)
         .with_context(|| format!("no Linux platform for {}", host.arch))?;
     Ok(BuildTarget::of(platform, "linux"))
 }
@@ -404,6 +486,38 @@ mod tests {
         assert_eq!(triple("macos"), "x86_64-pc-windows-gnu");
         assert_eq!(triple("windows"), "x86_64-pc-windows-msvc");
         assert!(all("windows")[5].binary_has_exe_suffix());
+    }
+
+    #[test]
+    fn each_row_agrees_with_itself_and_custom_triples_are_classified_by_name() {
+        for platform in PLATFORMS {
+            // The triple's name says what the row says: a custom triple of the same kind
+            // (TRIPLE=OS/ARCH) is built the same way.
+            let custom = platform.triple.replacen("-unknown-", "-custom-", 1);
+            assert_eq!(Linker::of_triple(&custom), platform.linker, "{platform:?}");
+            assert!(
+                platform.triple.starts_with(platform.cpu.rust_arch()),
+                "{platform:?}"
+            );
+            let (format, linker) = match platform.os {
+                "linux" => (Format::Elf, Linker::RustLld),
+                "darwin" => (Format::MachO, Linker::Apple),
+                "windows" => (Format::Pe, Linker::MinGw),
+                other => panic!("no format for {other}"),
+            };
+            assert_eq!((platform.format, platform.linker), (format, linker));
+            assert!(platform.cpu.numbers().is_some(), "{platform:?}");
+            let runs_natively = platform.os == "linux" && platform.cpu == Cpu::X86_64;
+            assert_eq!(platform.runner == Runner::Native, runs_natively);
+        }
+        assert_eq!(
+            Linker::of_triple("riscv64gc-unknown-linux-gnu"),
+            Linker::Default
+        );
+        assert_eq!(Linker::of_triple("x86_64-pc-windows-msvc"), Linker::Default);
+        let custom = parse("riscv64gc-unknown-linux-musl=linux/riscv64", "linux").unwrap();
+        assert!(custom.is_linux_musl());
+        assert_eq!(host().unwrap().linker(), Linker::Default);
     }
 
     #[test]

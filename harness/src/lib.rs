@@ -27,18 +27,17 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The file Grafana starts for `executable` on this machine: `<executable>_<os>_<arch>`
-/// with Go's names, plus `.exe` on Windows (Grafana's `ExecutablePath`).
+/// with Go's names, plus `.exe` on Windows (Grafana's `ExecutablePath`), from the build
+/// tool's platform table.
 pub fn host_executable_name(executable: &str) -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    format!("{executable}_{os}_{arch}{}", std::env::consts::EXE_SUFFIX)
+    let platform = grafana_plugin_xtask::api::Platform::host()
+        .expect("this machine is a platform Grafana runs backend plugins on");
+    format!(
+        "{executable}_{}_{}{}",
+        platform.os,
+        platform.arch,
+        std::env::consts::EXE_SUFFIX
+    )
 }
 
 /// The environment a backend plugin gets from Grafana 12.4 and later: Grafana's own

@@ -164,7 +164,7 @@ pub fn build(
     manager: PackageManager,
     executable_prefix: &str,
 ) -> Result<bool> {
-    let dist = root.join("dist");
+    let dist = crate::dist::dist_dir(root);
     let before = fingerprint(root, &files_in_dist(&dist, executable_prefix)?)?;
     let stamp = stamp(scratch);
     let produced_something = !files_in_dist(&dist, executable_prefix)?.is_empty();

@@ -129,7 +129,7 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let root = &project.cargo.workspace_root;
     // A run interrupted in the middle of replacing dist/ is repaired before anything else.
     dist::recover_interrupted_swap(
-        &root.join("dist"),
+        &crate::dist::dist_dir(root),
         &dist::scratch_dir(root).join(dist::PREVIOUS_DIR),
     )?;
     if !request.targets.is_empty() {
@@ -215,7 +215,7 @@ impl Before {
         let project = context.project()?;
         let root = project.cargo.workspace_root.clone();
         let mut before = Before {
-            dist: root.join("dist"),
+            dist: crate::dist::dist_dir(&root),
             copy: None,
         };
         let Layout::CreatePlugin(manager) = project.layout else {
@@ -638,7 +638,10 @@ pub fn gather_inputs(
     let frontend_files = match project.layout {
         Layout::CreatePlugin(_) => {
             let prefix = targets::executable_prefix(&project.plugin.executable);
-            Some(frontend::files_in_dist(&root.join("dist"), &prefix)?)
+            Some(frontend::files_in_dist(
+                &crate::dist::dist_dir(root),
+                &prefix,
+            )?)
         }
         Layout::Template => None,
     };

@@ -356,7 +356,7 @@ pub fn plan(
         files,
         kept_binaries,
         dropped_binaries,
-        dist_dir: root.join("dist"),
+        dist_dir: crate::dist::dist_dir(root),
         kept_from: inputs.kept_from.clone(),
         scratch_dir: dist::scratch_dir(root),
         placeholders: Placeholders {
@@ -417,13 +417,13 @@ pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFil
             bail!(
                 "{}: missing after the frontend build; Grafana loads every plugin's frontend \
                  from module.js (check the `build` script in package.json)",
-                root.join("dist").join("module.js").display()
+                crate::dist::dist_dir(root).join("module.js").display()
             );
         }
         return Ok(frontend
             .iter()
             .map(|relative| StagedFile {
-                source: root.join("dist").join(relative),
+                source: crate::dist::dist_dir(root).join(relative),
                 dest: relative.clone(),
                 fill: false,
                 executable: false,

@@ -96,7 +96,7 @@ impl Grafana {
             Mode::Local { binary, home } => {
                 let dev = root.join("target").join("dev");
                 let plugins = dev.join("plugins");
-                link_plugin(&plugins.join(plugin_id), &root.join("dist"))?;
+                link_plugin(&plugins.join(plugin_id), &crate::dist::dist_dir(root))?;
                 let mut args = vec!["server".to_owned()];
                 if let Some(home) = home {
                     args.extend(["--homepath".to_owned(), home.display().to_string()]);
@@ -457,7 +457,7 @@ mod tests {
             "dist/gpx_x_linux_amd64, the file Grafana on linux/amd64 starts, is missing: \
              cargo xtask build --target linux/amd64"
         );
-        std::fs::write(&binary, harness::binaries::release_for("linux", "arm64")).unwrap();
+        std::fs::write(&binary, crate::fixtures::release_for("linux", "arm64")).unwrap();
         let said = backend_file(&binary, &target, output);
         assert!(
             said.contains("is an ELF (Linux) executable for aarch64, but Grafana on linux/amd64 needs an ELF (Linux) executable for x86_64: cargo xtask build --target linux/amd64"),
@@ -466,7 +466,7 @@ mod tests {
         std::fs::write(&binary, "#!/bin/sh\nexit 1\n").unwrap();
         let said = backend_file(&binary, &target, output);
         assert!(said.contains("is not an executable"), "{said}");
-        std::fs::write(&binary, harness::binaries::release_for("linux", "amd64")).unwrap();
+        std::fs::write(&binary, crate::fixtures::release_for("linux", "amd64")).unwrap();
         let said = backend_file(&binary, &target, output);
         assert!(
             said.contains("is there (an ELF (Linux) executable for x86_64)")

@@ -53,7 +53,7 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
         }
     };
     let platform = target.platform_name();
-    package::run(
+    let archive = package::run(
         context,
         &PackageFlags {
             targets: vec![platform.clone()],
@@ -64,7 +64,6 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
             root_urls: None,
         },
     )?;
-    let archive = package::out_dir(&root).join(package::archive_name(&id, &project.cargo.version));
     let work = root.join("target").join("e2e");
     util::remove_path_if_present(&work)?;
     let plugins = work.join("plugins");

@@ -131,7 +131,7 @@ impl Findings {
 
 /// The archive to validate when none is named: the newest `<id>-<version>.zip` in `dir`.
 pub fn default_archive(dir: &Path, id: &str, version: &str) -> Result<std::path::PathBuf> {
-    let path = dir.join(crate::package::archive_name(id, version));
+    let path = dir.join(crate::package::archive_name(id, version, None));
     if !path.is_file() {
         bail!(
             "{}: no archive; run `cargo xtask package` first or name one",

@@ -1,7 +1,7 @@
 use serde_json::Value;
 
 use super::*;
-use harness::binaries as fixtures;
+use crate::fixtures;
 
 const ROOT: &str = "acme-servicechecks-app";
 
@@ -35,7 +35,7 @@ fn plugin_json() -> Vec<u8> {
 
 /// A static release ELF for linux/amd64, as `cargo xtask build --target linux/amd64` makes it.
 fn linux_amd64() -> Vec<u8> {
-    fixtures::elf(fixtures::X86_64, None, false)
+    fixtures::elf(fixtures::Cpu::X86_64, None, false)
 }
 
 /// An archive as `cargo xtask package` makes it.
@@ -52,7 +52,7 @@ fn good() -> Vec<ReadEntry> {
         file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o755),
         file(
             "gpx_service_checks_windows_amd64.exe",
-            &fixtures::pe(fixtures::X86_64),
+            &fixtures::pe(fixtures::Cpu::X86_64),
             0o644,
         ),
         dir("img/"),
@@ -342,27 +342,31 @@ fn binaries_must_be_what_grafana_runs_on_the_platform_their_name_says() {
     let cases: [(&str, Vec<u8>, &str); 6] = [
         (
             "gpx_service_checks_linux_amd64",
-            fixtures::elf(fixtures::X86_64, Some("/lib64/ld-linux-x86-64.so.2"), false),
+            fixtures::elf(
+                fixtures::Cpu::X86_64,
+                Some("/lib64/ld-linux-x86-64.so.2"),
+                false,
+            ),
             "gpx_service_checks_linux_amd64 needs the dynamic loader /lib64/ld-linux-x86-64.so.2 (a glibc build), which Grafana's Alpine image does not have; build it with `cargo xtask build --target linux/amd64` (static musl)",
         ),
         (
             "gpx_service_checks_linux_amd64",
-            fixtures::elf(fixtures::X86_64, None, true),
+            fixtures::elf(fixtures::Cpu::X86_64, None, true),
             "gpx_service_checks_linux_amd64 carries debug information (a debug build",
         ),
         (
             "gpx_service_checks_linux_arm64",
-            fixtures::elf(fixtures::X86_64, None, false),
+            fixtures::elf(fixtures::Cpu::X86_64, None, false),
             "gpx_service_checks_linux_arm64 is for x86_64, but linux/arm64 is aarch64; build it with `cargo xtask build --target linux/arm64`",
         ),
         (
             "gpx_service_checks_darwin_arm64",
-            fixtures::elf(fixtures::AARCH64, None, false),
+            fixtures::elf(fixtures::Cpu::Aarch64, None, false),
             "gpx_service_checks_darwin_arm64 is an ELF (Linux) executable, but Grafana on darwin/arm64 starts a Mach-O (macOS) executable",
         ),
         (
             "gpx_service_checks_windows_amd64.exe",
-            fixtures::pe(fixtures::AARCH64),
+            fixtures::pe(fixtures::Cpu::Aarch64),
             "gpx_service_checks_windows_amd64.exe is for aarch64, but windows/amd64 is x86_64",
         ),
         (
@@ -380,7 +384,7 @@ fn binaries_must_be_what_grafana_runs_on_the_platform_their_name_says() {
     let mut entries = good();
     entries.push(file(
         "gpx_service_checks_darwin_arm64",
-        &fixtures::mach_o(fixtures::AARCH64),
+        &fixtures::mach_o(fixtures::Cpu::Aarch64),
         0o755,
     ));
     assert_eq!(errors(&entries), Vec::<String>::new());

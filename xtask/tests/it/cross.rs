@@ -8,6 +8,8 @@ use std::{
     process::Command,
 };
 
+use grafana_plugin_xtask::api::{Platform, Runner};
+
 use crate::scratch::{PLUGIN_ID, Scratch, text};
 
 fn sysroot_has_std(triple: &str) -> bool {
@@ -97,15 +99,21 @@ async fn linux_arm64_is_static_musl_and_serves_under_qemu() {
             "no std for aarch64-unknown-linux-musl; run `rustup target add aarch64-unknown-linux-musl`",
         );
     }
+    // What runs it on an x86_64 machine, from the platform table the tool builds from.
+    let Some(Runner::Qemu(emulator)) =
+        Platform::of("linux", "arm64").map(|platform| platform.runner)
+    else {
+        panic!("the table runs linux/arm64 under qemu");
+    };
     let runner = if cfg!(target_arch = "aarch64") {
         None
     } else {
-        on_path("qemu-aarch64")
+        on_path(emulator)
     };
     if runner.is_none() && !cfg!(target_arch = "aarch64") {
         return harness::skip(
             TEST,
-            "qemu-aarch64 is not installed (Debian: apt install qemu-user)",
+            &format!("{emulator} is not installed (Debian: apt install qemu-user)"),
         );
     }
     let scratch = Scratch::new();

@@ -234,7 +234,10 @@ fn an_incomplete_dist_is_refused_and_nothing_is_written() {
 
 #[test]
 fn binaries_grafana_cannot_run_are_never_packaged() {
-    use harness::binaries::{AARCH64, X86_64, elf};
+    use harness::binaries::{
+        Cpu::{Aarch64 as AARCH64, X86_64},
+        elf,
+    };
     let scratch = scratch_with_six_binaries(false);
     let dist = scratch.root().join("dist");
     let cases = [
