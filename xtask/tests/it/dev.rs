@@ -15,29 +15,7 @@ use std::{
 use crate::scratch::{Scratch, text};
 
 pub(crate) fn standin() -> PathBuf {
-    // Built into the test run's target directory (the xtask test binary cannot name another
-    // package's binary): dependencies are already compiled, so this is quick.
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target = Path::new(env!("CARGO_BIN_EXE_xtask"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_owned();
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "harness",
-            "--bin",
-            "grafana-standin",
-        ])
-        .current_dir(repository)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    target.join("debug/grafana-standin")
+    crate::scratch::workspace_binaries().0.clone()
 }
 
 fn status(scratch: &Scratch) -> Option<serde_json::Value> {

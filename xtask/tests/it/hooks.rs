@@ -8,25 +8,10 @@ use std::{
 
 use crate::scratch::{Scratch, shared_target_dir, text};
 
-/// The `codegen` example built into the test run's target directory (its dependencies are
-/// the xtask's, compiled already).
+/// The `codegen` example, built with the stand-in (its dependencies are the xtask's,
+/// compiled already).
 fn codegen() -> PathBuf {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "grafana-plugin-xtask",
-            "--example",
-            "codegen",
-        ])
-        .current_dir(repository)
-        .env("CARGO_TARGET_DIR", shared_target_dir())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    shared_target_dir().join("debug/examples/codegen")
+    crate::scratch::workspace_binaries().1.clone()
 }
 
 fn run(xtask: &Path, scratch: &Scratch, args: &[&str]) -> Output {
