@@ -387,7 +387,7 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
 
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let adopt = |force: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut command = Command::new(crate::scratch::xtask_binary());
         command.arg("adopt").arg(app.path());
         if force {
             command.arg("--force");
@@ -400,7 +400,7 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     };
     // Not an app: said so, with what makes one.
     let empty = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(crate::scratch::xtask_binary())
         .arg("adopt")
         .arg(empty.path())
         .current_dir(repository)
@@ -419,7 +419,7 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
         "{\"version\": \"1.0.0\"}",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(crate::scratch::xtask_binary())
         .arg("adopt")
         .arg(empty.path())
         .current_dir(repository)

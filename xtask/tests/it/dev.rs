@@ -55,12 +55,7 @@ pub(crate) fn spawn_dev_watch(
     standin: &Path,
     port: u16,
 ) -> (std::process::Child, Arc<Mutex<String>>) {
-    spawn_dev_watch_of(
-        Path::new(env!("CARGO_BIN_EXE_xtask")),
-        scratch,
-        standin,
-        port,
-    )
+    spawn_dev_watch_of(crate::scratch::xtask_binary(), scratch, standin, port)
 }
 
 /// [`spawn_dev_watch`] with another xtask binary (a plugin's own, built on the library).
@@ -269,7 +264,7 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
 /// tells whether the plugin serves, and whether it exited successfully. With nothing to
 /// watch it exits by itself.
 fn attach(scratch: &Scratch, port: u16) -> (String, bool) {
-    let mut dev = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut dev = Command::new(crate::scratch::xtask_binary())
         .args(["dev", "--attach", "--port", &port.to_string()])
         .current_dir(scratch.root())
         .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())

@@ -31,6 +31,23 @@ pub fn shared_target_dir() -> PathBuf {
         .to_owned()
 }
 
+/// This repository's xtask as `cargo test` built it, copied once to a path of the test run's
+/// own: `<target>/debug/xtask` is not stable while the tests run, because an adopted app's
+/// `cargo xtask` (its own xtask, with the library's commands only) is built into the same
+/// target directory and cargo puts it at that path.
+pub fn xtask_binary() -> &'static Path {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = shared_target_dir().join("it-xtask");
+        fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
+        let staged = dir.join(format!("xtask.{}.partial", std::process::id()));
+        fs::copy(env!("CARGO_BIN_EXE_xtask"), &staged).unwrap();
+        fs::rename(&staged, &copy).unwrap();
+        copy
+    })
+}
+
 /// The Grafana stand-in (`harness`'s `grafana-standin`) and the library's `codegen` example,
 /// built once into the test run's target directory (the xtask test binary cannot name another
 /// package's binary). Built for the whole workspace with an example among the targets, so
@@ -176,7 +193,7 @@ impl Scratch {
     }
 
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(xtask_binary())
             .args(args)
             .current_dir(self.root())
             .env("CARGO_TARGET_DIR", shared_target_dir())
