@@ -43,6 +43,15 @@ pub fn xtask_binary() -> &'static Path {
         let copy = dir.join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
         let staged = dir.join(format!("xtask.{}.partial", std::process::id()));
         fs::copy(env!("CARGO_BIN_EXE_xtask"), &staged).unwrap();
+        // cargo links its own build back to that path before the tests start; a test binary
+        // started by hand after a run may find the app's there instead.
+        let help = Command::new(&staged).arg("--help").output().unwrap();
+        assert!(
+            text(&help.stdout).contains("lint "),
+            "{} is not this repository's xtask (an adopted app's build replaced it); run the \
+             tests through `cargo test`, which puts it back",
+            env!("CARGO_BIN_EXE_xtask")
+        );
         fs::rename(&staged, &copy).unwrap();
         copy
     })
