@@ -4,7 +4,10 @@
 # change, a cold build on a fresh clone, `build --all` against its targets one at a time,
 # the archive's binary size, and `cargo test --workspace` on fresh clones.
 # Usage: bash bench/fast.sh [OLD_REF] [PHASES]   (default OLD_REF 44cb183, the tree before;
-# PHASES a comma list of build,all,size,tests; default all four). Crates come from cargo's
+# PHASES a comma list of build,all,noop,size,tests; default all but noop). noop: `build --all`
+# against one target with nothing to do, both trees as git worktrees sharing this
+# repository's target directory, debug profile (whichever of its six builds are missing are
+# made first). Crates come from cargo's
 # download cache (fetched first); clones and their target directories live under
 # target/bench/fast/ and are removed at the start of each phase that needs them fresh.
 set -euo pipefail
@@ -80,6 +83,30 @@ import json, sys
 r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
 print(f"No-op: `build --all` {r['all']:.0f} ms, one target {r['one']:.0f} ms: **{r['all'] / r['one']:.2f}x** (target <= 1.3x).")
 PY
+fi
+
+if has noop; then
+  echo
+  echo "### build --all with nothing to do, against one target (debug, median of 10)"
+  echo "| tree | one target ms | \`build --all\` ms | ratio |"
+  echo "| --- | --- | --- | --- |"
+  for tree in old new; do
+    ref=$old_ref; [ $tree = new ] && ref=HEAD
+    dir=$out/noop-$tree
+    git worktree remove --force "$dir" 2>/dev/null || rm -rf "$dir"
+    git worktree add -q --detach "$dir" "$ref"
+    (cd "$dir" && CARGO_TARGET_DIR=$root/target cargo xtask build -q --debug --all >/dev/null 2>&1 || true)
+    (cd "$dir" && CARGO_TARGET_DIR=$root/target hyperfine --style none --warmup 2 --runs 10 \
+      --export-json "$out/noop-$tree.json" -i \
+      -n one 'cargo xtask build -q --debug --target linux/amd64' \
+      -n all 'cargo xtask build -q --debug --all' >/dev/null)
+    python3 - "$out/noop-$tree.json" "$tree" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+print(f"| {sys.argv[2]} | {r['one']:.0f} | {r['all']:.0f} | {r['all'] / r['one']:.2f}x |")
+PY
+    git worktree remove --force "$dir"
+  done
 fi
 
 if has size; then

@@ -54,6 +54,11 @@ pub struct StagedFile {
     pub fill: bool,
     /// Mode 0755 (backend binaries); 0644 otherwise.
     pub executable: bool,
+    /// A file of the current dist/ kept as it is (another platform's binary): hard-linked
+    /// rather than copied where the filesystem allows (debug binaries are tens of MB each).
+    /// Safe because a file in dist/ is only ever replaced by a rename, never written in
+    /// place; a copy where linking fails.
+    pub link: bool,
 }
 
 /// Everything that goes into the new dist/, computed before anything is written.
@@ -90,6 +95,12 @@ fn stage_file(staging_dir: &Path, file: &StagedFile, placeholders: &Placeholders
             .with_context(|| format!("cannot read {}", file.source.display()))?;
         fs::write(&dest, placeholders.fill(&text))
             .with_context(|| format!("cannot write {}", dest.display()))?;
+    } else if file.link && {
+        // A binary kept from dist/ that is a link would bring its target into dist/.
+        crate::util::refuse_link(&file.source)?;
+        fs::hard_link(&file.source, &dest).is_ok()
+    } {
+        // One inode in both trees.
     } else {
         fs::copy(&file.source, &dest).with_context(|| {
             format!(
@@ -407,6 +418,54 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_kept_binary_is_linked_not_copied_and_a_link_in_dist_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let dist = root.path().join("dist");
+        fs::create_dir_all(&dist).unwrap();
+        fs::write(dist.join("gpx_x_linux_arm64"), "arm64 binary").unwrap();
+        fs::write(root.path().join("elsewhere"), "outside").unwrap();
+        std::os::unix::fs::symlink(
+            root.path().join("elsewhere"),
+            dist.join("gpx_x_darwin_arm64"),
+        )
+        .unwrap();
+        let inode = fs::metadata(dist.join("gpx_x_linux_arm64")).unwrap().ino();
+        let kept = |name: &str| StagedFile {
+            source: dist.join(name),
+            dest: name.into(),
+            fill: false,
+            executable: true,
+            link: true,
+        };
+        // A kept binary that is a link is refused, naming it, and dist/ stays as it was.
+        let files = vec![kept("gpx_x_linux_arm64"), kept("gpx_x_darwin_arm64")];
+        let error = assemble(&plan(root.path(), files)).unwrap_err().to_string();
+        assert!(
+            error.contains("gpx_x_darwin_arm64: a symbolic link to"),
+            "{error}"
+        );
+        assert!(
+            fs::symlink_metadata(dist.join("gpx_x_darwin_arm64"))
+                .unwrap()
+                .is_symlink()
+        );
+        fs::remove_file(dist.join("gpx_x_darwin_arm64")).unwrap();
+        assemble(&plan(root.path(), vec![kept("gpx_x_linux_arm64")])).unwrap();
+        let linked = fs::metadata(dist.join("gpx_x_linux_arm64")).unwrap();
+        assert_eq!(
+            linked.ino(),
+            inode,
+            "the kept binary is the same file, not a copy"
+        );
+        assert_eq!(
+            fs::read_to_string(dist.join("gpx_x_linux_arm64")).unwrap(),
+            "arm64 binary"
+        );
+    }
+
     #[test]
     fn assemble_replaces_dist_and_fills_only_marked_files() {
         let root = tempfile::tempdir().unwrap();
@@ -420,18 +479,21 @@ mod tests {
                 dest: "plugin.json".into(),
                 fill: true,
                 executable: false,
+                link: false,
             },
             StagedFile {
                 source: root.path().join("module.js"),
                 dest: "module.js".into(),
                 fill: false,
                 executable: false,
+                link: false,
             },
             StagedFile {
                 source: root.path().join("module.js"),
                 dest: "img/copy.js".into(),
                 fill: false,
                 executable: true,
+                link: false,
             },
         ];
         assemble(&plan(root.path(), files)).unwrap();
@@ -465,6 +527,7 @@ mod tests {
             dest: "module.js".into(),
             fill: false,
             executable: false,
+            link: false,
         }];
         let error = assemble(&plan(root.path(), files)).unwrap_err();
         assert!(
@@ -505,6 +568,7 @@ mod tests {
                 dest: "module.js".into(),
                 fill: false,
                 executable: false,
+                link: false,
             }],
         );
         // What an interruption after `dist → previous` leaves: no dist/, the old tree aside.
@@ -553,6 +617,7 @@ mod tests {
             dest: "module.js".into(),
             fill: false,
             executable: false,
+            link: false,
         };
         fs::write(&file.source, "new").unwrap();
         fs::write(&dist, "a user's file").unwrap();

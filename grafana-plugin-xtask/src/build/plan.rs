@@ -427,6 +427,7 @@ pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFil
                 dest: relative.clone(),
                 fill: false,
                 executable: false,
+                link: false,
             })
             .collect());
     }
@@ -441,6 +442,7 @@ pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFil
         dest: PLUGIN_JSON.into(),
         fill: true,
         executable: false,
+        link: false,
     }];
     for relative in &inputs.static_files {
         if relative == PLUGIN_JSON {
@@ -454,6 +456,7 @@ pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFil
             dest: relative.clone(),
             fill: relative == "README.md",
             executable: false,
+            link: false,
         });
     }
     for name in &inputs.root_files {
@@ -467,6 +470,7 @@ pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFil
             dest: (*name).to_owned(),
             fill: *name == "README.md",
             executable: false,
+            link: false,
         });
     }
     Ok(files)
@@ -490,6 +494,7 @@ pub(super) fn dist_plan(
                 dest: target_plan.dist_name.clone(),
                 fill: false,
                 executable: true,
+                link: false,
             })
         })
         .collect();
@@ -505,6 +510,7 @@ pub(super) fn dist_plan(
             dest: name.clone(),
             fill: false,
             executable: true,
+            link: true,
         });
     }
     DistPlan {

@@ -63,20 +63,18 @@ fn options(profile: Profile) -> Options {
     }
 }
 
+/// The plan of `requested` for `project()` on `env`, with `profile` and the usual inputs.
+fn planned(requested: &[BuildTarget], env: &Environment, profile: Profile) -> BuildPlan {
+    plan(&project(), requested, env, &options(profile), &inputs()).unwrap()
+}
+
 fn host() -> BuildTarget {
     targets::host_of("linux", "x86_64").unwrap()
 }
 
 #[test]
 fn the_dist_profile_is_asked_for_by_name_and_built_into_its_own_directory() {
-    let plan = plan(
-        &project(),
-        &[host()],
-        &Environment::default(),
-        &options(Profile::Dist),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&[host()], &Environment::default(), Profile::Dist);
     let step = plan.targets[0].step.as_ref().unwrap();
     assert_eq!(
         step.command.args,
@@ -114,14 +112,7 @@ fn a_missing_dist_profile_is_named_with_the_lines_to_add() {
 
 #[test]
 fn host_plan_builds_the_package_without_a_target_flag() {
-    let plan = plan(
-        &project(),
-        &[host()],
-        &Environment::default(),
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&[host()], &Environment::default(), Profile::Release);
     let step = plan.targets[0].step.as_ref().unwrap();
     assert_eq!(step.command.program, "cargo");
     assert_eq!(
@@ -172,14 +163,7 @@ fn dry_run_shows_every_target_file_and_kept_binary() {
 
 #[test]
 fn all_plans_the_six_platforms_and_says_what_is_missing() {
-    let plan = plan(
-        &project(),
-        &targets::all("linux"),
-        &linux(),
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&targets::all("linux"), &linux(), Profile::Release);
     let summary: Vec<(String, String, Result<&str, bool>)> = plan
         .targets
         .iter()
@@ -449,14 +433,7 @@ fn rustups_error_is_its_error_and_causes_on_one_line() {
 
 #[test]
 fn without_targets_dist_is_assembled_around_the_binaries_there() {
-    let plan = plan(
-        &project(),
-        &[],
-        &linux(),
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&[], &linux(), Profile::Release);
     assert!(plan.targets.is_empty());
     let dist = dist_plan(&plan, &[], &inputs().dist_entries);
     let binaries: Vec<&str> = dist
@@ -482,14 +459,7 @@ fn dist_keeps_other_platforms_and_the_old_binary_of_a_failed_target() {
         targets::parse("linux/amd64", "linux").unwrap(),
         targets::parse("linux/arm64", "linux").unwrap(),
     ];
-    let plan = plan(
-        &project(),
-        &targets,
-        &linux(),
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&targets, &linux(), Profile::Release);
     // linux/amd64 built, linux/arm64 failed.
     let built = [&plan.targets[0]];
     let dist = dist_plan(&plan, &built, &inputs().dist_entries);
@@ -588,14 +558,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         nightly_rust_src: true,
         ..linux()
     };
-    let plan = plan(
-        &project(),
-        &targets::all("linux"),
-        &env,
-        &options(Profile::Dist),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&targets::all("linux"), &env, Profile::Dist);
     let groups = super::plan::together_groups(&plan.targets, false);
     assert_eq!(groups.len(), 1, "darwin cannot link here: one group");
     let together: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
@@ -647,14 +610,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         ]
     );
     // The host build without --target has its own directory layout: never grouped.
-    let host_plan = super::plan::plan(
-        &project(),
-        &[host()],
-        &Environment::default(),
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let host_plan = planned(&[host()], &Environment::default(), Profile::Release);
     assert!(super::plan::together_groups(&host_plan.targets, false).is_empty());
 }
 
@@ -673,14 +629,7 @@ fn both_darwin_targets_build_in_one_zigbuild_beside_the_cargo_group() {
     };
     let requested = ["darwin/arm64", "linux/amd64", "darwin/amd64", "linux/arm64"]
         .map(|name| targets::parse(name, "linux").unwrap());
-    let plan = plan(
-        &project(),
-        &requested,
-        &env,
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&requested, &env, Profile::Release);
     let groups = super::plan::together_groups(&plan.targets, false);
     assert_eq!(groups, [vec![0, 2], vec![1, 3]]);
     let darwin: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
@@ -709,14 +658,7 @@ fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
         targets::parse("linux/amd64", "linux").unwrap(),
         targets::parse("linux/arm64", "linux").unwrap(),
     ];
-    let plan = plan(
-        &project(),
-        &requested,
-        &env,
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let plan = planned(&requested, &env, Profile::Release);
     let text = describe(&plan, Path::new("/repo"));
     assert_eq!(
         text.matches("    run      with the others, in one cargo (below)")
@@ -731,14 +673,7 @@ fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
     let json = plan_json(&plan, Path::new("/repo"));
     assert_eq!(json["together"][0]["platforms"][1], "linux/arm64");
     // One target alone, or checks: no group.
-    let one = super::plan::plan(
-        &project(),
-        &requested[..1],
-        &env,
-        &options(Profile::Release),
-        &inputs(),
-    )
-    .unwrap();
+    let one = planned(&requested[..1], &env, Profile::Release);
     assert_eq!(
         plan_json(&one, Path::new("/repo"))["together"],
         serde_json::json!([])
