@@ -126,11 +126,14 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
 /// backend built by Mage, not by this tool.
 const GO_BUILDINFO: &[u8] = b"\xff Go buildinf:";
 
-/// Whether `bytes` are a Go program's (any format).
+/// Whether `bytes` are a Go program's (any format). The magic is 16-byte aligned, as Go's
+/// own `debug/buildinfo` looks for it (`buildInfoAlign`; section file offsets keep that
+/// alignment), so only aligned offsets are compared: a debug build of another platform kept
+/// in dist/ is tens of MB, read on every build.
 pub fn is_go(bytes: &[u8]) -> bool {
     bytes
-        .windows(GO_BUILDINFO.len())
-        .any(|window| window == GO_BUILDINFO)
+        .chunks(16)
+        .any(|chunk| chunk.starts_with(GO_BUILDINFO))
 }
 
 #[derive(Clone, Copy)]
@@ -319,6 +322,23 @@ fn pe(bytes: &[u8]) -> Result<Inspected, String> {
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn go_binaries_are_told_by_their_aligned_build_info_magic() {
+        for (os, arch) in [
+            ("linux", "arm64"),
+            ("darwin", "amd64"),
+            ("windows", "amd64"),
+        ] {
+            assert!(is_go(&fixtures::go_for(os, arch)), "{os}/{arch}");
+            assert!(!is_go(&fixtures::release_for(os, arch)), "{os}/{arch}");
+        }
+        // The magic anywhere else is data, not Go's header (Go's reader skips it too).
+        let mut unaligned = fixtures::release_for("linux", "amd64");
+        unaligned.resize(unaligned.len().next_multiple_of(16) + 3, 0);
+        unaligned.extend_from_slice(GO_BUILDINFO);
+        assert!(!is_go(&unaligned));
+    }
 
     #[test]
     fn elf_headers_tell_cpu_loader_and_debug_info() {

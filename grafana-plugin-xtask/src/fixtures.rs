@@ -170,3 +170,12 @@ pub fn release_for(os: &str, arch: &str) -> Vec<u8> {
         Format::Pe => pe(platform.cpu),
     }
 }
+
+/// What a Go backend's build (Mage) leaves for `os`/`arch`: the same headers, and Go's
+/// build-information magic at a 16-byte aligned offset, where Go's linker puts it.
+pub fn go_for(os: &str, arch: &str) -> Vec<u8> {
+    let mut file = release_for(os, arch);
+    file.resize(file.len().next_multiple_of(16), 0);
+    file.extend_from_slice(b"\xff Go buildinf:\x08\x02");
+    file
+}
