@@ -195,7 +195,7 @@ pub fn package(context: &Context, built: &Built) -> Result<Packaged> {
         sign: false,
         root_urls: None,
     };
-    let token = std::env::var(package::TOKEN_VARIABLE).ok();
+    let token = package::token();
     let contents = package::Contents {
         binaries: built.planned.clone(),
         narrowed: true,

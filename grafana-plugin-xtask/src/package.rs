@@ -28,6 +28,11 @@ const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICEN
 /// The environment variable plugin-actions uses for Grafana's signing token.
 pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
 
+/// The signing token from the environment, if set and not empty.
+pub fn token() -> Option<String> {
+    std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty())
+}
+
 /// Where `package` writes archives unless told otherwise: `<root>/target/package/`.
 pub fn out_dir(root: &Path) -> PathBuf {
     root.join("target").join("package")
@@ -62,7 +67,7 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
     let platforms = build::requested_targets(&flags.targets)?;
     // Everything that can stop the package is found, and said together, before anything
     // builds: the token with the platforms this machine cannot build.
-    let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
+    let token = token();
     let token_problem = (token.is_none() && flags.sign).then(|| {
         format!(
             "--sign needs a Grafana access policy token in {TOKEN_VARIABLE} (grafana.com → \
