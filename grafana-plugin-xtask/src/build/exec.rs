@@ -5,7 +5,10 @@ use std::{fs, time::Instant};
 use anyhow::Result;
 use xshell::Shell;
 
-use super::plan::{CommandLine, Options, Step, TargetPlan, backend_label, step_for, together};
+use super::{
+    group::together,
+    plan::{CommandLine, Options, Step, TargetPlan, backend_label, step_for},
+};
 use crate::{
     spawn::cmd,
     toolchain::{self, Environment},

@@ -4,6 +4,7 @@
 //! their own [`Request`] and get the plan back in [`Built`].
 mod exec;
 mod frontend;
+mod group;
 mod plan;
 mod report;
 #[cfg(test)]
@@ -420,7 +421,7 @@ fn build_all(
     let total = buildable.len();
     let ordinal = |index: usize| buildable.iter().position(|&i| i == index).unwrap_or(0);
     let mut outcomes: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
-    for group in plan::together_groups(targets, options.check_only) {
+    for group in group::together_groups(targets, options.check_only) {
         let counted: Vec<(usize, &TargetPlan)> = (group.iter())
             .map(|&index| (ordinal(index), &targets[index]))
             .collect();

@@ -103,7 +103,7 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
         plan.version,
         plan.profile.name()
     );
-    let groups = super::plan::together_groups(&plan.targets, plan.check_only);
+    let groups = super::group::together_groups(&plan.targets, plan.check_only);
     for (index, target_plan) in plan.targets.iter().enumerate() {
         let target = &target_plan.target;
         let _ = writeln!(
@@ -148,7 +148,7 @@ pub fn describe(plan: &BuildPlan, root: &Path) -> String {
         let _ = writeln!(
             out,
             "    run      {}",
-            super::plan::together(&members).display()
+            super::group::together(&members).display()
         );
     }
     if !plan.check_only {
@@ -220,11 +220,11 @@ pub fn plan_json(plan: &BuildPlan, root: &Path) -> serde_json::Value {
 /// The commands that each build several targets, as JSON (an empty array when there is
 /// none).
 fn together_json(plan: &BuildPlan) -> serde_json::Value {
-    let groups = super::plan::together_groups(&plan.targets, plan.check_only);
+    let groups = super::group::together_groups(&plan.targets, plan.check_only);
     (groups.iter())
         .map(|group| {
             let members: Vec<&TargetPlan> = group.iter().map(|&i| &plan.targets[i]).collect();
-            let command = super::plan::together(&members);
+            let command = super::group::together(&members);
             json!({
                 "platforms": members.iter().map(|t| t.target.platform_name()).collect::<Vec<_>>(),
                 "program": command.program,

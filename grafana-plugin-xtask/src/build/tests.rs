@@ -559,7 +559,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         ..linux()
     };
     let plan = planned(&targets::all("linux"), &env, Profile::Dist);
-    let groups = super::plan::together_groups(&plan.targets, false);
+    let groups = super::group::together_groups(&plan.targets, false);
     assert_eq!(groups.len(), 1, "darwin cannot link here: one group");
     let together: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
     let names: Vec<String> = together.iter().map(|t| t.target.platform_name()).collect();
@@ -570,7 +570,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
         names,
         ["linux/amd64", "linux/arm64", "linux/arm", "windows/amd64"]
     );
-    let command = super::plan::together(&together);
+    let command = super::group::together(&together);
     assert_eq!(command.program, "cargo");
     assert_eq!(
         command.args,
@@ -611,7 +611,7 @@ fn plain_cargo_targets_are_built_together_in_one_cargo_with_each_ones_linker() {
     );
     // The host build without --target has its own directory layout: never grouped.
     let host_plan = planned(&[host()], &Environment::default(), Profile::Release);
-    assert!(super::plan::together_groups(&host_plan.targets, false).is_empty());
+    assert!(super::group::together_groups(&host_plan.targets, false).is_empty());
 }
 
 #[test]
@@ -630,10 +630,10 @@ fn both_darwin_targets_build_in_one_zigbuild_beside_the_cargo_group() {
     let requested = ["darwin/arm64", "linux/amd64", "darwin/amd64", "linux/arm64"]
         .map(|name| targets::parse(name, "linux").unwrap());
     let plan = planned(&requested, &env, Profile::Release);
-    let groups = super::plan::together_groups(&plan.targets, false);
+    let groups = super::group::together_groups(&plan.targets, false);
     assert_eq!(groups, [vec![0, 2], vec![1, 3]]);
     let darwin: Vec<&TargetPlan> = groups[0].iter().map(|&i| &plan.targets[i]).collect();
-    let command = super::plan::together(&darwin);
+    let command = super::group::together(&darwin);
     assert_eq!(
         command.display(),
         "MACOSX_DEPLOYMENT_TARGET=11.0 SDKROOT=/repo/target/xtask/macos-sdk cargo zigbuild \
@@ -641,8 +641,8 @@ fn both_darwin_targets_build_in_one_zigbuild_beside_the_cargo_group() {
          --release --message-format=json-render-diagnostics"
     );
     // Checks run one at a time; a target alone in its kind builds alone.
-    assert!(super::plan::together_groups(&plan.targets, true).is_empty());
-    assert!(super::plan::together_groups(&plan.targets[..2], false).is_empty());
+    assert!(super::group::together_groups(&plan.targets, true).is_empty());
+    assert!(super::group::together_groups(&plan.targets[..2], false).is_empty());
 }
 
 #[test]
