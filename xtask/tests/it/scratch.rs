@@ -31,29 +31,46 @@ pub fn shared_target_dir() -> PathBuf {
         .to_owned()
 }
 
-/// This repository's xtask as `cargo test` built it, copied once to a path of the test run's
-/// own: `<target>/debug/xtask` is not stable while the tests run, because an adopted app's
-/// `cargo xtask` (its own xtask, with the library's commands only) is built into the same
-/// target directory and cargo puts it at that path.
+/// This repository's xtask as `cargo test` (or cargo-nextest) built it. Not
+/// `<target>/debug/xtask`: an adopted app's `cargo xtask` (its own xtask, with the library's
+/// commands only) is built into the same target directory and cargo links it to that path,
+/// even while other tests of this run (or, under nextest, other test processes) still start.
+/// cargo's own copy, `<target>/debug/deps/xtask-<hash>`, is this package's alone: the hash
+/// stands for the package (an app's xtask has another), so it is the `xtask-*` there that
+/// answers with this repository's commands (the newest, should an old build be there too).
 pub fn xtask_binary() -> &'static Path {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let dir = shared_target_dir().join("it-xtask");
-        fs::create_dir_all(&dir).unwrap();
-        let copy = dir.join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
-        let staged = dir.join(format!("xtask.{}.partial", std::process::id()));
-        fs::copy(env!("CARGO_BIN_EXE_xtask"), &staged).unwrap();
-        // cargo links its own build back to that path before the tests start; a test binary
-        // started by hand after a run may find the app's there instead.
-        let help = Command::new(&staged).arg("--help").output().unwrap();
-        assert!(
-            text(&help.stdout).contains("lint "),
-            "{} is not this repository's xtask (an adopted app's build replaced it); run the \
-             tests through `cargo test`, which puts it back",
-            env!("CARGO_BIN_EXE_xtask")
-        );
-        fs::rename(&staged, &copy).unwrap();
-        copy
+    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        let deps = shared_target_dir().join("debug/deps");
+        let mut candidates: Vec<(SystemTime, PathBuf)> = fs::read_dir(&deps)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                let name = path.file_name().unwrap().to_string_lossy();
+                let stem = name.strip_suffix(std::env::consts::EXE_SUFFIX).unwrap_or(&name);
+                stem.strip_prefix("xtask-")
+                    .is_some_and(|hash| hash.bytes().all(|b| b.is_ascii_hexdigit()))
+            })
+            .map(|path| (fs::metadata(&path).unwrap().modified().unwrap(), path))
+            .collect();
+        candidates.sort();
+        candidates
+            .into_iter()
+            .rev()
+            .map(|(_, path)| path)
+            .find(|path| {
+                Command::new(path)
+                    .arg("--help")
+                    .output()
+                    .is_ok_and(|help| text(&help.stdout).contains("lint "))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no build of this repository's xtask in {}: run the tests through \
+                     `cargo test`, which builds it",
+                    deps.display()
+                )
+            })
     })
 }
 
