@@ -29,6 +29,8 @@ pub struct Endpoint {
     port: u16,
     prefix: String,
     token: Option<String>,
+    /// [`DEADLINE`]; shorter in this module's tests.
+    deadline: Duration,
 }
 
 /// One HTTP answer.
@@ -83,8 +85,8 @@ fn base64(bytes: &[u8]) -> String {
 pub enum Failure {
     /// Nothing accepted the connection (not started yet, wrong port).
     Unreachable(String),
-    /// The answer did not end within [`DEADLINE`]; `received` bytes had come.
-    Deadline { received: usize },
+    /// The answer did not end `within` the call's deadline; `received` bytes had come.
+    Deadline { received: usize, within: Duration },
     /// The answer grew past [`SIZE_CAP`].
     TooLarge,
     /// Bytes came, but not an HTTP answer.
@@ -97,10 +99,10 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Unreachable(error) => write!(f, "nothing answers ({error})"),
-            Failure::Deadline { received } => write!(
+            Failure::Deadline { received, within } => write!(
                 f,
                 "no complete answer within {} s (deadline; {received} bytes came)",
-                DEADLINE.as_secs()
+                within.as_secs_f64()
             ),
             Failure::TooLarge => write!(
                 f,
@@ -139,6 +141,7 @@ impl Endpoint {
             port,
             prefix: prefix.trim_end_matches('/').to_owned(),
             token: token.filter(|token| !token.is_empty()),
+            deadline: DEADLINE,
         })
     }
 
@@ -162,7 +165,7 @@ impl Endpoint {
     /// Sends `request` (with the endpoint's token unless it brings its own credentials),
     /// within [`DEADLINE`] and [`SIZE_CAP`], abandoned when `stop` is set.
     pub fn send(&self, request: &Request<'_>, stop: &AtomicBool) -> Result<Answer, Failure> {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + self.deadline;
         let mut stream = self.connect(deadline, stop)?;
         let Request {
             method,
@@ -197,7 +200,7 @@ impl Endpoint {
         stream.set_write_timeout(Some(TICK)).map_err(unreachable)?;
         stream.write_all(&request).map_err(unreachable)?;
         stream.set_read_timeout(Some(TICK)).map_err(unreachable)?;
-        let response = read_bounded(&mut stream, deadline, SIZE_CAP, stop)?;
+        let response = read_bounded(&mut stream, (deadline, self.deadline), SIZE_CAP, stop)?;
         parse_response(&response)
     }
 
@@ -222,7 +225,7 @@ impl Endpoint {
                 if remaining.is_zero() {
                     return Err(Failure::Unreachable(format!(
                         "no connection within {} s",
-                        DEADLINE.as_secs()
+                        self.deadline.as_secs_f64()
                     )));
                 }
                 // A second per attempt: long enough for any round trip, short enough
@@ -243,11 +246,12 @@ impl Endpoint {
     }
 }
 
-/// Reads to the end of the stream, giving up at `deadline`, past `cap` bytes, or on `stop`.
-/// The reader's own timeout must be short (it is how often the limits are looked at).
-pub fn read_bounded(
+/// Reads to the end of the stream, giving up at `deadline` (the instant, and the length it
+/// was set to for the message), past `cap` bytes, or on `stop`. The reader's own timeout
+/// must be short (it is how often the limits are looked at).
+fn read_bounded(
     reader: &mut impl Read,
-    deadline: Instant,
+    (deadline, within): (Instant, Duration),
     cap: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<u8>, Failure> {
@@ -260,6 +264,7 @@ pub fn read_bounded(
         if Instant::now() >= deadline {
             return Err(Failure::Deadline {
                 received: response.len(),
+                within,
             });
         }
         match reader.read(&mut chunk) {
@@ -367,28 +372,37 @@ mod tests {
 
     #[test]
     fn a_server_that_trickles_is_left_at_the_deadline() {
-        let endpoint = serve(|stream| {
+        let mut endpoint = serve(|stream| {
             let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n");
-            for _ in 0..20 {
-                std::thread::sleep(Duration::from_millis(900));
+            for _ in 0..40 {
+                std::thread::sleep(Duration::from_millis(90));
                 if stream.write_all(b"x").is_err() {
                     return;
                 }
             }
         });
-        // The server goes on for 18 s and would then end a valid answer: getting Deadline
-        // is being let go at the deadline.
+        // [`DEADLINE`] scaled down ten times: the server goes on for 3.6 s and would then end
+        // a valid answer, so getting Deadline is being let go at the deadline.
+        endpoint.deadline = DEADLINE / 10;
         let failure = endpoint.get("/api/health", &AtomicBool::new(false));
         assert!(
-            matches!(failure, Err(Failure::Deadline { received }) if received >= 17),
+            matches!(failure, Err(Failure::Deadline { received, .. }) if received >= 17),
             "{failure:?}"
         );
         assert!(
             failure
                 .unwrap_err()
                 .to_string()
-                .contains("within 5 s (deadline"),
+                .contains("within 0.5 s (deadline"),
             "says which limit"
+        );
+        let five = Failure::Deadline {
+            received: 3,
+            within: DEADLINE,
+        };
+        assert!(
+            five.to_string()
+                .contains("within 5 s (deadline; 3 bytes came)")
         );
     }
 
