@@ -109,11 +109,7 @@ pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
         Some(Err(Failure::Interrupted)) => return Verdict::Interrupted,
         _ => Vec::new(),
     };
-    let error_code = errors.iter().find_map(|error| {
-        (error["pluginId"] == plugin_id)
-            .then(|| error["errorCode"].as_str().unwrap_or("unknown").to_owned())
-    });
-    if let Some(code) = error_code.as_deref() {
+    if let Some(code) = error_code(&errors, plugin_id).as_deref() {
         return refused(code, plugin_id);
     }
     match settings.status {
@@ -187,6 +183,24 @@ fn health_verdict(health: Option<&Result<Answer, Failure>>, plugin_id: &str, url
     }
 }
 
+/// The error code `/api/plugins/errors` lists for the plugin, if any.
+fn error_code(errors: &[Value], plugin_id: &str) -> Option<String> {
+    errors.iter().find_map(|error| {
+        (error["pluginId"] == plugin_id)
+            .then(|| error["errorCode"].as_str().unwrap_or("unknown").to_owned())
+    })
+}
+
+/// Whether Grafana lists an error for the plugin: a verdict it will not change by itself
+/// (it does not try again to start a backend after failedBackendStart).
+fn has_error(answers: &Answers, plugin_id: &str) -> bool {
+    let listed = match &answers.errors {
+        Some(Ok(answer)) if answer.status == 200 => json(answer),
+        _ => None,
+    };
+    matches!(listed, Some(Value::Array(errors)) if error_code(&errors, plugin_id).is_some())
+}
+
 /// What Grafana's load error for the plugin means, with its one fix.
 fn refused(code: &str, plugin_id: &str) -> Verdict {
     let reason = match code {
@@ -248,8 +262,9 @@ pub fn check(endpoint: &Endpoint, plugin_id: &str, wait: Duration, stop: &Atomic
         };
         let verdict = diagnose(&answers, plugin_id, &url);
         // Grafana answers 404/5xx for a backend it is still starting; it does not try again
-        // after failedBackendStart, so neither does this.
-        let starting = matches!(&answers.health, Some(Ok(health)) if health.status == 404 || health.status >= 500);
+        // after failedBackendStart (or any error it lists), so neither does this.
+        let starting = matches!(&answers.health, Some(Ok(health)) if health.status == 404 || health.status >= 500)
+            && !has_error(&answers, plugin_id);
         if !(starting && matches!(verdict, Verdict::BackendDown(_)))
             || Instant::now() >= health_deadline
         {
@@ -449,7 +464,13 @@ mod tests {
     #[test]
     fn a_call_past_its_limits_is_named_and_not_waited_on() {
         let cases = [
-            (Failure::Deadline { received: 3 }, "deadline"),
+            (
+                Failure::Deadline {
+                    received: 3,
+                    within: crate::http::DEADLINE,
+                },
+                "deadline",
+            ),
             (Failure::TooLarge, "size cap"),
             (Failure::NotHttp("no status line".into()), "not HTTP"),
         ];
@@ -470,6 +491,69 @@ mod tests {
         }
         let answers = loaded(Some(Err(Failure::Interrupted)));
         assert_eq!(diagnose(&answers, ID, URL), Verdict::Interrupted);
+    }
+
+    /// A Grafana on a free port whose plugin health answers 503 until `healthy_from` calls
+    /// have been made (never, with `usize::MAX`), listing `errors` at /api/plugins/errors;
+    /// returns the endpoint and the number of health calls so far.
+    fn grafana(
+        errors: &'static str,
+        healthy_from: usize,
+    ) -> (Endpoint, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let (status, body) = if request.contains("/settings ") {
+                    (
+                        "200 OK",
+                        format!(r#"{{"id":"{ID}","type":"app","enabled":true}}"#),
+                    )
+                } else if request.contains("/api/plugins/errors ") {
+                    ("200 OK", errors.to_owned())
+                } else if counted.fetch_add(1, Ordering::SeqCst) + 1 >= healthy_from {
+                    ("200 OK", r#"{"status":"OK","message":"up"}"#.to_owned())
+                } else {
+                    (
+                        "503 Service Unavailable",
+                        r#"{"message":"Plugin unavailable"}"#.to_owned(),
+                    )
+                };
+                let _ = write!(stream, "HTTP/1.0 {status}\r\n\r\n{body}");
+            }
+        });
+        let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        (endpoint, calls)
+    }
+
+    #[test]
+    fn a_backend_still_starting_is_asked_again_but_not_one_grafana_gave_up_on() {
+        // 503 once, then serving: asked again.
+        let (endpoint, calls) = grafana("[]", 2);
+        let verdict = check(&endpoint, ID, Duration::ZERO, &AtomicBool::new(false));
+        assert_eq!(verdict, Verdict::Serving("up".into()));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // failedBackendStart: Grafana does not try again, so the first answer is the verdict
+        // (not ten seconds of asking).
+        let failed = r#"[{"pluginId":"acme-servicechecks-app","errorCode":"failedBackendStart"}]"#;
+        let (endpoint, calls) = grafana(failed, usize::MAX);
+        match check(&endpoint, ID, Duration::ZERO, &AtomicBool::new(false)) {
+            Verdict::BackendDown(reason) => {
+                assert!(reason.contains("(failedBackendStart)"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(calls.load(Ordering::SeqCst) <= 1, "asked again");
     }
 
     #[test]

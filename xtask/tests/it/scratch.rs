@@ -47,7 +47,9 @@ pub fn xtask_binary() -> &'static Path {
             .map(|entry| entry.unwrap().path())
             .filter(|path| {
                 let name = path.file_name().unwrap().to_string_lossy();
-                let stem = name.strip_suffix(std::env::consts::EXE_SUFFIX).unwrap_or(&name);
+                let stem = name
+                    .strip_suffix(std::env::consts::EXE_SUFFIX)
+                    .unwrap_or(&name);
                 stem.strip_prefix("xtask-")
                     .is_some_and(|hash| hash.bytes().all(|b| b.is_ascii_hexdigit()))
             })
