@@ -181,7 +181,7 @@ impl Grafana {
                 ui.status("Serving", &app);
                 ui.warning(format!("the backend's health check reports: {health}"));
             }
-            Verdict::BackendDown(said) => ui.error(format!(
+            Verdict::BackendDown { said, .. } => ui.error(format!(
                 "the plugin is not serving: {said}; {}",
                 backend_file(binary, target, &self.output_hint(plugin_id))
             )),

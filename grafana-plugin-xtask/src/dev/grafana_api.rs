@@ -33,7 +33,9 @@ pub enum Verdict {
     Unhealthy(String),
     /// Grafana has the plugin but not a running backend (it did not start, or exited):
     /// what Grafana said. The caller adds what it knows of the file and where its output is.
-    BackendDown(String),
+    /// `gave_up`: Grafana lists an error for the plugin (failedBackendStart) and will not try
+    /// again by itself; otherwise it may still be starting the backend.
+    BackendDown { said: String, gave_up: bool },
     /// Not loaded, not Grafana, or no answer: the reason and the fix.
     NotServing(String),
     /// Ctrl-C while asking.
@@ -169,11 +171,14 @@ fn health_verdict(health: Option<&Result<Answer, Failure>>, plugin_id: &str, url
         (404, _) if message(health).to_lowercase().contains("setting not found") => {
             not_enabled(plugin_id)
         }
-        (404 | 500..=599, _) if is_grafana_error(health) => Verdict::BackendDown(format!(
-            "Grafana cannot reach its backend ({} {})",
-            health.status,
-            message(health)
-        )),
+        (404 | 500..=599, _) if is_grafana_error(health) => Verdict::BackendDown {
+            said: format!(
+                "Grafana cannot reach its backend ({} {})",
+                health.status,
+                message(health)
+            ),
+            gave_up: false,
+        },
         _ if is_grafana_error(health) => Verdict::NotServing(format!(
             "Grafana answered {} to {health_path}: {}",
             health.status,
@@ -191,16 +196,6 @@ fn error_code(errors: &[Value], plugin_id: &str) -> Option<String> {
     })
 }
 
-/// Whether Grafana lists an error for the plugin: a verdict it will not change by itself
-/// (it does not try again to start a backend after failedBackendStart).
-fn has_error(answers: &Answers, plugin_id: &str) -> bool {
-    let listed = match &answers.errors {
-        Some(Ok(answer)) if answer.status == 200 => json(answer),
-        _ => None,
-    };
-    matches!(listed, Some(Value::Array(errors)) if error_code(&errors, plugin_id).is_some())
-}
-
 /// What Grafana's load error for the plugin means, with its one fix.
 fn refused(code: &str, plugin_id: &str) -> Verdict {
     let reason = match code {
@@ -216,11 +211,12 @@ fn refused(code: &str, plugin_id: &str) -> Verdict {
              the build"
         ),
         "failedBackendStart" => {
-            return Verdict::BackendDown(
-                "Grafana found the plugin but could not start its backend \
-                 (failedBackendStart), so it did not register it"
+            return Verdict::BackendDown {
+                said: "Grafana found the plugin but could not start its backend \
+                       (failedBackendStart), so it did not register it"
                     .to_owned(),
-            );
+                gave_up: true,
+            };
         }
         other => format!(
             "Grafana reports the error {other:?} for the plugin; see Grafana's log for \
@@ -262,12 +258,9 @@ pub fn check(endpoint: &Endpoint, plugin_id: &str, wait: Duration, stop: &Atomic
         };
         let verdict = diagnose(&answers, plugin_id, &url);
         // Grafana answers 404/5xx for a backend it is still starting; it does not try again
-        // after failedBackendStart (or any error it lists), so neither does this.
-        let starting = matches!(&answers.health, Some(Ok(health)) if health.status == 404 || health.status >= 500)
-            && !has_error(&answers, plugin_id);
-        if !(starting && matches!(verdict, Verdict::BackendDown(_)))
-            || Instant::now() >= health_deadline
-        {
+        // after failedBackendStart, so neither does this.
+        let starting = matches!(verdict, Verdict::BackendDown { gave_up: false, .. });
+        if !starting || Instant::now() >= health_deadline {
             return verdict;
         }
         if !pause(stop) {
@@ -437,24 +430,31 @@ mod tests {
                     health: None,
                 },
                 "could not start its backend (failedBackendStart)",
+                true,
             ),
             (
                 loaded(answer(500, r#"{"message":"Plugin failed to start"}"#)),
                 "(500 Plugin failed to start)",
+                false,
             ),
             (
                 loaded(answer(404, r#"{"message":"Plugin not registered"}"#)),
                 "(404 Plugin not registered)",
+                false,
             ),
             (
                 loaded(answer(503, r#"{"message":"Plugin unavailable"}"#)),
                 "(503 Plugin unavailable)",
+                false,
             ),
         ];
-        for (answers, expected) in backend_down {
+        // Grafana does not try again after an error it lists; it may still be starting a
+        // backend it answers 404/5xx for.
+        for (answers, expected, final_) in backend_down {
             match diagnose(&answers, ID, URL) {
-                Verdict::BackendDown(reason) => {
-                    assert!(reason.contains(expected), "{expected:?} in {reason:?}")
+                Verdict::BackendDown { said, gave_up } => {
+                    assert!(said.contains(expected), "{expected:?} in {said:?}");
+                    assert_eq!(gave_up, final_, "{said}");
                 }
                 other => panic!("{answers:?} gave {other:?}"),
             }
@@ -548,9 +548,10 @@ mod tests {
         let failed = r#"[{"pluginId":"acme-servicechecks-app","errorCode":"failedBackendStart"}]"#;
         let (endpoint, calls) = grafana(failed, usize::MAX);
         match check(&endpoint, ID, Duration::ZERO, &AtomicBool::new(false)) {
-            Verdict::BackendDown(reason) => {
-                assert!(reason.contains("(failedBackendStart)"), "{reason}")
-            }
+            Verdict::BackendDown {
+                said,
+                gave_up: true,
+            } => assert!(said.contains("(failedBackendStart)"), "{said}"),
             other => panic!("{other:?}"),
         }
         assert!(calls.load(Ordering::SeqCst) <= 1, "asked again");
