@@ -130,9 +130,9 @@ if has tests; then
   for tree in old new; do
     ref=$old_ref; [ $tree = new ] && ref=HEAD
     dir=$out/tests-$tree; fresh_clone "$dir" "$ref"
-    start=$(now); (cd "$dir" && cargo test -q --workspace >"$out/tests-$tree.log" 2>&1); cold=$(since "$start")
-    start=$(now); (cd "$dir" && cargo test -q --workspace >>"$out/tests-$tree.log" 2>&1); again=$(since "$start")
+    start=$(now); (cd "$dir" && cargo test --workspace >"$out/tests-$tree.log" 2>&1); cold=$(since "$start")
+    start=$(now); (cd "$dir" && cargo test --workspace >>"$out/tests-$tree.log" 2>&1); again=$(since "$start")
     skipped=$(grep -c '^SKIPPED' "$out/tests-$tree.log" || true)
-    echo "| $tree | $cold | $again | ($skipped SKIPPED lines)"
+    echo "| $tree | $cold | $again | ($skipped SKIPPED lines in the two runs)"
   done
 fi
