@@ -267,7 +267,7 @@ impl Environment {
                 .read()
                 .context("cannot run `rustc --print sysroot`")?,
         );
-        let installed_std = needs
+        let installed_std: Vec<String> = needs
             .iter()
             .filter_map(|t| t.triple.clone())
             .filter(|triple| {
@@ -291,7 +291,10 @@ impl Environment {
                 .iter()
                 .any(|engine| util::engine_answers(sh, engine));
         let rustup = on_path("rustup").is_some();
+        // Only a target without its std may need nightly's -Zbuild-std: asking rustup about
+        // nightly costs a tenth of a second on every build otherwise.
         let nightly_rust_src = rustup
+            && std_missing(needs, &installed_std)
             && cmd!(sh, "rustup run nightly rustc --print sysroot")
                 .quiet()
                 .ignore_stderr()
@@ -321,6 +324,15 @@ impl Environment {
             stub_sdk: None,
         })
     }
+}
+
+/// Whether a target among `needs` has no standard library installed (the only case where
+/// nightly's `-Zbuild-std` may be wanted).
+fn std_missing(needs: &[BuildTarget], installed_std: &[String]) -> bool {
+    needs
+        .iter()
+        .filter_map(|t| t.triple.as_ref())
+        .any(|triple| !installed_std.contains(triple))
 }
 
 /// Every target this rustc knows (`rustc --print target-list`).
@@ -391,6 +403,16 @@ mod tests {
                 .backend,
             Backend::Cargo
         );
+    }
+
+    #[test]
+    fn nightly_is_asked_about_only_for_a_target_without_its_std() {
+        let env = linux();
+        let amd64 = target("linux/amd64", &env);
+        let arm = target("linux/arm", &env);
+        let host = targets::host_of("linux", "x86_64").unwrap();
+        assert!(!std_missing(&[amd64.clone(), host], &env.installed_std));
+        assert!(std_missing(&[amd64, arm], &env.installed_std));
     }
 
     #[test]
