@@ -126,14 +126,42 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
 /// backend built by Mage, not by this tool.
 const GO_BUILDINFO: &[u8] = b"\xff Go buildinf:";
 
-/// Whether `bytes` are a Go program's (any format). The magic is 16-byte aligned, as Go's
-/// own `debug/buildinfo` looks for it (`buildInfoAlign`; section file offsets keep that
-/// alignment), so only aligned offsets are compared: a debug build of another platform kept
-/// in dist/ is tens of MB, read on every build.
-pub fn is_go(bytes: &[u8]) -> bool {
-    bytes
-        .chunks(16)
-        .any(|chunk| chunk.starts_with(GO_BUILDINFO))
+/// Go's `buildInfoAlign`: the magic is 16-byte aligned, as Go's own `debug/buildinfo` looks
+/// for it (section file offsets keep that alignment); anywhere else it is data.
+const GO_ALIGN: usize = 16;
+
+/// Bytes read at a time: a multiple of the alignment, so an aligned magic never straddles
+/// two blocks.
+const BLOCK: usize = 1 << 20;
+
+/// Whether the file is a Go program's (any format), read a block at a time: a debug build of
+/// another platform kept in dist/ is tens of MB, looked at on every build (memchr's search,
+/// optimized even in the dev profile the xtask runs in, see Cargo.toml).
+pub fn is_go_file(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let finder = memchr::memmem::Finder::new(GO_BUILDINFO);
+    let mut file = std::fs::File::open(path)?;
+    let mut block = vec![0; BLOCK];
+    loop {
+        let mut filled = 0;
+        while filled < BLOCK {
+            match file.read(&mut block[filled..])? {
+                0 => break,
+                read => filled += read,
+            }
+        }
+        if has_aligned_magic(&finder, &block[..filled]) {
+            return Ok(true);
+        }
+        if filled < BLOCK {
+            return Ok(false);
+        }
+    }
+}
+
+/// `bytes` start at an aligned offset.
+fn has_aligned_magic(finder: &memchr::memmem::Finder, bytes: &[u8]) -> bool {
+    finder.find_iter(bytes).any(|at| at % GO_ALIGN == 0)
 }
 
 #[derive(Clone, Copy)]
@@ -325,6 +353,12 @@ mod tests {
 
     #[test]
     fn go_binaries_are_told_by_their_aligned_build_info_magic() {
+        let dir = tempfile::tempdir().unwrap();
+        let is_go = |bytes: &[u8]| {
+            let path = dir.path().join("gpx_backend");
+            std::fs::write(&path, bytes).unwrap();
+            is_go_file(&path).unwrap()
+        };
         for (os, arch) in [
             ("linux", "arm64"),
             ("darwin", "amd64"),
@@ -338,6 +372,16 @@ mod tests {
         unaligned.resize(unaligned.len().next_multiple_of(16) + 3, 0);
         unaligned.extend_from_slice(GO_BUILDINFO);
         assert!(!is_go(&unaligned));
+        // Found in any block: the last aligned place of the first, and past it (a large
+        // binary's data section is megabytes in).
+        for at in [BLOCK - GO_ALIGN, BLOCK, 3 * BLOCK + 5 * GO_ALIGN] {
+            let mut large = vec![0; at];
+            large.extend_from_slice(GO_BUILDINFO);
+            large.extend_from_slice(&[0; 100]);
+            assert!(is_go(&large), "at {at}");
+            large.insert(0, 0);
+            assert!(!is_go(&large), "at {at} + 1");
+        }
     }
 
     #[test]

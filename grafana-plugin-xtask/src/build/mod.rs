@@ -456,9 +456,7 @@ fn platforms_of(executable: &str, names: &[String]) -> Vec<String> {
 /// files of another executable name (which Grafana never runs), each with the fix.
 fn warn_about_foreign_binaries(ui: &crate::ui::Ui, plan: &BuildPlan) {
     let go: Vec<&String> = (plan.kept_binaries.iter())
-        .filter(|name| {
-            std::fs::read(plan.kept_from.join(name)).is_ok_and(|bytes| crate::binary::is_go(&bytes))
-        })
+        .filter(|name| crate::binary::is_go_file(&plan.kept_from.join(name)).unwrap_or(false))
         .collect();
     if !go.is_empty() {
         let names: Vec<String> = go.iter().map(|name| name.to_string()).collect();
