@@ -159,7 +159,8 @@ pub fn is_go_file(path: &std::path::Path) -> std::io::Result<bool> {
     }
 }
 
-/// `bytes` start at an aligned offset.
+/// Whether Go's magic is in `bytes` at an aligned place (`bytes` start at an aligned offset
+/// of the file).
 fn has_aligned_magic(finder: &memchr::memmem::Finder, bytes: &[u8]) -> bool {
     finder.find_iter(bytes).any(|at| at % GO_ALIGN == 0)
 }

@@ -450,11 +450,11 @@ mod tests {
         ];
         // Grafana does not try again after an error it lists; it may still be starting a
         // backend it answers 404/5xx for.
-        for (answers, expected, final_) in backend_down {
+        for (answers, expected, expected_gave_up) in backend_down {
             match diagnose(&answers, ID, URL) {
                 Verdict::BackendDown { said, gave_up } => {
                     assert!(said.contains(expected), "{expected:?} in {said:?}");
-                    assert_eq!(gave_up, final_, "{said}");
+                    assert_eq!(gave_up, expected_gave_up, "{said}");
                 }
                 other => panic!("{answers:?} gave {other:?}"),
             }
