@@ -141,16 +141,11 @@ pub fn is_go_file(path: &std::path::Path) -> std::io::Result<bool> {
     use std::io::Read;
     let finder = memchr::memmem::Finder::new(GO_BUILDINFO);
     let mut file = std::fs::File::open(path)?;
-    let mut block = vec![0; BLOCK];
+    let mut block = Vec::with_capacity(BLOCK);
     loop {
-        let mut filled = 0;
-        while filled < BLOCK {
-            match file.read(&mut block[filled..])? {
-                0 => break,
-                read => filled += read,
-            }
-        }
-        if has_aligned_magic(&finder, &block[..filled]) {
+        block.clear();
+        let filled = file.by_ref().take(BLOCK as u64).read_to_end(&mut block)?;
+        if has_aligned_magic(&finder, &block) {
             return Ok(true);
         }
         if filled < BLOCK {
