@@ -46,6 +46,8 @@ pub struct Request<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub basic: Option<(&'a str, &'a str)>,
+    /// More header lines (name, value), e.g. a plugin's own token header.
+    pub headers: &'a [(&'a str, &'a str)],
     pub body: Option<&'a [u8]>,
 }
 
@@ -55,6 +57,7 @@ impl<'a> Request<'a> {
             method: "GET",
             path,
             basic: None,
+            headers: &[],
             body: None,
         }
     }
@@ -171,6 +174,7 @@ impl Endpoint {
             method,
             path,
             basic,
+            headers,
             body,
         } = request;
         let mut head = format!(
@@ -186,6 +190,9 @@ impl Endpoint {
             )),
             (None, Some(token)) => head.push_str(&format!("Authorization: Bearer {token}\r\n")),
             (None, None) => {}
+        }
+        for (name, value) in *headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = body {
             head.push_str(&format!(

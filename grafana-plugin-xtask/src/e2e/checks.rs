@@ -1,6 +1,8 @@
 //! `e2e`'s checks, each through Grafana's HTTP API (or its log): what was asked, what came
 //! and what was expected, one line each. A check that fails is collected, not fatal; only a
-//! Grafana that never answers stops them.
+//! Grafana that never answers stops them, and an app that is not enabled skips the checks
+//! that need it (Grafana answers 404 to all of them: `checkAppEnabled`,
+//! pkg/api/plugin_checks.go).
 use std::{
     fs,
     path::Path,
@@ -29,6 +31,11 @@ struct RouteCheck {
     /// (role, status, a JSON field the body must have)
     expect: [(&'static str, u16, Option<&'static str>); 2],
 }
+
+/// The settings `e2e` gives the app in org 1, as an org Admin does on its configuration page
+/// (plugin/src/settings.rs): one passive target, which `hooks/report` can then report on,
+/// and no address to connect to. The hook token (secureJsonData.hookToken) is made per run.
+const APP_JSON_DATA: &str = r#"{"targets": [{"name": "e2e-job", "passive": true}]}"#;
 
 /// The plugin's routes (plugin/src/resources.rs) as Grafana's users reach them.
 const ROUTES: [RouteCheck; 4] = [
@@ -97,11 +104,15 @@ impl<'a> Checks<'a> {
     /// and what was expected.
     pub(super) fn all(mut self, grafana: &mut Grafana, log: &Path) -> Result<Vec<String>> {
         self.wait_for_grafana(grafana, log)?;
-        if self.plugin_loaded() {
-            self.health();
-            self.routes();
-            self.log(log);
+        let Some(kind) = self.plugin_loaded() else {
+            return Ok(self.failures);
+        };
+        if kind == "app" && !self.enable_app() {
+            return Ok(self.failures);
         }
+        self.health();
+        self.routes();
+        self.log(log);
         Ok(self.failures)
     }
 
@@ -112,13 +123,30 @@ impl<'a> Checks<'a> {
         basic: Option<(&str, &str)>,
         body: Option<&[u8]>,
     ) -> Result<Answer, Failure> {
+        self.call_with(method, path, basic, &[], body)
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Answer, Failure> {
         let request = Request {
             method,
             path,
             basic,
+            headers,
             body,
         };
         self.endpoint.send(&request, &self.stop)
+    }
+
+    /// The token `e2e` gives the app for `hooks/report` (a fresh one each run).
+    fn hook_token(&self) -> String {
+        format!("{}-hook", self.password)
     }
 
     fn admin(&self) -> Option<(&str, &str)> {
@@ -158,8 +186,8 @@ impl<'a> Checks<'a> {
         }
     }
 
-    /// The plugin's settings, and no load error for it; whether it is loaded.
-    fn plugin_loaded(&mut self) -> bool {
+    /// The plugin's settings, and no load error for it; its type when it is loaded.
+    fn plugin_loaded(&mut self) -> Option<String> {
         let id = self.id;
         let settings_path = format!("/api/plugins/{id}/settings");
         let settings = self.call("GET", &settings_path, self.admin(), None);
@@ -185,7 +213,43 @@ impl<'a> Checks<'a> {
             format!("Grafana refused it: {}", refused.join(", ")),
             refused.is_empty(),
         );
-        loaded
+        let kind = settings.ok().and_then(|answer| field(&answer, "type"));
+        loaded.then(|| kind.unwrap_or_default())
+    }
+
+    /// An app answers only in an org that enabled it: `e2e` enables it in org 1 as an org
+    /// Admin does (`POST /api/plugins/<id>/settings`, which works alike in the image, a local
+    /// Grafana and a user's own), with [`APP_JSON_DATA`] and a hook token, then reads back
+    /// `enabled: true` before anything else. Whether it is enabled.
+    fn enable_app(&mut self) -> bool {
+        let id = self.id;
+        let path = format!("/api/plugins/{id}/settings");
+        let setting = serde_json::json!({
+            "enabled": true,
+            "pinned": true,
+            "jsonData": serde_json::from_str::<Value>(APP_JSON_DATA).unwrap_or_default(),
+            "secureJsonData": { "hookToken": self.hook_token() },
+        })
+        .to_string();
+        let update = self.call("POST", &path, self.admin(), Some(setting.as_bytes()));
+        self.expect(
+            format!("POST {path}: the app enabled in org 1"),
+            shown(&update, "200"),
+            matches!(&update, Ok(a) if a.status == 200),
+        );
+        let read = self.call("GET", &path, self.admin(), None);
+        let enabled = matches!(&read, Ok(a) if json(a).is_some_and(|v| v["enabled"] == true));
+        self.expect(
+            format!("{path}: the app is enabled"),
+            format!(
+                "{id} is not enabled in org 1 (no plugin setting with enabled: true), so Grafana \
+                 answers 404 to its health and resources; enable it with a provisioning file \
+                 (provisioning/plugins/*.yaml: `apps: [{{type: {id}, org_id: 1, disabled: \
+                 false}}]`) or `POST {path}` `{{\"enabled\": true}}` as an org Admin"
+            ),
+            enabled,
+        );
+        enabled
     }
 
     /// CheckHealth through Grafana; the backend may still be starting right after Grafana
@@ -249,6 +313,23 @@ impl<'a> Checks<'a> {
                 );
             }
         }
+        // The hook as a machine calls it: the token from the app's secureJsonData, in the
+        // plugin's own header, which Grafana forwards (it drops only what signed the caller in).
+        let path = format!("/api/plugins/{}/resources/hooks/report", self.id);
+        let token = self.hook_token();
+        let report = br#"{"name": "e2e-job", "status": "up", "message": "reported by e2e"}"#;
+        let answer = self.call_with(
+            "POST",
+            &path,
+            Some((VIEWER, viewer_password.as_str())),
+            &[("X-Hook-Token", &token)],
+            Some(report),
+        );
+        self.expect(
+            "POST hooks/report with the hook token: 200".to_owned(),
+            shown(&answer, "200 with a JSON `recorded`"),
+            matches!(&answer, Ok(a) if a.status == 200 && json(a).is_some_and(|v| v.get("recorded").is_some())),
+        );
     }
 
     /// Grafana's log: the plugin's start line, and no error line of the plugin's.

@@ -4,9 +4,11 @@
 //! not by development mode, so the production load path runs), starts Grafana (the
 //! `grafana/grafana` image at `--grafana-version`, or a local Grafana given by `--grafana`),
 //! then checks: `/api/health`; the plugin in `/api/plugins/<id>/settings` with no load
-//! error; `/api/plugins/<id>/health` OK; each resource route as a Viewer and as an Admin
-//! (authorization through Grafana); Grafana's log has the plugin's start line and no error
-//! of the plugin's. On failure it prints the failed checks and the plugin's log lines. It
+//! error; for an app, enables it in org 1 through the settings API as an org Admin does
+//! (Grafana serves an app's health and resources only where it is enabled) and reads back
+//! `enabled: true`; `/api/plugins/<id>/health` OK; each resource route as a Viewer and as an
+//! Admin (authorization through Grafana), and the hook with its token; Grafana's log has the
+//! plugin's start line and no error of the plugin's. On failure it prints the failed checks and the plugin's log lines. It
 //! stops everything it started.
 mod checks;
 

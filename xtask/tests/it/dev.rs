@@ -119,6 +119,18 @@ fn parent(pid: u64) -> Option<u64> {
         .ok()
 }
 
+/// Waits (up to 60 s) until something accepts connections on 127.0.0.1:`port`.
+pub(crate) fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -308,7 +320,9 @@ fn attach(scratch: &Scratch, port: u16) -> (String, bool) {
     (verdict, status.success())
 }
 
-/// [`attach`] to a stand-in Grafana started with `env` and serving `plugins`.
+/// [`attach`] to a stand-in Grafana started with `env` and serving `plugins`, with anonymous
+/// access (as create-plugin's development Grafana has) and the scratch copy's provisioning
+/// (which enables the app) unless `env` says otherwise.
 fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> (String, bool) {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
@@ -317,6 +331,8 @@ fn attach_verdict(scratch: &Scratch, plugins: &Path, env: &[(&str, &str)]) -> (S
         .env("GF_PATHS_PLUGINS", plugins)
         .env("GF_PATHS_DATA", data.path())
         .env("GF_SERVER_HTTP_PORT", port.to_string())
+        .env("GF_PATHS_PROVISIONING", scratch.root().join("provisioning"))
+        .env("GF_AUTH_ANONYMOUS_ENABLED", "true")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
@@ -365,7 +381,36 @@ fn dev_says_whether_grafana_loaded_the_plugin_and_why_not() {
         "{verdict}"
     );
 
-    let (verdict, success) = attach_verdict(&scratch, linked.path(), &[]);
+    // Loaded, but no provisioning enables the app: Grafana answers 404 to its health
+    // (checkAppEnabled), and dev names the fix.
+    let nowhere = tempfile::tempdir().unwrap();
+    let unprovisioned = [
+        development[0],
+        ("GF_PATHS_PROVISIONING", nowhere.path().to_str().unwrap()),
+    ];
+    let (verdict, success) = attach_verdict(&scratch, linked.path(), &unprovisioned);
+    assert!(
+        verdict.contains(&format!("Grafana loaded {id} but the app is not enabled"))
+            && verdict.contains("provisioning/plugins/")
+            && !success,
+        "{verdict}"
+    );
+
+    // No anonymous access and no token: Grafana's 401, and the fix.
+    let signed_out = [development[0], ("GF_AUTH_ANONYMOUS_ENABLED", "false")];
+    let (verdict, success) = attach_verdict(&scratch, linked.path(), &signed_out);
+    assert!(
+        verdict.contains("Grafana answered 401") && verdict.contains("GRAFANA_TOKEN") && !success,
+        "{verdict}"
+    );
+
+    // Not allowed unsigned: provisioning names a plugin Grafana did not load, so Grafana
+    // would not start; without provisioning it answers with the load error.
+    let (verdict, success) = attach_verdict(
+        &scratch,
+        linked.path(),
+        &[("GF_PATHS_PROVISIONING", nowhere.path().to_str().unwrap())],
+    );
     assert!(
         verdict.starts_with("error: the plugin is not serving: Grafana refused the unsigned plugin (signatureMissing)")
             && verdict.contains("GF_DEFAULT_APP_MODE=development")
@@ -402,7 +447,7 @@ fn dev_says_whether_grafana_loaded_the_plugin_and_why_not() {
     assert!(!success);
 
     let empty = tempfile::tempdir().unwrap();
-    let (verdict, _) = attach_verdict(&scratch, empty.path(), &development);
+    let (verdict, _) = attach_verdict(&scratch, empty.path(), &unprovisioned);
     assert!(
         verdict.contains(&format!(
             "Grafana has not loaded {id}: it is not in Grafana's plugins directory"

@@ -180,7 +180,20 @@ impl Scratch {
             .iter()
             .map(|entry| (from.join(entry), PathBuf::from(entry)))
             .collect();
-        Scratch::synced(&sources)
+        let scratch = Scratch::synced(&sources);
+        // Grafana (and its stand-in) enable the app from provisioning/ at start-up, and the
+        // backend then checks the targets in its jsonData. The repository's file names a host
+        // of the Docker network (host.docker.internal): tests connect only to loopback, so
+        // their copy enables the app with no targets.
+        fs::write(
+            scratch.root().join("provisioning/plugins/apps.yaml"),
+            format!(
+                "# The tests' copy (xtask/tests/it/scratch.rs): enabled, no targets.\n\
+                 apiVersion: 1\napps:\n  - type: {PLUGIN_ID}\n    org_id: 1\n    disabled: false\n"
+            ),
+        )
+        .unwrap();
+        scratch
     }
 
     /// An app made with create-plugin (fixtures/create-plugin-app: package.json, src/,

@@ -1,0 +1,612 @@
+//! The stand-in's HTTP API: each route does what Grafana's handler does for the calls the
+//! tool and its tests make, and names that handler. Routes and their middleware:
+//! pkg/api/api.go (`/api` is `reqSignedIn`; health and resources pass `checkAppEnabled`,
+//! pkg/api/plugin_checks.go). Error bodies are `{"message": …}` as `response.Error` and
+//! `JsonApiErr` write them.
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{ConnectInfo, Path as UrlPath, RawQuery, State},
+    http::{HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{any, get, post},
+};
+use base64::Engine as _;
+use harness::pluginv2;
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+/// The plugin Grafana loaded (its plugin store holds it).
+pub struct Loaded {
+    pub id: String,
+    /// plugin.json's `type`: `app`, `datasource`, `panel`.
+    pub kind: String,
+}
+
+/// An org's plugin setting (the `plugin_setting` row) as provisioning or
+/// `POST /api/plugins/<id>/settings` wrote it.
+#[derive(Clone, Debug, Default)]
+pub struct AppSetting {
+    pub enabled: bool,
+    pub pinned: bool,
+    pub json_data: Value,
+    pub secure_json_data: BTreeMap<String, String>,
+    /// `updated`, sent to the plugin as `lastUpdatedMS`.
+    pub updated_ms: i64,
+}
+
+/// A user of the main org (org 1): the admin of GF_SECURITY_ADMIN_USER/PASSWORD, then the
+/// users created through the admin API (Viewers: `auto_assign_org_role`).
+pub struct User {
+    pub login: String,
+    pub password: String,
+    pub role: &'static str,
+    /// A Grafana server admin (the first admin is one).
+    pub server_admin: bool,
+}
+
+/// What the HTTP API knows.
+#[derive(Default)]
+pub struct Api {
+    pub plugin: Option<Loaded>,
+    pub errors: Vec<(String, String)>,
+    /// The connection to the running backend.
+    pub backend: Option<Channel>,
+    pub users: Vec<User>,
+    /// The role of a caller without credentials, when anonymous access is on.
+    pub anonymous: Option<&'static str>,
+    /// The app's setting per org id.
+    pub settings: BTreeMap<i64, AppSetting>,
+    /// STANDIN_FAIL_SETTINGS_UPDATE: the settings store refuses writes, as a Grafana whose
+    /// database does (UpdatePluginSetting answers 500). For tests of a failed enabling.
+    pub fail_settings_update: bool,
+}
+
+pub type Shared = Arc<Mutex<Api>>;
+
+/// The signed-in caller: always of the main org.
+#[derive(Clone)]
+struct Caller {
+    login: String,
+    role: &'static str,
+    server_admin: bool,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+pub fn router(api: Shared) -> Router {
+    Router::new()
+        .route("/api/plugins/errors", get(errors))
+        .route(
+            "/api/plugins/:id/settings",
+            get(settings).post(update_settings),
+        )
+        .route("/api/plugins/:id/health", get(health))
+        .route("/api/plugins/:id/resources/*path", any(resource))
+        .route("/api/health", get(api_health))
+        .route("/api/admin/users", post(create_user))
+        .with_state(api)
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `response.Error(status, message, …)`: `{"message": …}`.
+fn error(status: StatusCode, message: &str) -> Response {
+    json_response(status, json!({ "message": message }))
+}
+
+/// `reqSignedIn` (pkg/middleware/auth.go) on the `/api` group: Basic credentials of a known
+/// user, else the anonymous role when anonymous access is on, else 401.
+fn signed_in(api: &Api, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+    let unauthorized = || Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return api
+            .anonymous
+            .map(|role| Caller {
+                login: String::new(),
+                role,
+                server_admin: false,
+            })
+            .ok_or_else(unauthorized);
+    };
+    let decoded = value
+        .strip_prefix("Basic ")
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let Some((login, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Err(unauthorized());
+    };
+    api.users
+        .iter()
+        .find(|user| user.login == login && user.password == password)
+        .map(|user| Caller {
+            login: user.login.clone(),
+            role: user.role,
+            server_admin: user.server_admin,
+        })
+        .ok_or_else(unauthorized)
+}
+
+/// `checkAppEnabled` (pkg/api/plugin_checks.go): a plugin not in the store is 404 "Plugin
+/// not found"; for an app, no setting in the caller's org is 404 "Plugin setting not found"
+/// (the stand-in has no auto-enabled apps), a disabled one 404 "Plugin is not enabled".
+fn check_app_enabled(api: &Api, id: &str) -> Result<(), Box<Response>> {
+    match app_refusal(api, id) {
+        Some(message) => Err(Box::new(error(StatusCode::NOT_FOUND, message))),
+        None => Ok(()),
+    }
+}
+
+/// Why `checkAppEnabled` answers 404, if it does.
+fn app_refusal(api: &Api, id: &str) -> Option<&'static str> {
+    let Some(plugin) = api.plugin.as_ref().filter(|p| p.id == id) else {
+        return Some("Plugin not found");
+    };
+    if plugin.kind != "app" {
+        return None;
+    }
+    match api.settings.get(&1) {
+        None => Some("Plugin setting not found"),
+        Some(setting) if !setting.enabled => Some("Plugin is not enabled"),
+        Some(_) => None,
+    }
+}
+
+/// The PluginContext Grafana sends for an app (pkg/services/pluginsintegration/plugincontext):
+/// the caller, and the org's setting (empty when there is none).
+pub fn plugin_context(api: &Api, id: &str, login: &str, role: &str) -> pluginv2::PluginContext {
+    let setting = api.settings.get(&1).cloned().unwrap_or_default();
+    let json_data = match &setting.json_data {
+        Value::Null => Vec::new(),
+        value => value.to_string().into_bytes(),
+    };
+    pluginv2::PluginContext {
+        org_id: 1,
+        plugin_id: id.to_owned(),
+        user: Some(pluginv2::User {
+            login: login.to_owned(),
+            name: login.to_owned(),
+            email: String::new(),
+            role: role.to_owned(),
+        }),
+        app_instance_settings: Some(pluginv2::AppInstanceSettings {
+            json_data,
+            decrypted_secure_json_data: setting.secure_json_data.into_iter().collect(),
+            last_updated_ms: setting.updated_ms,
+        }),
+        data_source_instance_settings: None,
+    }
+}
+
+/// `GET /api/plugins/errors` (GetPluginErrorsList, pkg/api/plugins.go).
+async fn errors(State(api): State<Shared>, headers: HeaderMap) -> Response {
+    let api = api.lock().unwrap();
+    if let Err(refused) = signed_in(&api, &headers) {
+        return *refused;
+    }
+    let errors: Vec<_> = (api.errors.iter())
+        .map(|(id, code)| json!({ "pluginId": id, "errorCode": code }))
+        .collect();
+    json_response(StatusCode::OK, errors.into())
+}
+
+/// `GET /api/plugins/<id>/settings` (GetPluginSettingByID, pkg/api/plugins.go): 404 when the
+/// plugin is not loaded; an app's `enabled` and `jsonData` from the org's setting, `enabled:
+/// false` without one.
+async fn settings(
+    State(api): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let api = api.lock().unwrap();
+    if let Err(refused) = signed_in(&api, &headers) {
+        return *refused;
+    }
+    let Some(plugin) = api.plugin.as_ref().filter(|p| p.id == id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Plugin not found, no installed plugin with that id",
+        );
+    };
+    let setting = api.settings.get(&1);
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": id,
+            "type": plugin.kind,
+            "enabled": setting.is_some_and(|s| s.enabled),
+            "pinned": setting.is_some_and(|s| s.pinned),
+            "jsonData": setting.map(|s| s.json_data.clone()),
+        }),
+    )
+}
+
+/// `POST /api/plugins/<id>/settings` (UpdatePluginSetting, pkg/api/plugins.go), behind
+/// `authorize(plugins:write)` (pkg/api/api.go), which an org Admin has: 403 otherwise.
+/// `jsonData` replaces the old; `secureJsonData` keys are merged into the stored ones
+/// (pluginsettings/service).
+async fn update_settings(
+    State(api): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut api = api.lock().unwrap();
+    let caller = match signed_in(&api, &headers) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
+    };
+    if caller.role != "Admin" {
+        return error(
+            StatusCode::FORBIDDEN,
+            "You'll need additional permissions to perform this action. Permissions needed: plugins:write",
+        );
+    }
+    let Ok(Value::Object(command)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "bad request data");
+    };
+    if api.plugin.as_ref().is_none_or(|p| p.id != id) {
+        return error(StatusCode::NOT_FOUND, "Plugin not installed");
+    }
+    if api.fail_settings_update {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Failed to update plugin setting",
+        );
+    }
+    let setting = api.settings.entry(1).or_default();
+    setting.enabled = command.get("enabled").and_then(Value::as_bool) == Some(true);
+    setting.pinned = command.get("pinned").and_then(Value::as_bool) == Some(true);
+    setting.json_data = command.get("jsonData").cloned().unwrap_or(Value::Null);
+    if let Some(Value::Object(secure)) = command.get("secureJsonData") {
+        for (key, value) in secure {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            setting.secure_json_data.insert(key.clone(), value);
+        }
+    }
+    setting.updated_ms = now_ms();
+    json_response(
+        StatusCode::OK,
+        json!({ "message": "Plugin settings updated" }),
+    )
+}
+
+/// `GET /api/plugins/<id>/health` (CheckHealth, pkg/api/plugins.go), after `checkAppEnabled`:
+/// CheckHealth with the caller and the org's setting; 200 `OK`, 400 otherwise (Grafana 10+);
+/// 503 "Plugin unavailable" with no running backend (translatePluginRequestErrorToAPIError).
+async fn health(
+    State(api): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (backend, context) = {
+        let api = api.lock().unwrap();
+        let caller = match signed_in(&api, &headers) {
+            Ok(caller) => caller,
+            Err(refused) => return *refused,
+        };
+        if let Err(refused) = check_app_enabled(&api, &id) {
+            return *refused;
+        }
+        (
+            api.backend.clone(),
+            plugin_context(&api, &id, &caller.login, caller.role),
+        )
+    };
+    let Some(channel) = backend else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
+    };
+    let request = pluginv2::CheckHealthRequest {
+        plugin_context: Some(context),
+        headers: Default::default(),
+    };
+    let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(channel);
+    match client.check_health(request).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            let ok = response.status == pluginv2::check_health_response::HealthStatus::Ok as i32;
+            let body = json!({
+                "status": if ok { "OK" } else { "ERROR" },
+                "message": response.message,
+            });
+            let status = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            json_response(status, body)
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Plugin request failed"),
+    }
+}
+
+async fn api_health() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({ "database": "ok", "version": "standin" }),
+    )
+}
+
+/// `POST /api/admin/users` (AdminCreateUser, pkg/api/admin_users.go), behind
+/// `reqGrafanaAdmin`: a login or an email, a password of at least 4 characters, a login not
+/// taken; the new user is a Viewer of the main org (`auto_assign_org_role`).
+async fn create_user(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut api = api.lock().unwrap();
+    match signed_in(&api, &headers) {
+        Err(refused) => return *refused,
+        Ok(caller) if !caller.server_admin => {
+            return error(StatusCode::FORBIDDEN, "Permission denied");
+        }
+        Ok(_) => {}
+    }
+    let Ok(form) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "bad request data");
+    };
+    let text = |name: &str| form[name].as_str().unwrap_or_default().trim().to_owned();
+    let (email, mut login) = (text("email"), text("login"));
+    if login.is_empty() {
+        login = email.clone();
+        if login.is_empty() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Validation error, need specify either username or email",
+            );
+        }
+    }
+    let password = form["password"].as_str().unwrap_or_default();
+    if password.chars().count() < 4 {
+        return error(StatusCode::BAD_REQUEST, "Password is missing or too short");
+    }
+    if api.users.iter().any(|user| user.login == login) {
+        return error(
+            StatusCode::PRECONDITION_FAILED,
+            &format!("User with email '{email}' or username '{login}' already exists"),
+        );
+    }
+    api.users.push(User {
+        login,
+        password: password.to_owned(),
+        role: "Viewer",
+        server_admin: false,
+    });
+    let id = api.users.len();
+    json_response(
+        StatusCode::OK,
+        json!({ "id": id, "message": "User created" }),
+    )
+}
+
+/// The headers a resource call carries to the plugin: the browser's, less what
+/// authenticated it to Grafana (`Authorization`, `Cookie`, `X-Grafana-Device-Id`:
+/// pkg/services/pluginsintegration/clientmiddleware/clear_auth_headers_middleware.go and
+/// cookies_middleware.go) and what `proxyutil.PrepareProxyRequest` removes (Origin, Referer,
+/// X-Forwarded-Host/Port/Proto), plus `X-Grafana-Referer` and `X-Forwarded-For`. Keys in Go's
+/// canonical form (`X-Hook-Token`), as net/http hands them over.
+fn forwarded_headers(
+    headers: &HeaderMap,
+    remote: Option<SocketAddr>,
+) -> HashMap<String, pluginv2::StringList> {
+    const DROPPED: [&str; 8] = [
+        "authorization",
+        "cookie",
+        "x-grafana-device-id",
+        "origin",
+        "referer",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-proto",
+    ];
+    let mut forwarded: HashMap<String, pluginv2::StringList> = HashMap::new();
+    for (name, value) in headers {
+        if DROPPED.contains(&name.as_str()) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        (forwarded.entry(canonical(name.as_str())).or_default())
+            .values
+            .push(value.to_owned());
+    }
+    let referer = headers
+        .get("referer")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    forwarded.insert(
+        "X-Grafana-Referer".to_owned(),
+        pluginv2::StringList {
+            values: vec![referer.to_owned()],
+        },
+    );
+    if let Some(remote) = remote {
+        let list = forwarded.entry("X-Forwarded-For".to_owned()).or_default();
+        let ip = remote.ip().to_string();
+        match list.values.first_mut() {
+            Some(first) => *first = format!("{first}, {ip}"),
+            None => list.values.push(ip),
+        }
+    }
+    forwarded
+}
+
+/// textproto.CanonicalMIMEHeaderKey: `x-hook-token` → `X-Hook-Token`.
+fn canonical(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let c = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            c
+        })
+        .collect()
+}
+
+/// `/api/plugins/<id>/resources/<path>` (CallResource, pkg/api/plugin_resource.go), after
+/// `reqSignedIn`, `authorize(plugins.app:access)` (every org role has it, so the plugin
+/// decides by role itself) and `checkAppEnabled`. `path` without the leading slash, `url`
+/// with the query string; the reply as httpresponsesender writes it: the plugin's status and
+/// headers less `Set-Cookie`, `application/json` when it names no content type.
+async fn resource(
+    State(api): State<Shared>,
+    UrlPath((id, path)): UrlPath<(String, String)>,
+    RawQuery(query): RawQuery,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (backend, context) = {
+        let api = api.lock().unwrap();
+        let caller = match signed_in(&api, &headers) {
+            Ok(caller) => caller,
+            Err(refused) => return *refused,
+        };
+        if let Err(refused) = check_app_enabled(&api, &id) {
+            return *refused;
+        }
+        (
+            api.backend.clone(),
+            plugin_context(&api, &id, &caller.login, caller.role),
+        )
+    };
+    let Some(channel) = backend else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
+    };
+    let url = match query {
+        Some(query) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path.clone(),
+    };
+    let request = pluginv2::CallResourceRequest {
+        plugin_context: Some(context),
+        path,
+        method: method.to_string(),
+        url,
+        headers: forwarded_headers(&headers, Some(remote)),
+        body: body.to_vec().into(),
+    };
+    let client = pluginv2::resource_client::ResourceClient::new(channel);
+    let Ok(answer) = harness::call_resource(client, request).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to call resource");
+    };
+    let status = u16::try_from(answer.status)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, answer.body).into_response();
+    let mut typed = false;
+    for (name, list) in &answer.headers {
+        let name = canonical(name);
+        if name == "Set-Cookie" {
+            continue;
+        }
+        typed |= name == "Content-Type";
+        for value in &list.values {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::try_from(name.as_str()),
+                axum::http::HeaderValue::try_from(value.as_str()),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+    }
+    if !typed && status != StatusCode::NO_CONTENT {
+        response.headers_mut().insert(
+            "content-type",
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_calls_carry_the_callers_headers_less_what_signed_them_in() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Basic YWRtaW46YWRtaW4="),
+            ("cookie", "grafana_session=abc"),
+            ("x-grafana-device-id", "d1"),
+            ("origin", "http://x"),
+            ("referer", "http://grafana/d/1"),
+            ("x-hook-token", "t0ken"),
+            ("accept", "application/json"),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let forwarded = forwarded_headers(&headers, Some("127.0.0.1:5555".parse().unwrap()));
+        let names: std::collections::BTreeSet<&str> =
+            forwarded.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "Accept",
+                "X-Forwarded-For",
+                "X-Grafana-Referer",
+                "X-Hook-Token"
+            ]
+            .into()
+        );
+        assert_eq!(forwarded["X-Hook-Token"].values, ["t0ken"]);
+        assert_eq!(
+            forwarded["X-Grafana-Referer"].values,
+            ["http://grafana/d/1"]
+        );
+        assert_eq!(forwarded["X-Forwarded-For"].values, ["127.0.0.1"]);
+    }
+
+    #[test]
+    fn an_app_is_served_only_when_enabled_in_the_org() {
+        let mut api = Api {
+            plugin: Some(Loaded {
+                id: "acme-x-app".into(),
+                kind: "app".into(),
+            }),
+            ..Api::default()
+        };
+        assert_eq!(app_refusal(&api, "other-app"), Some("Plugin not found"));
+        assert_eq!(
+            app_refusal(&api, "acme-x-app"),
+            Some("Plugin setting not found")
+        );
+        api.settings.insert(1, AppSetting::default());
+        assert_eq!(
+            app_refusal(&api, "acme-x-app"),
+            Some("Plugin is not enabled")
+        );
+        api.settings.get_mut(&1).unwrap().enabled = true;
+        assert_eq!(app_refusal(&api, "acme-x-app"), None);
+        // A data source is not an app: its instances are checked elsewhere.
+        api.plugin.as_mut().unwrap().kind = "datasource".into();
+        api.settings.clear();
+        assert_eq!(app_refusal(&api, "acme-x-app"), None);
+    }
+}
