@@ -6,11 +6,14 @@
 //
 //	go-plugin-client check EXECUTABLE      handshake, Ping, CheckHealth, GET ping, Kill; one JSON line
 //	go-plugin-client latency EXECUTABLE N  N sequential CheckHealth and N GET ping; one JSON line
+//	go-plugin-client script EXECUTABLE     one call per JSON line on stdin, one answer per line
+//	                                       on stdout (see scriptCall); Kill at end of input
 //
 // Built in GOPATH mode from Debian's packages (bench/go-plugin.sh shows how).
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -219,13 +222,169 @@ func latency(executable string, n int) {
 	emit(result)
 }
 
+// scriptCall is one line of the script mode: a call as Grafana makes it for a user of an org
+// whose app settings are JSONData/Secure/Updated. Call is "health", "resource", "metrics" or
+// "pid" (the plugin process's id, as go-plugin's client knows it).
+type scriptCall struct {
+	Call     string              `json:"call"`
+	Org      uint64              `json:"org"`
+	Role     string              `json:"role"`
+	JSONData string              `json:"jsonData"`
+	Secure   map[string]string   `json:"secure"`
+	Updated  uint64              `json:"updated"`
+	Method   string              `json:"method"`
+	Path     string              `json:"path"`
+	Headers  map[string][]string `json:"headers"`
+	Body     string              `json:"body"`
+}
+
+func (c scriptCall) pluginContext() []byte {
+	ctx := intField(1, c.Org)
+	ctx = append(ctx, field(2, []byte(os.Getenv("PLUGIN_ID")))...)
+	if c.Role != "" {
+		user := append(field(1, []byte("user-"+c.Role)), field(4, []byte(c.Role))...)
+		ctx = append(ctx, field(3, user)...)
+	}
+	settings := append(field(3, []byte(c.JSONData)), intField(5, c.Updated)...)
+	keys := make([]string, 0, len(c.Secure))
+	for key := range c.Secure {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		entry := append(field(1, []byte(key)), field(2, []byte(c.Secure[key]))...)
+		settings = append(settings, field(4, entry)...)
+	}
+	return append(ctx, field(4, settings)...)
+}
+
+func (c scriptCall) resourceRequest() []byte {
+	req := field(1, c.pluginContext())
+	path := c.Path
+	if i := indexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	req = append(req, field(2, []byte(path))...)
+	req = append(req, field(3, []byte(c.Method))...)
+	req = append(req, field(4, []byte(c.Path))...)
+	for name, values := range c.Headers {
+		var list []byte
+		for _, value := range values {
+			list = append(list, field(1, []byte(value))...)
+		}
+		entry := append(field(1, []byte(name)), field(2, list)...)
+		req = append(req, field(5, entry)...)
+	}
+	return append(req, field(6, []byte(c.Body))...)
+}
+
+func indexByte(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+// fields reads a protobuf message: varints and length-delimited fields by number.
+func fields(msg []byte) (map[int]uint64, map[int][][]byte) {
+	ints, bytes := map[int]uint64{}, map[int][][]byte{}
+	readVarint := func() uint64 {
+		var v uint64
+		for shift := uint(0); len(msg) > 0; shift += 7 {
+			b := msg[0]
+			msg = msg[1:]
+			v |= uint64(b&0x7f) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		return v
+	}
+	for len(msg) > 0 {
+		key := readVarint()
+		number, wire := int(key>>3), key&7
+		switch wire {
+		case 0:
+			ints[number] = readVarint()
+		case 2:
+			n := int(readVarint())
+			if n > len(msg) {
+				return ints, bytes
+			}
+			bytes[number] = append(bytes[number], msg[:n])
+			msg = msg[n:]
+		default:
+			return ints, bytes
+		}
+	}
+	return ints, bytes
+}
+
+func first(list [][]byte) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return string(list[0])
+}
+
+func script(executable string) {
+	client, rpc := start(executable)
+	defer client.Kill()
+	input := bufio.NewScanner(os.Stdin)
+	input.Buffer(make([]byte, 1<<20), 1<<24)
+	for input.Scan() {
+		var c scriptCall
+		if err := json.Unmarshal(input.Bytes(), &c); err != nil {
+			fail(client, "script line %q: %v", input.Text(), err)
+		}
+		if c.Org == 0 {
+			c.Org = 1
+		}
+		switch c.Call {
+		case "health":
+			response, err := call(rpc.Conn, "/pluginv2.Diagnostics/CheckHealth", field(1, c.pluginContext()))
+			if err != nil {
+				emit(map[string]interface{}{"error": err.Error()})
+				continue
+			}
+			ints, bytes := fields(response)
+			emit(map[string]interface{}{"status": ints[1], "message": first(bytes[2]), "details": first(bytes[3])})
+		case "resource":
+			response, err := call(rpc.Conn, "/pluginv2.Resource/CallResource", c.resourceRequest())
+			if err != nil {
+				emit(map[string]interface{}{"error": err.Error()})
+				continue
+			}
+			ints, bytes := fields(response)
+			emit(map[string]interface{}{"code": ints[1], "body": first(bytes[3])})
+		case "metrics":
+			response, err := call(rpc.Conn, "/pluginv2.Diagnostics/CollectMetrics", field(1, c.pluginContext()))
+			if err != nil {
+				emit(map[string]interface{}{"error": err.Error()})
+				continue
+			}
+			_, bytes := fields(response)
+			_, payload := fields([]byte(first(bytes[1])))
+			emit(map[string]interface{}{"prometheus": first(payload[1])})
+		case "pid":
+			emit(map[string]interface{}{"pid": client.ReattachConfig().Pid, "exited": client.Exited()})
+		default:
+			fail(client, "unknown call %q", c.Call)
+		}
+	}
+}
+
 func main() {
 	if len(os.Args) < 3 {
-		fail(nil, "usage: go-plugin-client check|latency EXECUTABLE [N]")
+		fail(nil, "usage: go-plugin-client check|latency|script EXECUTABLE [N]")
 	}
 	switch os.Args[1] {
 	case "check":
 		check(os.Args[2])
+	case "script":
+		script(os.Args[2])
 	case "latency":
 		n := 300
 		if len(os.Args) > 3 {

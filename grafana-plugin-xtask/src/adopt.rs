@@ -2,7 +2,8 @@
 //! backend and `cargo xtask`, without touching its frontend: a workspace `Cargo.toml` (the
 //! app's version), this `Cargo.lock` (unless the app has one), the `xtask` alias in
 //! `.cargo/config.toml` (merged into an existing one), a thin `xtask/` that depends on this
-//! library by path, and the backend crate `plugin/`. Its identity comes from the app's
+//! library by path, and the backend crate `plugin/`, which depends on the plugin runtime
+//! (`grafana-plugin-runtime`) by path. Its identity comes from the app's
 //! `src/plugin.json`, never from this repository. Every file is computed first; a file of
 //! the app's that would change is never overwritten unless `--force`, which keeps it beside.
 use std::{fs, path::Path};
@@ -22,6 +23,10 @@ fn main() -> std::process::ExitCode {
     grafana_plugin_xtask::main()
 }
 ";
+
+/// The crates of this repository an adopted app depends on by path: the build library
+/// (xtask's) and the plugin runtime (plugin/'s).
+const LIBRARIES: [&str; 2] = ["grafana-plugin-xtask", "grafana-plugin-runtime"];
 
 /// What `--force` adds to the name of an app's file before writing over it.
 const KEPT_SUFFIX: &str = "before-adopt";
@@ -99,10 +104,12 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     context.status(
         "Depends",
         format!(
-            "on grafana-plugin-xtask by the relative path {} (xtask's dependency, in the \
-             app's Cargo.toml): it works where this checkout sits at the same place beside the \
-             app, for teammates and CI too; to share it otherwise use a git tag (README)",
-            library_path(&app, &here.join("grafana-plugin-xtask")).display()
+            "on grafana-plugin-xtask and grafana-plugin-runtime by the relative paths {} and {} \
+             (xtask's and plugin/'s dependencies, in the app's Cargo.toml): they work where this \
+             checkout sits at the same place beside the app, for teammates and CI too; to share \
+             them otherwise use a git tag (README)",
+            library_path(&app, &here.join(LIBRARIES[0])).display(),
+            library_path(&app, &here.join(LIBRARIES[1])).display()
         ),
     );
     let go: Vec<&str> = ["Magefile.go", "go.mod", "go.sum", "pkg"]
@@ -294,7 +301,10 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
     let version = package["version"].as_str().unwrap_or_default();
     project::check_version(&package_path, "version", version)?;
 
-    let library = library_path(app, &here.join("grafana-plugin-xtask"));
+    let libraries: Vec<(&str, std::path::PathBuf)> = LIBRARIES
+        .iter()
+        .map(|name| (*name, library_path(app, &here.join(name))))
+        .collect();
     let file = |relative: &str, contents: Vec<u8>, existing| AppFile {
         relative: relative.to_owned(),
         contents,
@@ -306,7 +316,7 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
             workspace_manifest(
                 &project::read_text(&here.join("Cargo.toml"))?,
                 version,
-                &library,
+                &libraries,
             )?
             .into_bytes(),
             WhenPresent::Replace,
@@ -386,8 +396,13 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// This workspace's Cargo.toml for the app: members `plugin` and `xtask`, the app's version,
-/// the library by path, no test harness. Edited as TOML, so any path is escaped correctly.
-pub fn workspace_manifest(ours: &str, version: &str, library: &Path) -> Result<String> {
+/// each of `libraries` (name, path) by path, no test harness. Edited as TOML, so any path is
+/// escaped correctly.
+pub fn workspace_manifest(
+    ours: &str,
+    version: &str,
+    libraries: &[(&str, std::path::PathBuf)],
+) -> Result<String> {
     let mut document: toml_edit::DocumentMut =
         ours.parse().context("this repository's Cargo.toml")?;
     let workspace = document["workspace"]
@@ -400,18 +415,20 @@ pub fn workspace_manifest(ours: &str, version: &str, library: &Path) -> Result<S
     document["workspace"]["package"]["version"] = toml_edit::value(version);
     if let Some(dependencies) = document["workspace"]["dependencies"].as_table_like_mut() {
         dependencies.remove("harness");
-        let library = library.to_str().with_context(|| {
-            format!(
-                "{}: not UTF-8; Cargo.toml cannot name it",
-                library.display()
-            )
-        })?;
-        let mut path = toml_edit::InlineTable::new();
-        path.insert("path", library.into());
-        dependencies.insert(
-            "grafana-plugin-xtask",
-            toml_edit::Item::Value(toml_edit::Value::InlineTable(path)),
-        );
+        for (name, library) in libraries {
+            let library = library.to_str().with_context(|| {
+                format!(
+                    "{}: not UTF-8; Cargo.toml cannot name it",
+                    library.display()
+                )
+            })?;
+            let mut path = toml_edit::InlineTable::new();
+            path.insert("path", library.into());
+            dependencies.insert(
+                name,
+                toml_edit::Item::Value(toml_edit::Value::InlineTable(path)),
+            );
+        }
     }
     Ok(document.to_string())
 }
@@ -443,16 +460,26 @@ mod tests {
 
     #[test]
     fn the_workspace_manifest_has_the_apps_version_and_the_library_by_path() {
-        let ours = "[workspace]\nmembers = [\"plugin\", \"grafana-plugin-xtask\", \"xtask\", \"harness\"]\ndefault-members = [\"plugin\"]\n\n[workspace.package]\n# The one version.\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nharness = { path = \"harness\" }\ngrafana-plugin-xtask = { path = \"grafana-plugin-xtask\" }\n";
-        let manifest =
-            workspace_manifest(ours, "1.0.0", Path::new("/src/repo/grafana-plugin-xtask")).unwrap();
+        let ours = "[workspace]\nmembers = [\"plugin\", \"grafana-plugin-runtime\", \"grafana-plugin-xtask\", \"xtask\", \"harness\"]\ndefault-members = [\"plugin\"]\n\n[workspace.package]\n# The one version.\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nharness = { path = \"harness\" }\ngrafana-plugin-xtask = { path = \"grafana-plugin-xtask\" }\ngrafana-plugin-runtime = { path = \"grafana-plugin-runtime\" }\n";
+        let libraries = [
+            (
+                "grafana-plugin-xtask",
+                "/src/repo/grafana-plugin-xtask".into(),
+            ),
+            (
+                "grafana-plugin-runtime",
+                "/src/repo/grafana-plugin-runtime".into(),
+            ),
+        ];
+        let manifest = workspace_manifest(ours, "1.0.0", &libraries).unwrap();
         assert_eq!(
             manifest,
-            "[workspace]\nmembers = [\"plugin\", \"xtask\"]\n\n[workspace.package]\n# The one version.\nversion = \"1.0.0\"\n\n[workspace.dependencies]\ngrafana-plugin-xtask = { path = \"/src/repo/grafana-plugin-xtask\" }\n"
+            "[workspace]\nmembers = [\"plugin\", \"xtask\"]\n\n[workspace.package]\n# The one version.\nversion = \"1.0.0\"\n\n[workspace.dependencies]\ngrafana-plugin-xtask = { path = \"/src/repo/grafana-plugin-xtask\" }\ngrafana-plugin-runtime = { path = \"/src/repo/grafana-plugin-runtime\" }\n"
         );
         // A path TOML must escape (a combining accent, a quote, a backslash) stays that path.
         let odd = "/src/Rene\u{301}'s \"repo\"\\x/grafana-plugin-xtask";
-        let manifest = workspace_manifest(ours, "1.0.0", Path::new(odd)).unwrap();
+        let manifest =
+            workspace_manifest(ours, "1.0.0", &[("grafana-plugin-xtask", odd.into())]).unwrap();
         let parsed: toml_edit::DocumentMut = manifest.parse().unwrap();
         assert_eq!(
             parsed["workspace"]["dependencies"]["grafana-plugin-xtask"]["path"].as_str(),

@@ -9,7 +9,7 @@ use tokio::{
     time::timeout,
 };
 
-use crate::settings::Target;
+use crate::{allow::AllowList, settings::Target};
 
 const MAX_BANNER: usize = 512;
 const SHOWN_BANNER: usize = 120;
@@ -79,9 +79,9 @@ impl CheckResult {
     }
 }
 
-pub async fn check(target: &Target, timeouts: Timeouts) -> CheckResult {
+pub async fn check(target: &Target, timeouts: Timeouts, allow: &AllowList) -> CheckResult {
     let started = Instant::now();
-    let outcome = probe(target, timeouts).await;
+    let outcome = probe(target, timeouts, allow).await;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     let (status, error, banner) = match outcome {
         Ok(banner) => (Status::Up, None, banner),
@@ -99,12 +99,57 @@ pub async fn check(target: &Target, timeouts: Timeouts) -> CheckResult {
 
 type ProbeError = (String, Option<String>);
 
-async fn probe(target: &Target, timeouts: Timeouts) -> Result<Option<String>, ProbeError> {
-    let mut stream = match timeout(timeouts.connect, TcpStream::connect(&target.address)).await {
-        Err(_) => return Err((format!("no connection within {:?}", timeouts.connect), None)),
-        Ok(Err(error)) => return Err((format!("cannot connect: {error}"), None)),
-        Ok(Ok(stream)) => stream,
+/// `host:port` or `[v6]:port` (settings checked the form).
+fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((
+        host.trim_start_matches('[').trim_end_matches(']'),
+        port.parse().ok()?,
+    ))
+}
+
+/// Resolves the target and connects to the first address the allow-list permits, all within
+/// the connect timeout; nothing is connected to before the list said yes, by name and then by
+/// each resolved address.
+async fn connect(
+    target: &Target,
+    timeouts: Timeouts,
+    allow: &AllowList,
+) -> Result<TcpStream, String> {
+    let (host, port) = host_and_port(&target.address)
+        .ok_or_else(|| format!("{:?} is not host:port", target.address))?;
+    allow.permits_name(host, port)?;
+    let attempt = async {
+        let addresses = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|error| format!("cannot resolve {host}: {error}"))?;
+        let mut last = format!("{host} has no address");
+        for address in addresses {
+            if let Err(refused) = allow.permits_address(host, address.ip(), port) {
+                last = refused;
+                continue;
+            }
+            match TcpStream::connect(address).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last = format!("cannot connect: {error}"),
+            }
+        }
+        Err(last)
     };
+    match timeout(timeouts.connect, attempt).await {
+        Err(_) => Err(format!("no connection within {:?}", timeouts.connect)),
+        Ok(result) => result,
+    }
+}
+
+async fn probe(
+    target: &Target,
+    timeouts: Timeouts,
+    allow: &AllowList,
+) -> Result<Option<String>, ProbeError> {
+    let mut stream = connect(target, timeouts, allow)
+        .await
+        .map_err(|error| (error, None))?;
     if let Some(send) = &target.send {
         let write = timeout(timeouts.read, stream.write_all(send.as_bytes())).await;
         if !matches!(write, Ok(Ok(()))) {
@@ -189,6 +234,11 @@ mod tests {
         }
     }
 
+    /// The tests' targets are all on loopback.
+    fn loopback() -> AllowList {
+        AllowList::parse(Some("127.0.0.0/8:*"))
+    }
+
     const FAST: Timeouts = Timeouts {
         connect: Duration::from_millis(500),
         read: Duration::from_millis(300),
@@ -219,7 +269,12 @@ mod tests {
     #[tokio::test]
     async fn open_port_with_the_expected_banner_is_up() {
         let address = server(b"220 mail.example ESMTP ready\r\n", 0).await;
-        let result = check(&target(address.clone(), None, Some("220")), FAST).await;
+        let result = check(
+            &target(address.clone(), None, Some("220")),
+            FAST,
+            &loopback(),
+        )
+        .await;
         assert_eq!(result.status, Status::Up, "{result:?}");
         assert_eq!(
             result.banner.as_deref(),
@@ -233,14 +288,19 @@ mod tests {
     #[tokio::test]
     async fn probe_is_sent_before_reading_the_answer() {
         let address = server(b"+PONG\r\n", 6).await;
-        let result = check(&target(address, Some("PING\r\n"), Some("+PONG")), FAST).await;
+        let result = check(
+            &target(address, Some("PING\r\n"), Some("+PONG")),
+            FAST,
+            &loopback(),
+        )
+        .await;
         assert_eq!(result.status, Status::Up, "{result:?}");
     }
 
     #[tokio::test]
     async fn wrong_banner_is_down_and_shows_what_came() {
         let address = server(b"-ERR unknown\r\n", 0).await;
-        let result = check(&target(address, None, Some("+PONG")), FAST).await;
+        let result = check(&target(address, None, Some("+PONG")), FAST, &loopback()).await;
         assert_eq!(result.status, Status::Down);
         assert_eq!(
             result.error.as_deref(),
@@ -253,7 +313,7 @@ mod tests {
     #[tokio::test]
     async fn open_port_without_expected_banner_is_up_on_connect() {
         let address = server(b"", 0).await;
-        let result = check(&target(address, None, None), FAST).await;
+        let result = check(&target(address, None, None), FAST, &loopback()).await;
         assert_eq!(result.status, Status::Up, "{result:?}");
     }
 
@@ -262,7 +322,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         drop(listener);
-        let result = check(&target(address, None, None), FAST).await;
+        let result = check(&target(address, None, None), FAST, &loopback()).await;
         assert_eq!(result.status, Status::Down);
         assert!(
             result
@@ -278,12 +338,44 @@ mod tests {
     async fn silent_port_times_out_reading_the_banner() {
         let address = server(b"", 0).await;
         let started = Instant::now();
-        let result = check(&target(address, None, Some("SSH-")), FAST).await;
+        let result = check(&target(address, None, Some("SSH-")), FAST, &loopback()).await;
         assert_eq!(result.status, Status::Down);
         assert_eq!(
             result.error.as_deref(),
             Some("connected, but no greeting within 300ms")
         );
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
+
+#[cfg(test)]
+mod allow_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_target_outside_the_allow_list_is_refused_before_any_connection() {
+        // Nothing listens here, and nothing is tried: the refusal names the list.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        listener.set_nonblocking(true).unwrap();
+        let target = Target {
+            name: "t".into(),
+            passive: false,
+            address,
+            send: None,
+            expect_banner: None,
+            interval: crate::settings::DEFAULT_INTERVAL,
+        };
+        let timeouts = Timeouts::default();
+        let result = check(&target, timeouts, &AllowList::parse(Some("127.0.0.2:*"))).await;
+        assert_eq!(result.status, Status::Down);
+        assert!(
+            result
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("not in the server's allow-list")),
+            "{result:?}"
+        );
+        assert!(listener.accept().is_err(), "no connection was made");
     }
 }

@@ -1,8 +1,10 @@
-//! CheckHealth ("Test" on the app's config page): a summary when the settings are valid, the
-//! precise problem when they are not. Always an answer, never a gRPC error.
+//! CheckHealth (`/api/plugins/<id>/health`, per org): a summary when the settings are valid,
+//! the precise problem when they are not (the org's settings, or the server's allow-list).
+//! Always an answer, never a gRPC error.
 use serde_json::{Value, json};
 
 use crate::{
+    allow::AllowList,
     build_info,
     checker::{CheckResult, Status},
     worker::Configured,
@@ -15,8 +17,15 @@ pub struct HealthReport {
     pub details: Value,
 }
 
-pub fn check(configured: &Configured, results: &[CheckResult]) -> HealthReport {
+pub fn check(configured: &Configured, results: &[CheckResult], allow: &AllowList) -> HealthReport {
     let plugin = build_info::as_json();
+    if let Some(error) = allow.error() {
+        return HealthReport {
+            ok: false,
+            message: format!("Invalid server setting: {error}"),
+            details: json!({ "plugin": plugin, "allowListError": error }),
+        };
+    }
     let settings = match &configured.settings {
         Err(error) => {
             return HealthReport {
@@ -34,7 +43,7 @@ pub fn check(configured: &Configured, results: &[CheckResult]) -> HealthReport {
         count(Status::Pending),
     );
     let mut message = if settings.targets.is_empty() {
-        "No targets configured yet: add them to jsonData.targets on the app's configuration page"
+        "No targets configured yet: an org Admin adds them to jsonData.targets (provisioning/plugins/ or POST /api/plugins/<id>/settings)"
             .to_owned()
     } else {
         format!(
@@ -66,13 +75,23 @@ pub fn check(configured: &Configured, results: &[CheckResult]) -> HealthReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings;
 
     fn configured(json: &str) -> Configured {
-        Configured {
-            version: Some(1),
-            settings: settings::parse(json.as_bytes()),
-        }
+        Configured::parse(json.as_bytes())
+    }
+
+    #[test]
+    fn an_invalid_allow_list_is_what_health_reports() {
+        let allow = AllowList::parse(Some("db.internal"));
+        let report = check(&configured("{}"), &[], &allow);
+        assert!(!report.ok);
+        assert!(
+            report
+                .message
+                .starts_with("Invalid server setting: GF_PLUGIN_ALLOWED_TARGETS"),
+            "{}",
+            report.message
+        );
     }
 
     #[test]
@@ -84,7 +103,7 @@ mod tests {
         let mut down = CheckResult::pending(&targets[1]);
         down.status = Status::Down;
         let results = [CheckResult::pending(&targets[0]), down];
-        let report = check(&configured, &results);
+        let report = check(&configured, &results, &AllowList::default());
         assert!(report.ok);
         assert_eq!(
             report.message,
@@ -96,7 +115,7 @@ mod tests {
     #[test]
     fn empty_settings_are_ok_and_say_what_to_do() {
         for json in ["", "null", "{}"] {
-            let report = check(&configured(json), &[]);
+            let report = check(&configured(json), &[], &AllowList::default());
             assert!(report.ok);
             assert!(
                 report.message.starts_with("No targets configured yet"),
@@ -111,6 +130,7 @@ mod tests {
         let report = check(
             &configured(r#"{"targets": [{"name": "db", "address": "db.internal"}]}"#),
             &[],
+            &AllowList::default(),
         );
         assert!(!report.ok);
         assert_eq!(

@@ -1,7 +1,7 @@
-//! The background worker and the state it keeps: the settings last seen in a request, and the
-//! latest result per target. Each target is checked on its own interval in its own task;
-//! new settings (a newer `lastUpdatedMS`) restart the tasks; shutdown stops them. Request
-//! handlers only read or briefly lock the results, so they never wait for a check.
+//! One org's checks: its settings (fixed for the instance's life: new settings make a new
+//! instance), the latest result per target, and the worker that checks each target on its
+//! own interval in its own task until the instance is disposed of. Request handlers only
+//! read or briefly lock the results, so they never wait for a check.
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
@@ -13,6 +13,7 @@ use tokio::{
 };
 
 use crate::{
+    allow::AllowList,
     checker::{self, CheckResult, Timeouts},
     settings::{self, Settings, SettingsError},
 };
@@ -20,12 +21,16 @@ use crate::{
 /// Settings as parsed from one version of the app's jsonData.
 #[derive(Debug)]
 pub struct Configured {
-    /// Grafana's `lastUpdatedMS` of the app settings; `None` before any request.
-    pub version: Option<i64>,
     pub settings: Result<Settings, SettingsError>,
 }
 
 impl Configured {
+    pub fn parse(json_data: &[u8]) -> Configured {
+        Configured {
+            settings: settings::parse(json_data),
+        }
+    }
+
     pub fn targets(&self) -> &[settings::Target] {
         self.settings.as_ref().map_or(&[], |s| &s.targets)
     }
@@ -37,71 +42,33 @@ impl Configured {
 }
 
 pub struct Checks {
-    configured: watch::Sender<Arc<Configured>>,
+    pub configured: Configured,
     results: RwLock<HashMap<String, CheckResult>>,
-    /// One "run now" at a time; callers that arrive meanwhile wait and share its results.
+    /// One "run now" at a time; callers that arrive meanwhile wait for it and share its
+    /// results instead of starting another round.
     running_now: Mutex<()>,
     /// Counts recorded results, so waiters learn of new ones without polling.
     updates: watch::Sender<u64>,
     timeouts: Timeouts,
+    allow: Arc<AllowList>,
 }
 
 impl Checks {
-    pub fn new(timeouts: Timeouts) -> Checks {
-        let (configured, _) = watch::channel(Arc::new(Configured {
-            version: None,
-            settings: Ok(Settings::default()),
-        }));
+    pub fn new(configured: Configured, timeouts: Timeouts, allow: Arc<AllowList>) -> Checks {
         Checks {
             configured,
             results: RwLock::new(HashMap::new()),
             running_now: Mutex::new(()),
             updates: watch::channel(0).0,
             timeouts,
+            allow,
         }
-    }
-
-    /// Called with the app settings of every request: parses them only when Grafana's
-    /// `lastUpdatedMS` is newer than what we have, so a late request with older settings
-    /// never rolls them back.
-    pub fn observe(&self, last_updated_ms: i64, json_data: &[u8]) -> Arc<Configured> {
-        let newer = self
-            .configured
-            .borrow()
-            .version
-            .is_none_or(|seen| last_updated_ms > seen);
-        if newer {
-            let parsed = Arc::new(Configured {
-                version: Some(last_updated_ms),
-                settings: settings::parse(json_data),
-            });
-            self.configured.send_if_modified(|current| {
-                // Checked again under the channel's lock: another request may have won.
-                let still_newer = current.version.is_none_or(|seen| last_updated_ms > seen);
-                if still_newer {
-                    *current = parsed.clone();
-                }
-                still_newer
-            });
-            let configured = self.current();
-            self.results
-                .write()
-                .unwrap()
-                .retain(|name, result| is_configured(&configured, name, &result.address));
-            return configured;
-        }
-        self.current()
-    }
-
-    pub fn current(&self) -> Arc<Configured> {
-        self.configured.borrow().clone()
     }
 
     /// Latest results in the configured order; targets not checked yet are `pending`.
     pub fn snapshot(&self) -> Vec<CheckResult> {
-        let configured = self.current();
         let results = self.results.read().unwrap();
-        configured
+        self.configured
             .targets()
             .iter()
             .map(|target| {
@@ -113,10 +80,9 @@ impl Checks {
             .collect()
     }
 
-    /// Stores a result unless its target was removed or changed meanwhile.
+    /// Stores a result of a configured target.
     pub fn record(&self, result: CheckResult) -> bool {
-        let configured = self.current();
-        if !is_configured(&configured, &result.name, &result.address) {
+        if !is_configured(&self.configured, &result.name, &result.address) {
             return false;
         }
         self.results
@@ -133,14 +99,17 @@ impl Checks {
         self.updates.subscribe()
     }
 
-    /// Checks every target now, concurrently, and returns the results.
+    /// Checks every target now, concurrently, and returns the results. A caller that comes
+    /// while a round runs waits for that round and gets its results.
     pub async fn run_now(&self) -> Vec<CheckResult> {
-        let _one_at_a_time = self.running_now.lock().await;
+        let Ok(_round) = self.running_now.try_lock() else {
+            let _finished = self.running_now.lock().await;
+            return self.snapshot();
+        };
         let mut checks = JoinSet::new();
-        let configured = self.current();
-        for target in configured.checked_targets() {
-            let (target, timeouts) = (target.clone(), self.timeouts);
-            checks.spawn(async move { checker::check(&target, timeouts).await });
+        for target in self.configured.checked_targets() {
+            let (target, timeouts, allow) = (target.clone(), self.timeouts, self.allow.clone());
+            checks.spawn(async move { checker::check(&target, timeouts, &allow).await });
         }
         while let Some(done) = checks.join_next().await {
             if let Ok(result) = done {
@@ -150,34 +119,40 @@ impl Checks {
         self.snapshot()
     }
 
-    /// The worker: one task per target, restarted when settings change, stopped when `stop`
-    /// turns true. Returns once every task has ended.
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut changes = self.configured.subscribe();
-        loop {
-            let configured = changes.borrow_and_update().clone();
-            let mut tasks = JoinSet::new();
-            for target in configured.checked_targets().cloned() {
-                let checks = self.clone();
-                tasks.spawn(async move {
-                    loop {
-                        let result = checker::check(&target, checks.timeouts).await;
-                        checks.record(result);
-                        tokio::time::sleep(target.interval).await;
-                    }
-                });
-            }
-            tracing::debug!(targets = tasks.len(), "checking targets in the background");
-            let keep_going = tokio::select! {
-                changed = changes.changed() => changed.is_ok(),
-                _ = stop.wait_for(|stop| *stop) => false,
-            };
-            tasks.shutdown().await;
-            if !keep_going {
-                tracing::debug!("background checks stopped");
-                return;
-            }
+    /// The worker: one task per checked target, until the instance is disposed of (the
+    /// caller aborts this task, which ends every target's task with it).
+    pub async fn run(self: Arc<Self>) {
+        let mut tasks = JoinSet::new();
+        for target in self.configured.checked_targets().cloned() {
+            let checks = self.clone();
+            tasks.spawn(async move {
+                loop {
+                    // Each check in a task of its own: a panic there is that round's
+                    // failure, and the target is checked again at its next interval.
+                    let check = {
+                        let (target, timeouts, allow) =
+                            (target.clone(), checks.timeouts, checks.allow.clone());
+                        tokio::spawn(async move { checker::check(&target, timeouts, &allow).await })
+                    };
+                    let result = match check.await {
+                        Ok(result) => result,
+                        Err(failed) => {
+                            tracing::error!(target = %target.name, panicked = failed.is_panic(), "a check failed");
+                            CheckResult {
+                                status: checker::Status::Down,
+                                error: Some("the check failed inside the plugin; see Grafana's log".to_owned()),
+                                checked_at: Some(checker::now_rfc3339()),
+                                ..CheckResult::pending(&target)
+                            }
+                        }
+                    };
+                    checks.record(result);
+                    tokio::time::sleep(target.interval).await;
+                }
+            });
         }
+        tracing::debug!(targets = tasks.len(), "checking targets in the background");
+        while tasks.join_next().await.is_some() {}
     }
 }
 
@@ -210,6 +185,11 @@ mod tests {
         serde_json::to_vec(&serde_json::json!({ "targets": targets })).unwrap()
     }
 
+    fn checks(targets: &[(&str, &str)]) -> Checks {
+        let loopback = Arc::new(AllowList::parse(Some("127.0.0.0/8:*")));
+        Checks::new(Configured::parse(&json(targets)), FAST, loopback)
+    }
+
     async fn open_port() -> (TcpListener, String) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -217,67 +197,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn settings_are_taken_only_from_newer_versions() {
-        let checks = Checks::new(FAST);
-        assert_eq!(checks.current().version, None);
-        checks.observe(10, &json(&[("a", "a:1")]));
-        assert_eq!(checks.current().targets()[0].name, "a");
-        // An older request arriving late does not roll the settings back.
-        checks.observe(9, &json(&[("old", "o:1")]));
-        assert_eq!(checks.current().targets()[0].name, "a");
-        // The same version is not parsed again.
-        checks.observe(10, b"garbage");
-        assert!(checks.current().settings.is_ok());
-        checks.observe(11, b"{\"targets\": 5}");
-        assert!(checks.current().settings.is_err());
-        assert!(checks.snapshot().is_empty());
-    }
-
-    #[tokio::test]
-    async fn run_now_checks_every_target_and_results_follow_the_settings() {
+    async fn run_now_checks_every_target_and_late_results_of_others_are_not_recorded() {
         let (_open, open) = open_port().await;
         let (closed_listener, closed) = open_port().await;
         drop(closed_listener);
-        let checks = Checks::new(FAST);
-        checks.observe(1, &json(&[("open", &open), ("closed", &closed)]));
+        let checks = checks(&[("open", &open), ("closed", &closed)]);
         assert!(
             checks
                 .snapshot()
                 .iter()
                 .all(|r| r.status == Status::Pending)
         );
-
         let results = checks.run_now().await;
         let statuses: Vec<(&str, Status)> = results
             .iter()
             .map(|r| (r.name.as_str(), r.status))
             .collect();
         assert_eq!(statuses, [("open", Status::Up), ("closed", Status::Down)]);
-
-        // A removed target's result goes, and a late result for it is not recorded.
-        checks.observe(2, &json(&[("open", &open)]));
-        assert_eq!(checks.snapshot().len(), 1);
-        assert!(!checks.record(results[1].clone()));
-        assert_eq!(checks.snapshot().len(), 1);
+        // A result for a target this org does not have is not recorded.
+        let other = self::checks(&[("open", &open)]);
+        assert!(!other.record(results[1].clone()));
+        assert_eq!(other.snapshot().len(), 1);
     }
 
     #[tokio::test]
-    async fn worker_checks_in_the_background_and_stops_on_request() {
+    async fn callers_during_a_run_share_its_results() {
         let (_open, open) = open_port().await;
-        let checks = Arc::new(Checks::new(FAST));
-        let (stop, stopping) = watch::channel(false);
+        let checks = Arc::new(checks(&[("open", &open)]));
         let mut updates = checks.updates();
-        let worker = tokio::spawn(checks.clone().run(stopping));
-        checks.observe(1, &json(&[("open", &open)]));
+        let (first, second) = tokio::join!(checks.run_now(), checks.run_now());
+        assert_eq!(first, second);
+        // One round: one result recorded, not two.
+        assert_eq!(*updates.borrow_and_update(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_worker_checks_in_the_background_until_aborted() {
+        let (_open, open) = open_port().await;
+        let checks = Arc::new(checks(&[("open", &open)]));
+        let mut updates = checks.updates();
+        let worker = tokio::spawn(checks.clone().run());
         tokio::time::timeout(Duration::from_secs(5), updates.changed())
             .await
             .expect("a background check ran")
             .unwrap();
         assert_eq!(checks.snapshot()[0].status, Status::Up);
-        stop.send_replace(true);
-        tokio::time::timeout(Duration::from_secs(2), worker)
-            .await
-            .expect("worker stops promptly")
-            .unwrap();
+        worker.abort();
+        assert!(worker.await.unwrap_err().is_cancelled());
     }
 }

@@ -7,6 +7,10 @@ use harness::{PluginProcess, app_context, pluginv2::check_health_response::Healt
 
 const PLUGIN_ID: &str = "acme-servicechecks-app";
 
+/// The server's allow-list as grafana.ini's `[plugin.<id>] allowed_targets` reaches the
+/// plugin: the tests' targets are all on loopback.
+const LOOPBACK: &[(&str, &str)] = &[("GF_PLUGIN_ALLOWED_TARGETS", "127.0.0.0/8:*")];
+
 fn executable() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_plugin"))
 }
@@ -34,7 +38,9 @@ async fn smtp_like_service() -> (tokio::task::JoinHandle<()>, Vec<u8>) {
 #[tokio::test]
 async fn each_route_answers_each_role_as_documented() {
     let (_server, json_data) = smtp_like_service().await;
-    let plugin = PluginProcess::launch(executable()).await.unwrap();
+    let plugin = PluginProcess::launch_with(executable(), LOOPBACK)
+        .await
+        .unwrap();
     // (method, url, role, expected status); role None means no user in the context.
     let cases = [
         ("GET", "ping", None, 200),

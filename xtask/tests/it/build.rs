@@ -382,12 +382,13 @@ fn init_renames_the_plugin_everywhere_and_refuses_an_id_grafana_rejects() {
         assert_eq!(manifest["name"], name);
         assert_eq!(manifest["id"], id);
     }
-    let grpc = fs::read_to_string(scratch.root().join("plugin/src/grpc.rs")).unwrap();
+    let app = fs::read_to_string(scratch.root().join("plugin/src/app.rs")).unwrap();
     let original = fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/src/grpc.rs"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/src/app.rs"),
     )
     .unwrap();
-    assert_eq!(grpc, original, "init changed Rust code (worker::Checks)");
+    assert!(original.contains("worker::{Checks, Configured}"));
+    assert_eq!(app, original, "init changed Rust code (worker::Checks)");
     let output = scratch.xtask(&["build", "--debug"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(

@@ -478,10 +478,11 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     let manifest = fs::read_to_string(app.path().join("Cargo.toml")).unwrap();
     assert!(
         manifest.contains("grafana-plugin-xtask = { path = \"../")
+            && manifest.contains("grafana-plugin-runtime = { path = \"../")
             && !manifest.contains(&format!("path = \"{}", repository.display())),
         "{manifest}"
     );
-    assert!(stderr.contains("by the relative path ../"), "{stderr}");
+    assert!(stderr.contains("by the relative paths ../"), "{stderr}");
     let ignore = fs::read_to_string(app.path().join(".gitignore")).unwrap();
     let theirs = fs::read_to_string(fixture.join(".gitignore")).unwrap();
     assert!(

@@ -108,12 +108,17 @@ fn e2e_checks_the_packaged_plugin_through_grafana_and_fails_on_what_a_user_would
 
     // Two faults in one build (each build of the plugin costs seconds): the wrong body (ping
     // without its `message`), and a Viewer let in where only Editors may go. Each is named.
-    scratch.edit("plugin/src/resources.rs", |s| {
-        s.replace("json!({ \"message\": \"pong\"", "json!({ \"msg\": \"pong\"")
+    scratch.edit("plugin/src/routes.rs", |s| {
+        assert!(
+            s.contains("json!({ \"message\": \"pong\"") && s.contains("at_least(Role::Editor)")
+        );
+        let edited = s
+            .replace("json!({ \"message\": \"pong\"", "json!({ \"msg\": \"pong\"")
             .replace(
-                "Route::RunChecks => Access::AtLeast(Role::Editor)",
-                "Route::RunChecks => Access::AtLeast(Role::Viewer)",
-            )
+                "route_layer(RequireRole::at_least(Role::Editor))",
+                "route_layer(RequireRole::at_least(Role::Viewer))",
+            );
+        edited
     });
     build(&scratch);
     let output = e2e(&scratch, &[]);

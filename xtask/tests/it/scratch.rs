@@ -144,7 +144,7 @@ pub struct Scratch {
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Entries of the repository a scratch copy of it holds.
-const REPOSITORY: [&str; 14] = [
+const REPOSITORY: [&str; 15] = [
     "Cargo.toml",
     "Cargo.lock",
     "plugin.json",
@@ -156,19 +156,21 @@ const REPOSITORY: [&str; 14] = [
     ".cargo",
     "plugin",
     "xtask",
+    "grafana-plugin-runtime",
     "grafana-plugin-xtask",
     "harness",
     "static",
 ];
 
 /// What the README's adoption steps put into a create-plugin app.
-const RUST_WORKSPACE: [&str; 8] = [
+const RUST_WORKSPACE: [&str; 9] = [
     "Cargo.toml",
     "Cargo.lock",
     "LICENSE",
     ".cargo",
     "plugin",
     "xtask",
+    "grafana-plugin-runtime",
     "grafana-plugin-xtask",
     "harness",
 ];

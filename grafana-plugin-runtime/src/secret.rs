@@ -1,12 +1,22 @@
-//! `Secret`: a value from `secureJsonData`. Its `Debug` never shows the value, so a stray
-//! `{:?}` of a request cannot leak it into a log; the only way to use it is to compare a
-//! presented value against it, in constant time.
+//! [`Secret`]: a value from secureJsonData. Its `Debug` and `Display` never show the value, so
+//! a stray `{:?}` of a request or of settings cannot leak it into a log; it is compared in
+//! constant time, and read only through [`Secret::expose`], where it is used.
 use std::fmt;
 
+/// A secret from secureJsonData (a token, a password, an API key).
+///
+/// ```
+/// use grafana_plugin_runtime::Secret;
+/// let token = Secret::new("s3cret".to_owned());
+/// assert_eq!(format!("{token:?} {token}"), "Secret([redacted]) [redacted]");
+/// assert!(token.matches(b"s3cret"));
+/// assert_eq!(token.expose(), "s3cret");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value.
     pub fn new(value: String) -> Secret {
         Secret(value)
     }
@@ -16,11 +26,27 @@ impl Secret {
     pub fn matches(&self, presented: &[u8]) -> bool {
         !self.0.is_empty() && constant_time_eq(presented, self.0.as_bytes())
     }
+
+    /// The value, for the one place that uses it (an `Authorization` header to a service).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the value is empty (an unset field Grafana sent as "").
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -38,9 +64,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_do_not_show_in_debug_output() {
+    fn secrets_do_not_show_in_debug_or_display_output() {
         let secret = Secret::new("canary-value".into());
         assert_eq!(format!("{secret:?}"), "Secret([redacted])");
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret([redacted]))");
     }
 
     #[test]

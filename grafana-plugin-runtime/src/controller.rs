@@ -9,17 +9,17 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt, wrappers::WatchStream};
 use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, empty_body, http};
 
-pub const SHUTDOWN_PATH: &str = "/plugin.GRPCController/Shutdown";
-pub const STREAM_STDIO_PATH: &str = "/plugin.GRPCStdio/StreamStdio";
+pub(crate) const SHUTDOWN_PATH: &str = "/plugin.GRPCController/Shutdown";
+pub(crate) const STREAM_STDIO_PATH: &str = "/plugin.GRPCStdio/StreamStdio";
 
 /// Serves `plugin.GRPCController`; `Shutdown` flips the watch channel to `true`.
 #[derive(Clone)]
-pub struct GrpcControllerServer {
+pub(crate) struct GrpcControllerServer {
     shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl GrpcControllerServer {
-    pub fn new(shutdown: Arc<watch::Sender<bool>>) -> Self {
+    pub(crate) fn new(shutdown: Arc<watch::Sender<bool>>) -> Self {
         Self { shutdown }
     }
 }
@@ -73,12 +73,12 @@ where
 /// stderr over `StreamStdio`; this plugin writes its logs to stderr directly (Grafana reads
 /// the pipe), so the stream stays open without data and ends when the plugin stops.
 #[derive(Clone)]
-pub struct GrpcStdioServer {
+pub(crate) struct GrpcStdioServer {
     stopping: watch::Receiver<bool>,
 }
 
 impl GrpcStdioServer {
-    pub fn new(stopping: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(stopping: watch::Receiver<bool>) -> Self {
         Self { stopping }
     }
 }

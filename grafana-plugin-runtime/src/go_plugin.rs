@@ -8,22 +8,22 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 /// go-plugin's magic cookie as Grafana sets it, for every plugin type.
-pub const MAGIC_COOKIE_KEY: &str = "grafana_plugin_type";
-pub const MAGIC_COOKIE_VALUE: &str = "datasource";
+pub(crate) const MAGIC_COOKIE_KEY: &str = "grafana_plugin_type";
+pub(crate) const MAGIC_COOKIE_VALUE: &str = "datasource";
 
 /// What go-plugin prints, word for word, when its binary is started by hand.
-pub const NOT_STARTED_BY_GRAFANA: &str = "This binary is a plugin. These are not meant to be \
+pub(crate) const NOT_STARTED_BY_GRAFANA: &str = "This binary is a plugin. These are not meant to be \
 executed directly.\nPlease execute the program that consumes these plugins, which will\nload \
 any plugins automatically\n";
 
 /// Whether the process was started by a go-plugin host (Grafana): the magic cookie is set.
-pub fn started_by_host(cookie: Option<OsString>) -> bool {
+pub(crate) fn started_by_host(cookie: Option<OsString>) -> bool {
     cookie.is_some_and(|value| value == MAGIC_COOKIE_VALUE)
 }
 
 /// The ports to try, from `PLUGIN_MIN_PORT` and `PLUGIN_MAX_PORT` as go-plugin reads them:
 /// a missing or empty bound is 0, so neither set means one try at port 0 (any free port).
-pub fn port_range(
+pub(crate) fn port_range(
     min: Option<&str>,
     max: Option<&str>,
 ) -> Result<std::ops::RangeInclusive<u16>, String> {
@@ -48,7 +48,7 @@ pub fn port_range(
 }
 
 /// Binds the first free port of the range on 127.0.0.1, as go-plugin does.
-pub async fn listen(ports: std::ops::RangeInclusive<u16>) -> Result<TcpListener, String> {
+pub(crate) async fn listen(ports: std::ops::RangeInclusive<u16>) -> Result<TcpListener, String> {
     let (first, last) = (*ports.start(), *ports.end());
     for port in ports {
         if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await {
@@ -62,7 +62,7 @@ pub async fn listen(ports: std::ops::RangeInclusive<u16>) -> Result<TcpListener,
 
 /// The handshake line Grafana reads from the first line of stdout: core protocol 1, plugin
 /// protocol 2, TCP, gRPC.
-pub fn handshake_line(listener: &TcpListener) -> std::io::Result<String> {
+pub(crate) fn handshake_line(listener: &TcpListener) -> std::io::Result<String> {
     Ok(format!("1|2|tcp|{}|grpc", listener.local_addr()?))
 }
 
@@ -70,7 +70,7 @@ pub fn handshake_line(listener: &TcpListener) -> std::io::Result<String> {
 /// small response frames wait for the client's delayed ACK: grpc-go (Grafana) then sees
 /// ~40 ms per call instead of tens of microseconds. tonic's own `tcp_nodelay` setting does
 /// not apply to an incoming stream handed to `serve_with_incoming`, hence this.
-pub fn incoming(listener: TcpListener) -> TcpIncoming {
+pub(crate) fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from_listener(listener, true, None)
         .expect("from_listener wraps an open listener and cannot fail")
 }

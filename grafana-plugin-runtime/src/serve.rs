@@ -1,0 +1,287 @@
+//! The process Grafana starts: flags, the go-plugin handshake and its services, logging, the
+//! gRPC server, and a graceful stop within Grafana's 2 s.
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use grafana_plugin_sdk::{
+    backend,
+    pluginv2::{diagnostics_server::DiagnosticsServer, resource_server::ResourceServer},
+};
+use tokio::sync::watch;
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::{Plugin, controller, go_plugin, grpc::Served, instances::Instances};
+
+/// How long calls in flight may run after a shutdown request. Grafana kills the process 2 s
+/// after asking it to stop, so finish before that.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// How long the async runtime's own threads (a DNS lookup on a blocking thread, say) may
+/// hold up the exit once serving has stopped.
+const RUNTIME_GRACE: Duration = Duration::from_millis(300);
+
+/// What the binary says about itself, and how it logs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// One line for `--version` (e.g. `gpx_foo 1.2.0 (acme-foo-app, built …)`).
+    pub version: String,
+    /// JSON for `--buildinfo`.
+    pub build_info: String,
+    /// The log filter when `RUST_LOG` is not set or not valid. Grafana gives a plugin no log
+    /// level and filters its lines by its own (`[log] level`, `filters = plugin.<id>:debug`),
+    /// so the Go SDK logs its debug lines and lets Grafana choose; so does this, by default
+    /// `warn,<crate>=debug,grafana_plugin_runtime=debug`. `RUST_LOG` reaches the plugin from Grafana 12.4 on only with
+    /// `GF_PLUGINS_FORWARD_HOST_ENV_VARS=<id>`.
+    pub default_log_filter: String,
+    /// An instance no call used for this long is disposed of (its work stops); the next
+    /// call makes it again. Grafana never tells a plugin that an app was disabled in an org
+    /// or a data source deleted: it stops calling. One hour by default, as the Go SDK's TTL
+    /// instance manager; a server operator changes it with `[plugin.<id>] instance_idle_ttl
+    /// = 10m` in grafana.ini (`GF_PLUGIN_INSTANCE_IDLE_TTL`: seconds, or `s`, `m`, `h`).
+    pub instance_idle_ttl: Duration,
+}
+
+/// The variable Grafana sets from `[plugin.<id>] instance_idle_ttl`.
+const IDLE_TTL_VARIABLE: &str = "GF_PLUGIN_INSTANCE_IDLE_TTL";
+
+/// `90`, `90s`, `10m`, `1h`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number.checked_mul(60)?,
+        "h" => number.checked_mul(3600)?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+impl Options {
+    /// Options from the build's version line, its JSON and the plugin crate's name.
+    pub fn new(
+        version: impl Into<String>,
+        build_info: impl Into<String>,
+        crate_name: &str,
+    ) -> Options {
+        Options {
+            version: version.into(),
+            build_info: build_info.into(),
+            default_log_filter: format!(
+                "warn,{}=debug,grafana_plugin_runtime=debug",
+                crate_name.replace('-', "_")
+            ),
+            instance_idle_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The whole `main` of a plugin binary: `--version`/`--buildinfo`, the go-plugin checks
+/// (started by Grafana, the port range it gives), logging as hclog JSON on stderr (Grafana
+/// parses it into its log), then serving until Grafana asks to stop (go-plugin's `Shutdown`),
+/// SIGTERM or Ctrl-C.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use grafana_plugin_runtime::{Caller, Health, InstanceSettings, Options, Plugin};
+///
+/// struct Hello;
+/// impl Plugin for Hello {
+///     type Instance = ();
+///     fn new_instance(&self, _settings: InstanceSettings) {}
+///     async fn check_health(&self, _instance: Arc<()>, _caller: Caller) -> Health {
+///         Health::ok("hello")
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     grafana_plugin_runtime::main(Hello, Options::new("gpx_hello 0.1.0", "{}", "hello"))
+/// }
+/// ```
+pub fn main<P: Plugin>(plugin: P, options: Options) -> ExitCode {
+    // Grafana starts the binary without arguments. Anything printed to stdout before the
+    // handshake line breaks loading, so flags print only when asked for and then exit.
+    if let Some(argument) = std::env::args_os().nth(1) {
+        return match argument.to_str() {
+            Some("--version" | "-version") => {
+                println!("{}", options.version);
+                ExitCode::SUCCESS
+            }
+            Some("--buildinfo" | "-buildinfo") => {
+                println!("{}", options.build_info);
+                ExitCode::SUCCESS
+            }
+            _ => {
+                eprintln!(
+                    "error: unexpected argument {argument:?}: Grafana starts this binary without \
+                     arguments; use --version or --buildinfo to see what it is"
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
+    // go-plugin's servers refuse to run without the host's magic cookie, with this text.
+    if !go_plugin::started_by_host(std::env::var_os(go_plugin::MAGIC_COOKIE_KEY)) {
+        eprint!("{}", go_plugin::NOT_STARTED_BY_GRAFANA);
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("plugin-worker")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(serve(plugin, &options));
+    // Not a plain drop: that waits without limit for blocking tasks (a DNS lookup), past
+    // the 2 s after which Grafana kills the process anyway.
+    runtime.shutdown_timeout(RUNTIME_GRACE);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "plugin stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs as hclog JSON lines on stderr, filtered by `RUST_LOG` when valid, else by
+/// `options.default_log_filter`.
+fn init_logging(options: &Options) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|filter| !filter.trim().is_empty())
+        .and_then(|filter| EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| EnvFilter::new(&options.default_log_filter));
+    let _ = tracing_subscriber::registry()
+        .with(backend::layer())
+        .with(filter)
+        .try_init();
+}
+
+/// Serves the plugin on the go-plugin listener until it is asked to stop.
+async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
+    init_logging(options);
+    let (stop, mut stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    tokio::spawn(stop_on_signal(stop.clone()));
+
+    let ports = go_plugin::port_range(
+        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
+        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
+    )?;
+    let listener = go_plugin::listen(ports).await?;
+    // The first line on stdout; Grafana reads the address from it.
+    println!(
+        "{}",
+        go_plugin::handshake_line(&listener).map_err(|error| error.to_string())?
+    );
+    let plugin = Arc::new(plugin);
+    let instances = Arc::new(Instances::<P>::default());
+    let served = Arc::new(Served {
+        plugin: plugin.clone(),
+        instances: instances.clone(),
+    });
+    tracing::info!(version = %options.version, "plugin started");
+    let idle = match std::env::var(IDLE_TTL_VARIABLE) {
+        Ok(text) => parse_duration(&text).unwrap_or_else(|| {
+            tracing::warn!(
+                value = %text,
+                "{IDLE_TTL_VARIABLE} is not a duration (90, 90s, 10m, 1h); using {:?}",
+                options.instance_idle_ttl
+            );
+            options.instance_idle_ttl
+        }),
+        Err(_) => options.instance_idle_ttl,
+    };
+    let sweeper = tokio::spawn({
+        let (plugin, instances) = (plugin.clone(), instances.clone());
+        async move {
+            let mut ticks = tokio::time::interval(
+                (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60)),
+            );
+            loop {
+                ticks.tick().await;
+                instances.dispose_idle(&plugin, idle);
+            }
+        }
+    });
+
+    // go-plugin's Ping asks for service "plugin"; "" is the server as a whole.
+    let (mut health, health_service) = tonic_health::server::health_reporter();
+    for service in ["", "plugin"] {
+        health
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+
+    let mut server_stopping = stopping.clone();
+    let server = tonic::transport::Server::builder()
+        .add_service(DiagnosticsServer::from_arc(served.clone()))
+        .add_service(ResourceServer::from_arc(served))
+        .add_service(controller::GrpcControllerServer::new(stop))
+        .add_service(controller::GrpcStdioServer::new(stopping.clone()))
+        .add_service(health_service)
+        .serve_with_incoming_shutdown(go_plugin::incoming(listener), async move {
+            let _ = server_stopping.wait_for(|stop| *stop).await;
+        });
+    tokio::select! {
+        result = server => result.map_err(|error| error.to_string())?,
+        _ = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("calls still running {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
+    }
+    // Each instance's work (tasks, connections) ends with it.
+    sweeper.abort();
+    instances.dispose_all(&plugin);
+    tracing::info!("plugin stopped");
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C (SIGINT, or the console event on Windows) stop the plugin gracefully.
+async fn stop_on_signal(stop: Arc<watch::Sender<bool>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("signal received, shutting down");
+    stop.send_replace(true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_times_read_as_an_operator_writes_them() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration(" 1h "), Some(Duration::from_secs(3600)));
+        for bad in ["", "0", "1d", "m", "-5s", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+}
