@@ -112,13 +112,11 @@ fn e2e_checks_the_packaged_plugin_through_grafana_and_fails_on_what_a_user_would
         assert!(
             s.contains("json!({ \"message\": \"pong\"") && s.contains("at_least(Role::Editor)")
         );
-        let edited = s
-            .replace("json!({ \"message\": \"pong\"", "json!({ \"msg\": \"pong\"")
+        s.replace("json!({ \"message\": \"pong\"", "json!({ \"msg\": \"pong\"")
             .replace(
                 "route_layer(RequireRole::at_least(Role::Editor))",
                 "route_layer(RequireRole::at_least(Role::Viewer))",
-            );
-        edited
+            )
     });
     build(&scratch);
     let output = e2e(&scratch, &[]);
