@@ -28,6 +28,8 @@ fn main() {
         .and_then(|json| json.get("id")?.as_str().map(str::to_owned))
         .unwrap_or_else(|| "unknown-plugin-id".to_owned());
     println!("cargo:rustc-env=GPX_PLUGIN_ID={plugin_id}");
+    // Where it came from, for the unit test that checks the stamp against the file.
+    println!("cargo:rustc-env=GPX_PLUGIN_JSON={}", plugin_json.display());
     println!(
         "cargo:rustc-env=GPX_BUILD_TARGET={}",
         env::var("TARGET").expect("set by cargo")

@@ -226,16 +226,37 @@ func latency(executable string, n int) {
 // whose app settings are JSONData/Secure/Updated. Call is "health", "resource", "metrics" or
 // "pid" (the plugin process's id, as go-plugin's client knows it).
 type scriptCall struct {
-	Call     string              `json:"call"`
-	Org      uint64              `json:"org"`
-	Role     string              `json:"role"`
-	JSONData string              `json:"jsonData"`
-	Secure   map[string]string   `json:"secure"`
-	Updated  uint64              `json:"updated"`
-	Method   string              `json:"method"`
-	Path     string              `json:"path"`
-	Headers  map[string][]string `json:"headers"`
-	Body     string              `json:"body"`
+	Call       string              `json:"call"`
+	DataSource *scriptDataSource   `json:"datasource"`
+	Queries    []scriptQuery       `json:"queries"`
+	Org        uint64              `json:"org"`
+	Role       string              `json:"role"`
+	JSONData   string              `json:"jsonData"`
+	Secure     map[string]string   `json:"secure"`
+	Updated    uint64              `json:"updated"`
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	Headers    map[string][]string `json:"headers"`
+	Body       string              `json:"body"`
+}
+
+// scriptDataSource makes the call a data source's: its settings are JSONData/Secure/Updated.
+type scriptDataSource struct {
+	ID   uint64 `json:"id"`
+	UID  string `json:"uid"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// scriptQuery is one query of a "query" call (pluginv2.DataQuery).
+type scriptQuery struct {
+	RefID         string `json:"refId"`
+	MaxDataPoints uint64 `json:"maxDataPoints"`
+	IntervalMS    uint64 `json:"intervalMs"`
+	From          uint64 `json:"from"`
+	To            uint64 `json:"to"`
+	JSON          string `json:"json"`
+	QueryType     string `json:"queryType"`
 }
 
 func (c scriptCall) pluginContext() []byte {
@@ -245,17 +266,46 @@ func (c scriptCall) pluginContext() []byte {
 		user := append(field(1, []byte("user-"+c.Role)), field(4, []byte(c.Role))...)
 		ctx = append(ctx, field(3, user)...)
 	}
-	settings := append(field(3, []byte(c.JSONData)), intField(5, c.Updated)...)
 	keys := make([]string, 0, len(c.Secure))
 	for key := range c.Secure {
 		keys = append(keys, key)
 	}
 	sort.Strings(keys)
-	for _, key := range keys {
-		entry := append(field(1, []byte(key)), field(2, []byte(c.Secure[key]))...)
-		settings = append(settings, field(4, entry)...)
+	secure := func(number int) []byte {
+		var out []byte
+		for _, key := range keys {
+			entry := append(field(1, []byte(key)), field(2, []byte(c.Secure[key]))...)
+			out = append(out, field(number, entry)...)
+		}
+		return out
 	}
+	if ds := c.DataSource; ds != nil {
+		settings := intField(1, ds.ID)
+		settings = append(settings, field(2, []byte(ds.Name))...)
+		settings = append(settings, field(3, []byte(ds.URL))...)
+		settings = append(settings, field(8, []byte(c.JSONData))...)
+		settings = append(settings, secure(9)...)
+		settings = append(settings, intField(10, c.Updated)...)
+		settings = append(settings, field(11, []byte(ds.UID))...)
+		return append(ctx, field(5, settings)...)
+	}
+	settings := append(field(3, []byte(c.JSONData)), intField(5, c.Updated)...)
+	settings = append(settings, secure(4)...)
 	return append(ctx, field(4, settings)...)
+}
+
+func (c scriptCall) queryRequest() []byte {
+	req := field(1, c.pluginContext())
+	for _, q := range c.Queries {
+		query := field(1, []byte(q.RefID))
+		query = append(query, intField(2, q.MaxDataPoints)...)
+		query = append(query, intField(3, q.IntervalMS)...)
+		query = append(query, field(4, append(intField(1, q.From), intField(2, q.To)...))...)
+		query = append(query, field(5, []byte(q.JSON))...)
+		query = append(query, field(6, []byte(q.QueryType))...)
+		req = append(req, field(3, query)...)
+	}
+	return req
 }
 
 func (c scriptCall) resourceRequest() []byte {
@@ -368,6 +418,23 @@ func script(executable string) {
 			_, bytes := fields(response)
 			_, payload := fields([]byte(first(bytes[1])))
 			emit(map[string]interface{}{"prometheus": first(payload[1])})
+		case "query":
+			response, err := call(rpc.Conn, "/pluginv2.Data/QueryData", c.queryRequest())
+			if err != nil {
+				emit(map[string]interface{}{"error": err.Error()})
+				continue
+			}
+			// responses: map<refId, DataResponse{frames=1 (Arrow files), error=2, status=4}>
+			answers := map[string]interface{}{}
+			_, entries := fields(response)
+			for _, entry := range entries[1] {
+				_, kv := fields(entry)
+				ints, parts := fields([]byte(first(kv[2])))
+				answers[first(kv[1])] = map[string]interface{}{
+					"status": ints[4], "error": first(parts[2]), "frames": parts[1],
+				}
+			}
+			emit(map[string]interface{}{"responses": answers})
 		case "pid":
 			emit(map[string]interface{}{"pid": client.ReattachConfig().Pid, "exited": client.Exited()})
 		default:

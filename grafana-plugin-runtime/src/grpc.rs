@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::response::IntoResponse;
 use grafana_plugin_sdk::pluginv2::{
-    self, check_health_response::HealthStatus as ProtoStatus, diagnostics_server::Diagnostics,
-    resource_server::Resource,
+    self, check_health_response::HealthStatus as ProtoStatus, data_server::Data,
+    diagnostics_server::Diagnostics, resource_server::Resource,
 };
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -102,6 +102,67 @@ impl<P: Plugin> Diagnostics for Served<P> {
                 prometheus: text.into_bytes(),
             }),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl<P: Plugin> Data for Served<P> {
+    async fn query_data(
+        &self,
+        request: Request<pluginv2::QueryDataRequest>,
+    ) -> Result<Response<pluginv2::QueryDataResponse>, Status> {
+        let caller = Caller::from_proto(request.get_ref().plugin_context.as_ref());
+        let span = span("queryData", &request, &caller);
+        let proto = request.into_inner();
+        let plugin = self.plugin.clone();
+        let instances = self.instances.clone();
+        let ref_ids: Vec<String> = proto.queries.iter().map(|q| q.ref_id.clone()).collect();
+        let answers = isolated(
+            "QueryData",
+            async move {
+                let settings = InstanceSettings::from_proto(proto.plugin_context.as_ref());
+                let live = instances.get(&plugin, settings);
+                let queries = proto
+                    .queries
+                    .into_iter()
+                    .map(crate::data::DataQuery::from_proto);
+                plugin
+                    .query_data(live.instance, caller, queries.collect())
+                    .await
+            }
+            .instrument(span),
+        )
+        .await;
+        let mut responses = std::collections::HashMap::new();
+        match answers {
+            Ok(answers) => {
+                for (ref_id, answer) in answers {
+                    let proto = answer.into_proto(&ref_id);
+                    responses.insert(ref_id, proto);
+                }
+                // A query the plugin left unanswered still gets an answer: its error.
+                for ref_id in ref_ids {
+                    responses.entry(ref_id.clone()).or_insert_with(|| {
+                        crate::data::DataResponse::error(
+                            500,
+                            "the plugin gave no answer to this query",
+                        )
+                        .into_proto(&ref_id)
+                    });
+                }
+            }
+            // A panic fails every query of the call, each with its error; the process serves on.
+            Err(_) => {
+                for ref_id in ref_ids {
+                    let answer = crate::data::DataResponse::error(
+                        500,
+                        "the plugin failed while answering this query; see Grafana's log",
+                    );
+                    responses.insert(ref_id.clone(), answer.into_proto(&ref_id));
+                }
+            }
+        }
+        Ok(Response::new(pluginv2::QueryDataResponse { responses }))
     }
 }
 

@@ -72,6 +72,7 @@
 
 mod context;
 mod controller;
+pub mod data;
 mod go_plugin;
 mod grpc;
 mod instances;
@@ -121,6 +122,26 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// `/<path>`), its state the instance. Built once per instance. None by default (404).
     fn routes(&self) -> axum::Router<Arc<Self::Instance>> {
         axum::Router::new()
+    }
+
+    /// QueryData, a data source's queries (panels, alert rules, `/api/ds/query`): one
+    /// answer per query, keyed by its `ref_id`, an error for one query answering only that
+    /// query. By default every query gets a 501 error (an app answers none).
+    fn query_data(
+        &self,
+        instance: Arc<Self::Instance>,
+        caller: Caller,
+        queries: Vec<data::DataQuery>,
+    ) -> impl Future<Output = Vec<(String, data::DataResponse)>> + Send {
+        let _ = (instance, caller);
+        let answers = queries
+            .into_iter()
+            .map(|query| {
+                let answer = data::DataResponse::error(501, "this plugin answers no queries");
+                (query.ref_id, answer)
+            })
+            .collect();
+        std::future::ready(answers)
     }
 
     /// CollectMetrics: registers the plugin's metrics, read from every live instance (with

@@ -4,7 +4,10 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use grafana_plugin_sdk::{
     backend,
-    pluginv2::{diagnostics_server::DiagnosticsServer, resource_server::ResourceServer},
+    pluginv2::{
+        data_server::DataServer, diagnostics_server::DiagnosticsServer,
+        resource_server::ResourceServer,
+    },
 };
 use tokio::sync::watch;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
@@ -226,7 +229,8 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     let mut server_stopping = stopping.clone();
     let server = tonic::transport::Server::builder()
         .add_service(DiagnosticsServer::from_arc(served.clone()))
-        .add_service(ResourceServer::from_arc(served))
+        .add_service(ResourceServer::from_arc(served.clone()))
+        .add_service(DataServer::from_arc(served))
         .add_service(controller::GrpcControllerServer::new(stop))
         .add_service(controller::GrpcStdioServer::new(stopping.clone()))
         .add_service(health_service)

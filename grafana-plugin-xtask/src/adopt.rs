@@ -14,7 +14,7 @@ use crate::{
     context::Context,
     flags::AdoptFlags,
     layout::{self, Layout},
-    project, util,
+    project, templates, util,
 };
 
 /// The thin binary an adopting app gets, as a Magefile imports the Go SDK's build package.
@@ -36,6 +36,14 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     let app = fs::canonicalize(&flags.app)
         .with_context(|| format!("{}: no such directory", flags.app.display()))?;
     let files = plan(&here, &app)?;
+    let backend = if files
+        .iter()
+        .any(|f| f.relative == "plugin/src/datasource.rs")
+    {
+        "a data-source backend: QueryData, CheckHealth, resources"
+    } else {
+        "an app backend"
+    };
     let mut writes = Vec::new();
     let (mut unchanged, mut merged, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
     for file in files {
@@ -94,8 +102,8 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
         context.status(
             "Adopted",
             format!(
-                "{}: {} files written (Cargo.toml, .cargo/, xtask/, plugin/){note}; run `cargo \
-                 xtask build` there",
+                "{}: {} files written (Cargo.toml, .cargo/, xtask/, plugin/ with {backend}){note}; \
+                 run `cargo xtask build` there",
                 app.display(),
                 writes.len()
             ),
@@ -295,9 +303,10 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
     }
     // The app's identity, checked as every build will check it.
     let manifest = app.join(found.plugin_json());
-    project::parse_plugin_json(&manifest, &project::read_text(&manifest)?).with_context(|| {
-        "adopting needs a backend: set \"backend\": true and \"executable\": \"gpx_<name>\" in src/plugin.json"
-    })?;
+    let plugin = project::parse_plugin_json(&manifest, &project::read_text(&manifest)?)
+        .with_context(|| {
+            "adopting needs a backend: set \"backend\": true and \"executable\": \"gpx_<name>\" in src/plugin.json"
+        })?;
     let version = package["version"].as_str().unwrap_or_default();
     project::check_version(&package_path, "version", version)?;
 
@@ -361,11 +370,13 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
             WhenPresent::Replace,
         ),
     ];
-    let source = here.join("plugin/src");
-    for entry in util::walk(&source)?.into_iter().filter(|e| !e.is_dir) {
+    // The backend for the app's type: a data source gets the data-source backend.
+    for (name, contents) in
+        templates::backend_sources(plugin.plugin_type, &here.join("plugin/src"))?
+    {
         files.push(file(
-            &format!("plugin/src/{}", entry.relative),
-            read(&entry.path)?,
+            &format!("plugin/src/{name}"),
+            contents,
             WhenPresent::Replace,
         ));
     }

@@ -48,6 +48,7 @@ mod package;
 mod project;
 mod spawn;
 mod targets;
+mod templates;
 mod toolchain;
 mod ui;
 mod util;

@@ -17,6 +17,8 @@ pub use grafana_plugin_sdk::pluginv2;
 pub use handshake::Handshake;
 
 pub mod binaries;
+pub mod frames;
+pub mod go_client;
 mod handshake;
 use pluginv2::{diagnostics_client::DiagnosticsClient, resource_client::ResourceClient};
 use tonic::transport::{Channel, Endpoint};

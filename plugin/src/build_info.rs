@@ -47,9 +47,11 @@ mod tests {
 
     #[test]
     fn build_info_is_stamped_from_plugin_json_and_cargo() {
-        // The id comes from the repository's plugin.json through build.rs.
+        // The id comes from the plugin's plugin.json through build.rs (the repository's, or
+        // src/plugin.json in an app made with create-plugin).
         let plugin_json: serde_json::Value =
-            serde_json::from_str(include_str!("../../plugin.json")).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(env!("GPX_PLUGIN_JSON")).unwrap())
+                .unwrap();
         assert_eq!(PLUGIN_ID, plugin_json["id"].as_str().unwrap());
         assert!(build_time().ends_with('Z'), "{}", build_time());
         assert!(version_line().starts_with(&format!("{PLUGIN_ID} {VERSION} (built ")));

@@ -7,28 +7,7 @@ use std::{path::Path, process::Command};
 
 /// Built once per test binary (the tests share it).
 fn build_client() -> Result<std::path::PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<std::path::PathBuf, String>> =
-        std::sync::OnceLock::new();
-    BUILT.get_or_init(build_client_now).clone()
-}
-
-fn build_client_now() -> Result<std::path::PathBuf, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-plugin");
-    let output = Command::new("bash")
-        .arg(root.join("bench/go-plugin-build.sh"))
-        .arg(&out)
-        .current_dir(root)
-        .output()
-        .map_err(|error| format!("cannot run bash: {error}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-    match output.status.code() {
-        Some(0) => Ok(out.join("client")),
-        Some(2) => Err(stderr),
-        _ => panic!(
-            "Go and the go-plugin sources are there, but the client does not build: {stderr}"
-        ),
-    }
+    harness::go_client::build(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-plugin"))
 }
 
 #[test]
@@ -61,43 +40,13 @@ fn grafanas_go_plugin_client_starts_pings_calls_and_stops_the_plugin() {
     assert!(!stderr.contains("[ERROR]"), "{stderr}");
 }
 
-/// The client in `script` mode over the built plugin: one call per line in, one answer per
-/// line out, as Grafana makes them for users of several orgs.
-struct Grafana {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-}
+/// Grafana's client in `script` mode over the built plugin.
+struct Grafana;
 
 impl Grafana {
-    fn start(client: &Path, env: &[(&str, &str)]) -> Grafana {
-        let mut child = Command::new(client)
-            .args(["script", env!("CARGO_BIN_EXE_plugin")])
-            .env("PLUGIN_ID", "acme-servicechecks-app")
-            .envs(env.iter().copied())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take().unwrap();
-        let output = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-        Grafana {
-            child,
-            input,
-            output,
-        }
-    }
-
-    fn call(&mut self, call: serde_json::Value) -> serde_json::Value {
-        use std::io::Write;
-        writeln!(self.input, "{call}").unwrap();
-        let line = self.output.next().expect("the client answered").unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-
-    fn stop(mut self) {
-        drop(self.input);
-        assert!(self.child.wait().unwrap().success());
+    fn start(client: &Path, env: &[(&str, &str)]) -> harness::go_client::Grafana {
+        let executable = Path::new(env!("CARGO_BIN_EXE_plugin"));
+        harness::go_client::Grafana::start(client, executable, "acme-servicechecks-app", env)
     }
 }
 

@@ -518,3 +518,211 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     );
     assert_eq!(fs::read(app.path().join("Cargo.lock")).unwrap(), lock);
 }
+
+/// What create-plugin 7 writes for a data source with a backend, as far as adopt reads it:
+/// the fixture's frontend with `src/plugin.json` a data source, and the Go backend beside it.
+fn data_source_app() -> tempfile::TempDir {
+    let app = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/create-plugin-app");
+    crate::scratch::sync(&fixture, app.path());
+    let manifest = fs::read_to_string(app.path().join("src/plugin.json"))
+        .unwrap()
+        .replace("\"type\": \"app\"", "\"type\": \"datasource\"")
+        .replace("acme-servicechecks-app", "acme-weather-datasource")
+        .replace("gpx_service_checks", "gpx_weather")
+        .replace("\"name\": \"Service Checks\"", "\"name\": \"Weather\"");
+    fs::write(app.path().join("src/plugin.json"), manifest).unwrap();
+    fs::remove_dir_all(app.path().join("provisioning/plugins")).unwrap();
+    fs::create_dir_all(app.path().join("pkg/plugin")).unwrap();
+    for (file, text) in [
+        ("Magefile.go", "//go:build mage\npackage main\n"),
+        ("go.mod", "module github.com/acme/weather\n"),
+        ("pkg/main.go", "package main\n"),
+        ("pkg/plugin/datasource.go", "package plugin\n"),
+    ] {
+        fs::write(app.path().join(file), text).unwrap();
+    }
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../LICENSE"),
+        app.path().join("LICENSE"),
+    )
+    .unwrap();
+    app
+}
+
+/// A call for data source `uid` (settings `json_data`, secure `api_key`).
+fn for_data_source(uid: &str, api_key: Option<&str>, call: serde_json::Value) -> serde_json::Value {
+    let mut call = call;
+    call["datasource"] = serde_json::json!({ "id": 1, "uid": uid, "name": uid });
+    call["jsonData"] = r#"{"path": "/resources", "unit": "celsius"}"#.into();
+    call["updated"] = 1.into();
+    call["role"] = "Viewer".into();
+    if let Some(key) = api_key {
+        call["secure"] = serde_json::json!({ "apiKey": key });
+    }
+    call
+}
+
+#[test]
+fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queries() {
+    const TEST: &str =
+        "adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queries";
+    let app = data_source_app();
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let adopted = Command::new(crate::scratch::xtask_binary())
+        .arg("adopt")
+        .arg(app.path())
+        .current_dir(repository)
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap();
+    let stderr = text(&adopted.stderr);
+    assert!(adopted.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("plugin/ with a data-source backend: QueryData, CheckHealth, resources")
+            && stderr.contains("the Go backend is still there: delete Magefile.go, go.mod, pkg"),
+        "{stderr}"
+    );
+    // Beside the Go backend, which stays until its owner deletes it; the executable name is
+    // the app's, so Grafana finds the new binaries where the old ones were.
+    assert_eq!(
+        fs::read_to_string(app.path().join("go.mod")).unwrap(),
+        "module github.com/acme/weather\n"
+    );
+    assert!(app.path().join("plugin/src/datasource.rs").is_file());
+    assert!(
+        !app.path().join("plugin/src/worker.rs").exists(),
+        "no app code in a data source"
+    );
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let in_app = |args: &[&str]| {
+        Command::new(&cargo)
+            .args(args)
+            .current_dir(app.path())
+            .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+            .env("CARGO_TERM_COLOR", "never")
+            .output()
+            .unwrap()
+    };
+    // Its own tests pass (the template's unit tests), and it builds.
+    let tested = in_app(&["test", "-p", "plugin", "--quiet"]);
+    assert!(
+        tested.status.success(),
+        "{}{}",
+        text(&tested.stdout),
+        text(&tested.stderr)
+    );
+    let built = in_app(&["xtask", "build", "--backend-only", "--debug"]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let binary = app
+        .path()
+        .join("dist")
+        .join(host_binary_name().replace("gpx_service_checks", "gpx_weather"));
+    assert!(binary.is_file(), "{}", text(&built.stderr));
+
+    // Grafana's client: health and queries of two data sources of this type, in the
+    // frontend's query model.
+    let client =
+        match harness::go_client::build(&crate::scratch::shared_target_dir().join("go-plugin")) {
+            Ok(client) => client,
+            Err(reason) => return harness::skip(TEST, &format!("Grafana's Go client: {reason}")),
+        };
+    let mut grafana =
+        harness::go_client::Grafana::start(&client, &binary, "acme-weather-datasource", &[]);
+    let health = serde_json::json!({ "call": "health" });
+    let unconfigured = grafana.call(for_data_source("ds-b", None, health.clone()));
+    assert_eq!(
+        (
+            unconfigured["status"].as_u64(),
+            unconfigured["message"].as_str()
+        ),
+        (Some(2), Some("API key is missing")),
+        "{unconfigured}"
+    );
+    let working = grafana.call(for_data_source("ds-a", Some("k"), health));
+    assert_eq!(
+        (working["status"].as_u64(), working["message"].as_str()),
+        (Some(1), Some("Data source is working")),
+        "{working}"
+    );
+
+    let query = |ref_id: &str, json: &str| {
+        serde_json::json!({ "refId": ref_id, "maxDataPoints": 5, "intervalMs": 1000,
+            "from": 1_700_000_000_000u64, "to": 1_700_000_060_000u64, "json": json })
+    };
+    let answer = grafana.call(for_data_source("ds-a", Some("k"), serde_json::json!({
+        "call": "query",
+        "queries": [
+            query("A", r#"{"refId":"A","datasource":{"type":"acme-weather-datasource","uid":"ds-a"},"queryText":"room","constant":21.5}"#),
+            query("B", r#"{"refId":"B","constant":"six"}"#),
+            query("C", r#"{"refId":"C"}"#),
+        ],
+    })));
+    let responses = &answer["responses"];
+    let frame = |ref_id: &str| {
+        let frames = responses[ref_id]["frames"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"));
+        let bytes = base64_decode(frames[0].as_str().unwrap());
+        harness::frames::decode(&bytes).unwrap()
+    };
+    let a = frame("A");
+    assert_eq!(
+        (a["name"].as_str(), a["refId"].as_str()),
+        (Some("response"), Some("A")),
+        "{a}"
+    );
+    assert_eq!(a["fields"][0]["type"], "time");
+    assert_eq!(a["fields"][0]["values"][0], 1_700_000_000_000u64);
+    assert_eq!(a["fields"][0]["values"].as_array().unwrap().len(), 5);
+    assert_eq!(a["fields"][1]["type"], "number");
+    assert_eq!(a["fields"][1]["values"][4], 21.5);
+    assert_eq!(
+        a["fields"][1]["config"],
+        serde_json::json!({ "unit": "celsius", "displayNameFromDS": "room" })
+    );
+    assert_eq!(responses["B"]["status"], 400, "{answer}");
+    assert!(
+        responses["B"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("query B: invalid type: string \"six\""),
+        "{answer}"
+    );
+    assert_eq!(
+        frame("C")["fields"][1]["values"][0],
+        6.5,
+        "the frontend's DEFAULT_QUERY"
+    );
+
+    // Per data source: ds-a answered three queries, ds-b none.
+    let stats = serde_json::json!({ "call": "resource", "method": "GET", "path": "stats" });
+    let count = |answer: serde_json::Value| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(answer["body"].as_str().unwrap()).unwrap()["queries"].clone()
+    };
+    assert_eq!(
+        count(grafana.call(for_data_source("ds-a", Some("k"), stats.clone()))),
+        3
+    );
+    assert_eq!(count(grafana.call(for_data_source("ds-b", None, stats))), 0);
+    grafana.stop();
+}
+
+/// Standard base64 (the client's JSON carries bytes so).
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|c| *c == byte).unwrap() as u32;
+        buffer = buffer << 6 | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,45 @@
+//! The backends the library writes into a plugin, by its type: an app gets this repository's
+//! `plugin/src` (the service-checks app), a data source the data-source backend embedded here
+//! (`templates/datasource/`: QueryData, CheckHealth and resources on the plugin runtime,
+//! answering create-plugin's frontend model). Both share `build_info.rs` and `build.rs`.
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::{project::PluginType, util};
+
+/// The data-source backend's own files (`plugin/src/<name>`).
+pub const DATASOURCE: [(&str, &str); 2] = [
+    ("main.rs", include_str!("../templates/datasource/main.rs")),
+    (
+        "datasource.rs",
+        include_str!("../templates/datasource/datasource.rs"),
+    ),
+];
+
+/// The files of `plugin/src` for a plugin of `kind`, read from this repository's `plugin/src`
+/// (`source`) where they are its: (name under plugin/src, contents).
+pub fn backend_sources(kind: PluginType, source: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    match kind {
+        PluginType::Datasource => {
+            let mut files: Vec<(String, Vec<u8>)> = DATASOURCE
+                .iter()
+                .map(|(name, text)| ((*name).to_owned(), text.as_bytes().to_vec()))
+                .collect();
+            let build_info = source.join("build_info.rs");
+            files.push(("build_info.rs".to_owned(), read(&build_info)?));
+            Ok(files)
+        }
+        PluginType::App | PluginType::Panel => {
+            let mut files = Vec::new();
+            for entry in util::walk(source)?.into_iter().filter(|e| !e.is_dir) {
+                files.push((entry.relative.clone(), read(&entry.path)?));
+            }
+            Ok(files)
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
