@@ -177,6 +177,13 @@ impl Grafana {
             Verdict::Serving(health) => {
                 ui.status("Serving", format!("{app} (backend healthy: {health})"))
             }
+            Verdict::ServingDataSource { uid, said } => ui.status(
+                "Serving",
+                format!(
+                    "{}/connections/datasources/edit/{uid} ({said})",
+                    endpoint.url()
+                ),
+            ),
             Verdict::Unhealthy(health) => {
                 ui.status("Serving", &app);
                 ui.warning(format!("the backend's health check reports: {health}"));

@@ -29,6 +29,8 @@ pub struct Answers {
 pub enum Verdict {
     /// Loaded, and CheckHealth through Grafana answered `status: "OK"` with this message.
     Serving(String),
+    /// A data-source plugin: its data source `uid` is healthy and a query returned frames.
+    ServingDataSource { uid: String, said: String },
     /// Loaded and reachable, but the backend's health check reports an error.
     Unhealthy(String),
     /// Grafana has the plugin but not a running backend (it did not start, or exited):
@@ -88,61 +90,75 @@ fn no_answer(url: &str, path: &str, failure: &Failure) -> Verdict {
 
 /// Reads the answers as Grafana means them.
 pub fn diagnose(answers: &Answers, plugin_id: &str, url: &str) -> Verdict {
+    match loaded_and_enabled(answers, plugin_id, url) {
+        Err(verdict) => verdict,
+        Ok(()) => health_verdict(answers.health.as_ref(), plugin_id, url),
+    }
+}
+
+/// Whether Grafana loaded the plugin, does not refuse it, and (for an app) enabled it; the
+/// verdict otherwise. A data source has no `enabled` (Grafana keeps it per instance).
+fn loaded_and_enabled(answers: &Answers, plugin_id: &str, url: &str) -> Result<(), Verdict> {
     let settings_path = format!("/api/plugins/{plugin_id}/settings");
     let settings = match &answers.settings {
-        None => return Verdict::NotServing(format!("Grafana at {url} did not answer")),
-        Some(Err(failure)) => return no_answer(url, &settings_path, failure),
+        None => {
+            return Err(Verdict::NotServing(format!(
+                "Grafana at {url} did not answer"
+            )));
+        }
+        Some(Err(failure)) => return Err(no_answer(url, &settings_path, failure)),
         Some(Ok(answer)) => answer,
     };
     if matches!(settings.status, 401 | 403) && is_grafana_error(settings) {
-        return Verdict::NotServing(format!(
+        return Err(Verdict::NotServing(format!(
             "Grafana answered {} ({}) to {settings_path}: set GRAFANA_TOKEN to a \
              service-account token whose role can open the app (Viewer or more), or enable \
              anonymous access",
             settings.status,
             message(settings)
-        ));
+        )));
     }
     let errors = match &answers.errors {
         Some(Ok(answer)) if answer.status == 200 => match json(answer) {
             Some(Value::Array(errors)) => errors,
-            _ => return not_grafana(url, "/api/plugins/errors", answer),
+            _ => return Err(not_grafana(url, "/api/plugins/errors", answer)),
         },
-        Some(Err(Failure::Interrupted)) => return Verdict::Interrupted,
+        Some(Err(Failure::Interrupted)) => return Err(Verdict::Interrupted),
         _ => Vec::new(),
     };
     if let Some(code) = error_code(&errors, plugin_id).as_deref() {
-        return refused(code, plugin_id);
+        return Err(refused(code, plugin_id));
     }
     match settings.status {
         200 => {}
         404 if is_grafana_error(settings) => {
-            return Verdict::NotServing(format!(
+            return Err(Verdict::NotServing(format!(
                 "Grafana has not loaded {plugin_id}: it is not in Grafana's plugins directory \
                  (dist/ must be mounted or linked as <plugins>/{plugin_id}, as \
                  docker-compose.yaml and `dev --grafana` do), or Grafana started before dist/ \
                  existed; restart Grafana"
-            ));
+            )));
         }
         _ if is_grafana_error(settings) => {
-            return Verdict::NotServing(format!(
+            return Err(Verdict::NotServing(format!(
                 "Grafana answered {} to {settings_path}: {}",
                 settings.status,
                 message(settings)
-            ));
+            )));
         }
-        _ => return not_grafana(url, &settings_path, settings),
+        _ => return Err(not_grafana(url, &settings_path, settings)),
     }
     let Some(Value::Object(fields)) = json(settings) else {
-        return not_grafana(url, &settings_path, settings);
+        return Err(not_grafana(url, &settings_path, settings));
     };
     if fields.get("id").and_then(Value::as_str) != Some(plugin_id) {
-        return not_grafana(url, &settings_path, settings);
+        return Err(not_grafana(url, &settings_path, settings));
     }
-    if fields.get("enabled") == Some(&Value::Bool(false)) {
-        return not_enabled(plugin_id);
+    let app = fields.get("type").and_then(Value::as_str) != Some("datasource");
+    if app && fields.get("enabled") == Some(&Value::Bool(false)) {
+        return Err(not_enabled(plugin_id));
     }
-    health_verdict(answers.health.as_ref(), plugin_id, url)
+    Ok(())
 }
 
 fn not_enabled(plugin_id: &str) -> Verdict {
@@ -249,14 +265,25 @@ pub fn check(endpoint: &Endpoint, plugin_id: &str, wait: Duration, stop: &Atomic
         }
     };
     let health_deadline = Instant::now() + BACKEND_START;
+    // A data source is checked per instance (datasource_api), not by the plugin's health.
+    let data_source = matches!(&settings, Ok(answer) if answer.status == 200
+        && json(answer).is_some_and(|body| body["type"] == "datasource"));
     loop {
         let loaded = matches!(&settings, Ok(answer) if answer.status == 200);
         let answers = Answers {
             errors: Some(endpoint.get("/api/plugins/errors", stop)),
-            health: loaded.then(|| endpoint.get(&format!("/api/plugins/{plugin_id}/health"), stop)),
+            health: (loaded && !data_source)
+                .then(|| endpoint.get(&format!("/api/plugins/{plugin_id}/health"), stop)),
             settings: Some(settings.clone()),
         };
-        let verdict = diagnose(&answers, plugin_id, &url);
+        let verdict = if data_source {
+            match loaded_and_enabled(&answers, plugin_id, &url) {
+                Err(verdict) => verdict,
+                Ok(()) => super::datasource_api::check(endpoint, plugin_id, stop),
+            }
+        } else {
+            diagnose(&answers, plugin_id, &url)
+        };
         // Grafana answers 404/5xx for a backend it is still starting; it does not try again
         // after failedBackendStart, so neither does this.
         let starting = matches!(verdict, Verdict::BackendDown { gave_up: false, .. });

@@ -5,6 +5,7 @@
 //! one within a second. Ctrl-C stops everything it started.
 mod compose;
 mod cycle;
+mod datasource_api;
 mod frontend;
 mod grafana;
 mod grafana_api;
@@ -269,7 +270,10 @@ fn start_webpack(
 /// status.
 fn attached_once(verdict: &Verdict) -> Result<()> {
     match verdict {
-        Verdict::Serving(_) | Verdict::Unhealthy(_) | Verdict::Interrupted => Ok(()),
+        Verdict::Serving(_)
+        | Verdict::ServingDataSource { .. }
+        | Verdict::Unhealthy(_)
+        | Verdict::Interrupted => Ok(()),
         _ => bail!(
             "the plugin is not serving (the reason is above); nothing to wait for without \
              --watch"

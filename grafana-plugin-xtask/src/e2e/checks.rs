@@ -22,7 +22,7 @@ use crate::{
 /// The administrator `e2e` makes Grafana start with (a fresh password each run).
 pub(super) const ADMIN: &str = "admin";
 /// The Viewer `e2e` creates through Grafana's admin API.
-const VIEWER: &str = "e2e-viewer";
+pub(super) const VIEWER: &str = "e2e-viewer";
 
 /// One resource call and what Grafana must answer for each role.
 struct RouteCheck {
@@ -107,6 +107,12 @@ impl<'a> Checks<'a> {
         let Some(kind) = self.plugin_loaded() else {
             return Ok(self.failures);
         };
+        if kind == "datasource" {
+            super::datasource::Checks::new(self.ui, self.endpoint, self.id, self.password)
+                .all(&mut self.failures);
+            self.log(log);
+            return Ok(self.failures);
+        }
         if kind == "app" && !self.enable_app() {
             return Ok(self.failures);
         }
@@ -355,7 +361,7 @@ impl<'a> Checks<'a> {
     }
 }
 
-fn json(answer: &Answer) -> Option<Value> {
+pub(super) fn json(answer: &Answer) -> Option<Value> {
     serde_json::from_str(&answer.body).ok()
 }
 
@@ -365,7 +371,7 @@ fn field(answer: &Answer, name: &str) -> Option<String> {
 }
 
 /// `got 403 {"error":…}; expected 200 with …` or `ok (200)`.
-fn shown(answer: &Result<Answer, Failure>, expected: &str) -> String {
+pub(super) fn shown(answer: &Result<Answer, Failure>, expected: &str) -> String {
     match answer {
         Ok(answer) => {
             let body: String = answer.body.trim().chars().take(120).collect();

@@ -11,6 +11,7 @@
 //! plugin's start line and no error of the plugin's. On failure it prints the failed checks and the plugin's log lines. It
 //! stops everything it started.
 mod checks;
+mod datasource;
 
 use std::{
     fs,

@@ -707,6 +707,119 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
     );
     assert_eq!(count(grafana.call(for_data_source("ds-b", None, stats))), 0);
     grafana.stop();
+
+    // dev and e2e against the Grafana stand-in, as Grafana checks a data source: per
+    // instance (health by uid, one /api/ds/query), not by the plugin's health.
+    if let Err(reason) = node_and_npm() {
+        return harness::skip(
+            TEST,
+            &format!("dev and e2e of the data source (the frontend build): {reason}"),
+        );
+    }
+    data_source_in_dev_and_e2e(app.path(), &in_app);
+}
+
+/// `dev --attach` to a stand-in that provisions (or does not) a data source of the app's
+/// type, then `e2e` against the stand-in.
+fn data_source_in_dev_and_e2e(app: &Path, in_app: &dyn Fn(&[&str]) -> std::process::Output) {
+    let platform = crate::e2e::host_platform();
+    let built = in_app(&["xtask", "build", "--target", &platform]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    // Grafana's plugins directory with dist/ linked in as the plugin, as dev does locally.
+    let plugins = tempfile::tempdir().unwrap();
+    let linked = plugins.path().join("acme-weather-datasource");
+    std::os::unix::fs::symlink(app.join("dist"), linked).unwrap();
+    let provisioning = tempfile::tempdir().unwrap();
+    let attach = |provisioned: Option<&str>| {
+        let port = crate::dev::free_port();
+        let data = tempfile::tempdir().unwrap();
+        fs::create_dir_all(provisioning.path().join("datasources")).unwrap();
+        let file = provisioning.path().join("datasources/datasources.yml");
+        match provisioned {
+            Some(yaml) => fs::write(&file, yaml).unwrap(),
+            None => {
+                let _ = fs::remove_file(&file);
+            }
+        }
+        let mut grafana = Command::new(crate::dev::standin())
+            .arg("server")
+            .env("GF_PATHS_PLUGINS", plugins.path())
+            .env("GF_PATHS_DATA", data.path())
+            .env("GF_PATHS_PROVISIONING", provisioning.path())
+            .env("GF_SERVER_HTTP_PORT", port.to_string())
+            .env("GF_DEFAULT_APP_MODE", "development")
+            .env("GF_AUTH_ANONYMOUS_ENABLED", "true")
+            .env("GF_AUTH_ANONYMOUS_ORG_ROLE", "Admin")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let output = Command::new(crate::scratch::xtask_binary())
+            .args(["dev", "--attach", "--port", &port.to_string()])
+            .current_dir(app)
+            .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("GRAFANA_URL")
+            .output()
+            .unwrap();
+        let _ = grafana.kill();
+        let _ = grafana.wait();
+        text(&output.stderr)
+    };
+    // As create-plugin's scaffold provisions it (no uid: Grafana makes one).
+    let scaffold = "apiVersion: 1\ndatasources:\n  - name: 'weather'\n    type: 'acme-weather-datasource'\n    access: proxy\n    jsonData:\n      path: '/resources'\n    secureJsonData:\n      apiKey: 'api-key'\n";
+    let said = attach(Some(scaffold));
+    assert!(
+        said.contains("Serving http://localhost:")
+            && said.contains("/connections/datasources/edit/")
+            && said.contains(
+                "data source \"weather\" healthy: Data source is working; query A: 1 frame(s)"
+            ),
+        "{said}"
+    );
+    let without_key = scaffold.replace("      apiKey: 'api-key'\n", "      other: 'x'\n");
+    let said = attach(Some(&without_key));
+    assert!(
+        said.contains("data source \"weather\" (uid standin1): API key is missing"),
+        "{said}"
+    );
+    let said = attach(None);
+    assert!(
+        said.contains(
+            "error: the plugin is not serving: Grafana has no data source of type acme-weather-datasource"
+        ) && said.contains("provisioning/datasources/"),
+        "{said}"
+    );
+
+    // dev left its debug build in dist/; e2e packages what a release build makes.
+    let built = in_app(&["xtask", "build", "--target", &platform]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let port = crate::dev::free_port().to_string();
+    let standin = crate::dev::standin();
+    let standin = standin.to_str().unwrap();
+    let e2e = in_app(&[
+        "xtask",
+        "e2e",
+        "--no-build",
+        "--grafana",
+        standin,
+        "--port",
+        &port,
+    ]);
+    let stderr = text(&e2e.stderr);
+    assert!(e2e.status.success(), "{stderr}");
+    for line in [
+        "Checked POST /api/datasources: a data source of this type made",
+        "/health: status OK",
+        "Checked POST /api/ds/query as Viewer: query A answers a time and a number field of 21.5 °C",
+        "Checked POST /api/ds/query as Viewer: query B of the wrong shape answers its own 400 (207)",
+        "passed every check",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in {stderr}");
+    }
+    assert!(
+        !stderr.contains("enabled in org 1"),
+        "a data source is not enabled like an app: {stderr}"
+    );
 }
 
 /// Standard base64 (the client's JSON carries bytes so).

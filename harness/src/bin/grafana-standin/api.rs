@@ -64,6 +64,8 @@ pub struct Api {
     pub anonymous: Option<&'static str>,
     /// The app's setting per org id.
     pub settings: BTreeMap<i64, AppSetting>,
+    /// The provisioned data sources (of any type), with their settings.
+    pub datasources: Vec<crate::datasources::DataSource>,
     /// STANDIN_FAIL_SETTINGS_UPDATE: the settings store refuses writes, as a Grafana whose
     /// database does (UpdatePluginSetting answers 500). For tests of a failed enabling.
     pub fail_settings_update: bool,
@@ -73,10 +75,21 @@ pub type Shared = Arc<Mutex<Api>>;
 
 /// The signed-in caller: always of the main org.
 #[derive(Clone)]
-struct Caller {
-    login: String,
-    role: &'static str,
+pub struct Caller {
+    pub login: String,
+    pub role: &'static str,
     server_admin: bool,
+}
+
+impl Caller {
+    /// The admin, for the stand-in's own calls.
+    pub fn admin() -> Caller {
+        Caller {
+            login: "admin".to_owned(),
+            role: "Admin",
+            server_admin: true,
+        }
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -96,10 +109,11 @@ pub fn router(api: Shared) -> Router {
         .route("/api/plugins/:id/resources/*path", any(resource))
         .route("/api/health", get(api_health))
         .route("/api/admin/users", post(create_user))
+        .merge(crate::datasources::routes())
         .with_state(api)
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
         [("content-type", "application/json")],
@@ -109,13 +123,13 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 /// `response.Error(status, message, …)`: `{"message": …}`.
-fn error(status: StatusCode, message: &str) -> Response {
+pub fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, json!({ "message": message }))
 }
 
 /// `reqSignedIn` (pkg/middleware/auth.go) on the `/api` group: Basic credentials of a known
 /// user, else the anonymous role when anonymous access is on, else 401.
-fn signed_in(api: &Api, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+pub fn signed_in(api: &Api, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
     let unauthorized = || Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return api
@@ -495,9 +509,46 @@ async fn resource(
             plugin_context(&api, &id, &caller.login, caller.role),
         )
     };
+    let call = ForwardedCall {
+        path,
+        query,
+        method,
+        headers,
+        remote,
+        body,
+    };
+    forward_resource(backend, context, call).await
+}
+
+/// A browser's resource call as Grafana forwards it.
+pub struct ForwardedCall {
+    pub path: String,
+    pub query: Option<String>,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub remote: SocketAddr,
+    pub body: Bytes,
+}
+
+/// CallResource with `context`, the reply as Grafana's httpresponsesender writes it: the
+/// plugin's status and headers less `Set-Cookie`, `application/json` when it names no
+/// content type (pkg/api/plugin_resource.go).
+pub async fn forward_resource(
+    backend: Option<Channel>,
+    context: pluginv2::PluginContext,
+    call: ForwardedCall,
+) -> Response {
     let Some(channel) = backend else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
     };
+    let ForwardedCall {
+        path,
+        query,
+        method,
+        headers,
+        remote,
+        body,
+    } = call;
     let url = match query {
         Some(query) if !query.is_empty() => format!("{path}?{query}"),
         _ => path.clone(),

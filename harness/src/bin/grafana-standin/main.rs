@@ -14,6 +14,7 @@
 //! "health"}`. For tests, STANDIN_REFUSE=<errorCode> makes it refuse the plugin as Grafana
 //! would, and STANDIN_FAIL_SETTINGS_UPDATE=1 makes its settings store refuse writes.
 mod api;
+mod datasources;
 mod provisioning;
 
 use std::{
@@ -117,7 +118,22 @@ fn provision(api: &Shared, loaded: Option<&str>) -> Result<()> {
     };
     let apps = provisioning::read(Path::new(&dir), |name| std::env::var(name).ok())
         .context("Failed to provision plugins")?;
+    let datasources =
+        provisioning::read_datasources(Path::new(&dir), |name| std::env::var(name).ok())
+            .context("Failed to provision data sources")?;
     let mut api = api.lock().unwrap();
+    for (index, ds) in datasources.into_iter().enumerate() {
+        api.datasources.push(datasources::DataSource {
+            id: index as i64 + 1,
+            uid: ds.uid,
+            name: ds.name,
+            kind: ds.kind,
+            url: ds.url,
+            json_data: ds.json_data,
+            secure_json_data: ds.secure_json_data,
+            updated_ms: api::now_ms(),
+        });
+    }
     for app in apps {
         if Some(app.plugin_id.as_str()) != loaded {
             anyhow::bail!(
@@ -186,7 +202,7 @@ async fn keep_plugin_alive(
                 logged += end + 1;
             }
             // The stand-in's own probe, with the org's setting as Grafana would send it.
-            let context = api::plugin_context(&api.lock().unwrap(), &found.id, "admin", "Admin");
+            let context = datasources::probe_context(&api.lock().unwrap(), &found.id);
             if let Ok(health) = plugin.check_health(context).await {
                 let status = serde_json::json!({ "pid": plugin.id(), "starts": starts, "health": health.message });
                 write_atomically(status_file, &status.to_string())?;

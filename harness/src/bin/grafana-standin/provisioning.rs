@@ -1,8 +1,11 @@
 //! App provisioning as Grafana reads it at start-up: every `*.yaml`/`*.yml` in
 //! `$GF_PATHS_PROVISIONING/plugins`, `apps: [{type, org_id, org_name, disabled, jsonData,
 //! secureJsonData}]` (pkg/services/provisioning/plugins/config_reader.go, types.go), written
-//! as the org's plugin setting (plugin_provisioner.go). Strings are expanded from the
-//! environment, `$VAR` and `${VAR}`, an unset variable as "" (pkg/services/provisioning/values).
+//! as the org's plugin setting (plugin_provisioner.go); and every one in `datasources/`,
+//! `datasources: [{name, type, uid, url, orgId, jsonData, secureJsonData}]` (apiVersion 1,
+//! pkg/services/provisioning/datasources/config_reader.go: a name is required, a missing uid
+//! is generated). Strings are expanded from the environment, `$VAR` and `${VAR}`, an unset
+//! variable as "" (pkg/services/provisioning/values).
 use std::{collections::BTreeMap, path::Path};
 
 use anyhow::{Context, Result, bail};
@@ -47,6 +50,93 @@ pub fn read(
     Ok(apps)
 }
 
+/// A provisioned data source.
+#[derive(Debug, PartialEq)]
+pub struct ProvisionedDataSource {
+    pub name: String,
+    pub kind: String,
+    pub uid: String,
+    pub url: String,
+    pub json_data: Value,
+    pub secure_json_data: BTreeMap<String, String>,
+}
+
+/// The data sources provisioned under `provisioning`.
+pub fn read_datasources(
+    provisioning: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<ProvisionedDataSource>> {
+    let mut found = Vec::new();
+    for file in yaml_files(&provisioning.join("datasources")) {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let parsed: Value =
+            serde_yaml_ng::from_str(&text).with_context(|| format!("{}", file.display()))?;
+        for (index, item) in parsed["datasources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let name = item["name"].as_str().unwrap_or_default();
+            if name.is_empty() {
+                bail!(
+                    "{}: datasource {} should have a name",
+                    file.display(),
+                    index + 1
+                );
+            }
+            let uid = match item["uid"].as_str() {
+                Some(uid) if !uid.is_empty() => uid.to_owned(),
+                // util.GenerateShortUID: any short unique id will do.
+                _ => format!("standin{}", found.len() + 1),
+            };
+            found.push(ProvisionedDataSource {
+                name: expand(name, &env),
+                kind: item["type"].as_str().unwrap_or_default().to_owned(),
+                uid,
+                url: expand(item["url"].as_str().unwrap_or_default(), &env),
+                json_data: expand_strings(item["jsonData"].clone(), &env),
+                secure_json_data: secure(&item["secureJsonData"], &env),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The `*.yaml` and `*.yml` files of `dir`, sorted; none when it does not exist.
+fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// secureJsonData: every value a string, expanded.
+fn secure(value: &Value, env: &impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), expand(&value, env))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 /// One provisioning file's apps.
 fn parse(text: &str, env: &impl Fn(&str) -> Option<String>) -> Result<Vec<ProvisionedApp>> {
     let file: Value = serde_yaml_ng::from_str(text)?;
@@ -73,19 +163,7 @@ fn parse(text: &str, env: &impl Fn(&str) -> Option<String>) -> Result<Vec<Provis
             (_, None | Some("")) | (_, Some("Main Org.")) => 1,
             (_, Some(name)) => bail!("organization not found: {name:?}"),
         };
-        let secure_json_data = match &item["secureJsonData"] {
-            Value::Object(map) => map
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
-                    (key.clone(), expand(&value, env))
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        };
+        let secure_json_data = secure(&item["secureJsonData"], env);
         apps.push(ProvisionedApp {
             plugin_id: plugin_id.to_owned(),
             org_id,
@@ -166,6 +244,43 @@ mod tests {
         assert_eq!(apps[0].secure_json_data["unset"], "x");
         // No org_id: the main org; disabled: true is a setting with enabled false.
         assert_eq!((apps[1].org_id, apps[1].enabled), (1, false));
+    }
+
+    #[test]
+    fn data_sources_are_read_with_a_uid_each() {
+        let dir = tempfile_dir();
+        std::fs::create_dir_all(dir.join("datasources")).unwrap();
+        std::fs::write(
+            dir.join("datasources/ds.yml"),
+            "apiVersion: 1\ndatasources:\n  - name: weather\n    type: acme-weather-datasource\n    jsonData:\n      path: /x\n    secureJsonData:\n      apiKey: $TOKEN\n  - name: second\n    uid: two\n    type: acme-weather-datasource\n",
+        )
+        .unwrap();
+        let found = read_datasources(&dir, env).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            (found[0].name.as_str(), found[0].uid.as_str()),
+            ("weather", "standin1")
+        );
+        assert_eq!(found[0].secure_json_data["apiKey"], "s3cret");
+        assert_eq!(found[1].uid, "two");
+        std::fs::write(
+            dir.join("datasources/ds.yml"),
+            "datasources:\n  - type: x\n",
+        )
+        .unwrap();
+        assert!(
+            read_datasources(&dir, env)
+                .unwrap_err()
+                .to_string()
+                .contains("should have a name")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("standin-provisioning-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

@@ -1,0 +1,171 @@
+//! `e2e` for a data-source plugin, as Grafana serves one: an instance made through the data
+//! source API as an org Admin does (`POST /api/datasources`, pkg/api/datasources.go), its
+//! health by uid OK, then as a Viewer one `/api/ds/query` call (pkg/api/ds_query.go) whose
+//! valid query returns the expected frame (fields, types, values) and whose invalid query
+//! returns its own error while the other still answers (207).
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{Value, json};
+
+use super::checks::{ADMIN, VIEWER, json, shown};
+use crate::{
+    http::{Answer, Endpoint, Failure, Request},
+    ui::Ui,
+};
+
+/// The data source `e2e` makes: the settings the data-source backend reads
+/// (templates/datasource: `path`, `unit`, `secureJsonData.apiKey`).
+fn data_source(id: &str, password: &str) -> Value {
+    json!({
+        "name": "e2e", "type": id, "access": "proxy",
+        "jsonData": { "path": "/e2e", "unit": "celsius" },
+        "secureJsonData": { "apiKey": format!("{password}-key") },
+    })
+}
+
+pub(super) struct Checks<'a> {
+    ui: &'a Ui,
+    endpoint: &'a Endpoint,
+    id: &'a str,
+    password: &'a str,
+    stop: AtomicBool,
+}
+
+impl<'a> Checks<'a> {
+    pub(super) fn new(
+        ui: &'a Ui,
+        endpoint: &'a Endpoint,
+        id: &'a str,
+        password: &'a str,
+    ) -> Checks<'a> {
+        Checks {
+            ui,
+            endpoint,
+            id,
+            password,
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: (&str, &str),
+        body: Option<&[u8]>,
+    ) -> Result<Answer, Failure> {
+        let request = Request {
+            method,
+            path,
+            basic: Some(user),
+            headers: &[],
+            body,
+        };
+        self.endpoint.send(&request, &self.stop)
+    }
+
+    fn expect(&self, failures: &mut Vec<String>, what: String, detail: String, ok: bool) -> bool {
+        if ok {
+            self.ui.status("Checked", &what);
+        } else {
+            failures.push(format!("{what}: {detail}"));
+        }
+        ok
+    }
+
+    /// Every check; a failed step skips what needs it.
+    pub(super) fn all(self, failures: &mut Vec<String>) {
+        let admin = (ADMIN, self.password);
+        let body = data_source(self.id, self.password).to_string();
+        let added = self.call("POST", "/api/datasources", admin, Some(body.as_bytes()));
+        let uid = match &added {
+            Ok(a) if a.status == 200 => {
+                json(a).and_then(|v| v["datasource"]["uid"].as_str().map(str::to_owned))
+            }
+            _ => None,
+        };
+        let what = "POST /api/datasources: a data source of this type made".to_owned();
+        if !self.expect(
+            failures,
+            what,
+            shown(&added, "200 with datasource.uid"),
+            uid.is_some(),
+        ) {
+            return;
+        }
+        let uid = uid.unwrap_or_default();
+        let path = format!("/api/datasources/uid/{uid}/health");
+        let health = self.call("GET", &path, admin, None);
+        let ok = matches!(&health, Ok(a) if a.status == 200 && json(a).is_some_and(|v| v["status"] == "OK"));
+        if !self.expect(
+            failures,
+            format!("{path}: status OK"),
+            shown(&health, "200 with status OK"),
+            ok,
+        ) {
+            return;
+        }
+        // A Viewer, as dashboards query.
+        let viewer_password = format!("{}-viewer", self.password);
+        let user =
+            json!({ "name": VIEWER, "login": VIEWER, "password": viewer_password, "OrgId": 1 })
+                .to_string();
+        let created = self.call("POST", "/api/admin/users", admin, Some(user.as_bytes()));
+        let ok = matches!(&created, Ok(a) if a.status == 200);
+        if !self.expect(
+            failures,
+            format!("POST /api/admin/users: the Viewer {VIEWER} created"),
+            shown(&created, "200"),
+            ok,
+        ) {
+            return;
+        }
+        let datasource = json!({ "uid": uid, "type": self.id });
+        let query = json!({
+            "queries": [
+                { "refId": "A", "datasource": datasource, "constant": 21.5, "maxDataPoints": 5, "intervalMs": 60000 },
+                { "refId": "B", "datasource": datasource, "constant": "six" },
+            ],
+            "from": "now-5m", "to": "now",
+        })
+        .to_string();
+        let answer = self.call(
+            "POST",
+            "/api/ds/query",
+            (VIEWER, &viewer_password),
+            Some(query.as_bytes()),
+        );
+        let results = match &answer {
+            Ok(a) => json(a).map(|v| v["results"].clone()).unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        let frame = &results["A"]["frames"][0];
+        let fields = &frame["schema"]["fields"];
+        let values = &frame["data"]["values"];
+        let good = fields[0]["type"] == "time"
+            && fields[1]["type"] == "number"
+            && fields[1]["config"]["unit"] == "celsius"
+            && values[1]
+                .as_array()
+                .is_some_and(|v| !v.is_empty() && v.iter().all(|x| x == 21.5));
+        self.expect(
+            failures,
+            "POST /api/ds/query as Viewer: query A answers a time and a number field of 21.5 °C"
+                .to_owned(),
+            shown(&answer, "results.A with frames"),
+            good,
+        );
+        let refused = matches!(&answer, Ok(a) if a.status == 207)
+            && results["B"]["status"] == 400
+            && results["B"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("query B"));
+        self.expect(
+            failures,
+            "POST /api/ds/query as Viewer: query B of the wrong shape answers its own 400 (207)"
+                .to_owned(),
+            shown(&answer, "207 with results.B.error"),
+            refused,
+        );
+    }
+}
