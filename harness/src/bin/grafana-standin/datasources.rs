@@ -93,7 +93,7 @@ fn shown(ds: &DataSource) -> Value {
     })
 }
 
-fn find<'a>(api: &'a Api, by: impl Fn(&DataSource) -> bool) -> Option<&'a DataSource> {
+fn find(api: &Api, by: impl Fn(&DataSource) -> bool) -> Option<&DataSource> {
     api.datasources.iter().find(|ds| by(ds))
 }
 
@@ -197,20 +197,20 @@ fn lookup(
     api: &Shared,
     headers: &HeaderMap,
     uid: &str,
-) -> Result<(DataSource, Option<tonic::transport::Channel>, api::Caller), Response> {
+) -> Result<(DataSource, Option<tonic::transport::Channel>, api::Caller), Box<Response>> {
     let api = api.lock().unwrap();
-    let caller = signed_in(&api, headers).map_err(|refused| *refused)?;
+    let caller = signed_in(&api, headers)?;
     let Some(ds) = find(&api, |ds| ds.uid == uid).cloned() else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Unable to load datasource metadata",
-        ));
+        )));
     };
     if api.plugin.as_ref().is_none_or(|p| p.id != ds.kind) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Unable to find datasource plugin",
-        ));
+        )));
     }
     Ok((ds, api.backend.clone(), caller))
 }
@@ -222,7 +222,7 @@ async fn health(
 ) -> Response {
     let (ds, backend, caller) = match lookup(&api, &headers, &uid) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(channel) = backend else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
@@ -263,7 +263,7 @@ async fn resource(
 ) -> Response {
     let (ds, backend, caller) = match lookup(&api, &headers, &uid) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let call = ForwardedCall {
         path,
