@@ -1,7 +1,7 @@
 //! The app's settings as admins write them in `jsonData`, parsed by hand from untrusted bytes
 //! so every problem has a precise message with its path (`targets[1].address`), and so that
 //! no shape of input (empty, `null`, wrong types, unknown fields) can fail a request.
-use std::{collections::HashSet, fmt, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use serde_json::Value;
 
@@ -35,24 +35,12 @@ pub struct Settings {
     pub unknown_fields: Vec<String>,
 }
 
-/// Why settings were rejected; the message never includes secure values (they are not here).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsError {
-    pub path: String,
-    pub problem: String,
-}
-
-impl fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "jsonData.{}: {}", self.path, self.problem)
-    }
-}
+/// Why settings were rejected (the runtime's: the field's path and the problem, never a
+/// secure value, which is not here).
+pub use grafana_plugin_runtime::settings::SettingsError;
 
 fn problem(path: impl Into<String>, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        path: path.into(),
-        problem: problem.into(),
-    }
+    SettingsError::new(path, problem)
 }
 
 /// Parses the app's jsonData. Empty input, `null` and `{}` are a fresh install: no targets.
@@ -60,10 +48,8 @@ pub fn parse(json_data: &[u8]) -> Result<Settings, SettingsError> {
     if json_data.iter().all(u8::is_ascii_whitespace) {
         return Ok(Settings::default());
     }
-    let value: Value = serde_json::from_slice(json_data).map_err(|error| SettingsError {
-        path: "(document)".into(),
-        problem: format!("not valid JSON ({error})"),
-    })?;
+    let value: Value = serde_json::from_slice(json_data)
+        .map_err(|error| problem("(document)", format!("not valid JSON ({error})")))?;
     let object = match value {
         Value::Null => return Ok(Settings::default()),
         Value::Object(object) => object,

@@ -77,8 +77,8 @@ const ROUTES: [RouteCheck; 4] = [
 pub(super) struct Checks<'a> {
     ui: &'a Ui,
     endpoint: &'a Endpoint,
-    id: &'a str,
-    password: &'a str,
+    pub(super) id: &'a str,
+    pub(super) password: &'a str,
     stop: AtomicBool,
     failures: Vec<String>,
 }
@@ -108,8 +108,7 @@ impl<'a> Checks<'a> {
             return Ok(self.failures);
         };
         if kind == "datasource" {
-            super::datasource::Checks::new(self.ui, self.endpoint, self.id, self.password)
-                .all(&mut self.failures);
+            self.data_source();
             self.log(log);
             return Ok(self.failures);
         }
@@ -122,7 +121,7 @@ impl<'a> Checks<'a> {
         Ok(self.failures)
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         method: &str,
         path: &str,
@@ -155,17 +154,18 @@ impl<'a> Checks<'a> {
         format!("{}-hook", self.password)
     }
 
-    fn admin(&self) -> Option<(&str, &str)> {
+    pub(super) fn admin(&self) -> Option<(&str, &str)> {
         Some((ADMIN, self.password))
     }
 
-    /// `what` is printed when the check holds; `what: detail` is the failure.
-    fn expect(&mut self, what: String, detail: String, ok: bool) {
+    /// `what` is printed when the check holds; `what: detail` is the failure. Whether it held.
+    pub(super) fn expect(&mut self, what: String, detail: String, ok: bool) -> bool {
         if ok {
             self.ui.status("Checked", &what);
         } else {
             self.failures.push(format!("{what}: {detail}"));
         }
+        ok
     }
 
     /// `/api/health` with the database ok; a container may pull its image first.

@@ -3,15 +3,9 @@
 //! health by uid OK, then as a Viewer one `/api/ds/query` call (pkg/api/ds_query.go) whose
 //! valid query returns the expected frame (fields, types, values) and whose invalid query
 //! returns its own error while the other still answers (207).
-use std::sync::atomic::AtomicBool;
-
 use serde_json::{Value, json};
 
-use super::checks::{ADMIN, VIEWER, json, shown};
-use crate::{
-    http::{Answer, Endpoint, Failure, Request},
-    ui::Ui,
-};
+use super::checks::{Checks, VIEWER, json, shown};
 
 /// The data source `e2e` makes: the settings the data-source backend reads
 /// (templates/datasource: `path`, `unit`, `secureJsonData.apiKey`).
@@ -23,59 +17,11 @@ fn data_source(id: &str, password: &str) -> Value {
     })
 }
 
-pub(super) struct Checks<'a> {
-    ui: &'a Ui,
-    endpoint: &'a Endpoint,
-    id: &'a str,
-    password: &'a str,
-    stop: AtomicBool,
-}
-
-impl<'a> Checks<'a> {
-    pub(super) fn new(
-        ui: &'a Ui,
-        endpoint: &'a Endpoint,
-        id: &'a str,
-        password: &'a str,
-    ) -> Checks<'a> {
-        Checks {
-            ui,
-            endpoint,
-            id,
-            password,
-            stop: AtomicBool::new(false),
-        }
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: (&str, &str),
-        body: Option<&[u8]>,
-    ) -> Result<Answer, Failure> {
-        let request = Request {
-            method,
-            path,
-            basic: Some(user),
-            headers: &[],
-            body,
-        };
-        self.endpoint.send(&request, &self.stop)
-    }
-
-    fn expect(&self, failures: &mut Vec<String>, what: String, detail: String, ok: bool) -> bool {
-        if ok {
-            self.ui.status("Checked", &what);
-        } else {
-            failures.push(format!("{what}: {detail}"));
-        }
-        ok
-    }
-
-    /// Every check; a failed step skips what needs it.
-    pub(super) fn all(self, failures: &mut Vec<String>) {
-        let admin = (ADMIN, self.password);
+impl Checks<'_> {
+    /// The checks of a data source; a failed step skips what needs it.
+    pub(super) fn data_source(&mut self) {
+        let password = self.password;
+        let admin = Some((super::checks::ADMIN, password));
         let body = data_source(self.id, self.password).to_string();
         let added = self.call("POST", "/api/datasources", admin, Some(body.as_bytes()));
         let uid = match &added {
@@ -86,7 +32,6 @@ impl<'a> Checks<'a> {
         };
         let what = "POST /api/datasources: a data source of this type made".to_owned();
         if !self.expect(
-            failures,
             what,
             shown(&added, "200 with datasource.uid"),
             uid.is_some(),
@@ -98,7 +43,6 @@ impl<'a> Checks<'a> {
         let health = self.call("GET", &path, admin, None);
         let ok = matches!(&health, Ok(a) if a.status == 200 && json(a).is_some_and(|v| v["status"] == "OK"));
         if !self.expect(
-            failures,
             format!("{path}: status OK"),
             shown(&health, "200 with status OK"),
             ok,
@@ -107,13 +51,13 @@ impl<'a> Checks<'a> {
         }
         // A Viewer, as dashboards query.
         let viewer_password = format!("{}-viewer", self.password);
+        let viewer = Some((VIEWER, viewer_password.as_str()));
         let user =
             json!({ "name": VIEWER, "login": VIEWER, "password": viewer_password, "OrgId": 1 })
                 .to_string();
         let created = self.call("POST", "/api/admin/users", admin, Some(user.as_bytes()));
         let ok = matches!(&created, Ok(a) if a.status == 200);
         if !self.expect(
-            failures,
             format!("POST /api/admin/users: the Viewer {VIEWER} created"),
             shown(&created, "200"),
             ok,
@@ -132,7 +76,7 @@ impl<'a> Checks<'a> {
         let answer = self.call(
             "POST",
             "/api/ds/query",
-            (VIEWER, &viewer_password),
+            viewer,
             Some(query.as_bytes()),
         );
         let results = match &answer {
@@ -149,7 +93,6 @@ impl<'a> Checks<'a> {
                 .as_array()
                 .is_some_and(|v| !v.is_empty() && v.iter().all(|x| x == 21.5));
         self.expect(
-            failures,
             "POST /api/ds/query as Viewer: query A answers a time and a number field of 21.5 °C"
                 .to_owned(),
             shown(&answer, "results.A with frames"),
@@ -161,7 +104,6 @@ impl<'a> Checks<'a> {
                 .as_str()
                 .is_some_and(|e| e.contains("query B"));
         self.expect(
-            failures,
             "POST /api/ds/query as Viewer: query B of the wrong shape answers its own 400 (207)"
                 .to_owned(),
             shown(&answer, "207 with results.B.error"),

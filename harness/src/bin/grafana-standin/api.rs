@@ -331,6 +331,13 @@ async fn health(
             plugin_context(&api, &id, &caller.login, caller.role),
         )
     };
+    check_health(backend, context).await
+}
+
+/// CheckHealth with `context`, answered as Grafana's handlers answer it (pkg/api/plugins.go
+/// `CheckHealth`, pkg/api/datasources.go `checkDatasourceHealth`): 200 `OK`, 400 otherwise
+/// (Grafana 10+), 503 "Plugin unavailable" with no running backend.
+pub async fn check_health(backend: Option<Channel>, context: pluginv2::PluginContext) -> Response {
     let Some(channel) = backend else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
     };

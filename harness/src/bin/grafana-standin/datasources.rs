@@ -224,32 +224,7 @@ async fn health(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    let Some(channel) = backend else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
-    };
-    let request = pluginv2::CheckHealthRequest {
-        plugin_context: Some(context(&ds, &caller)),
-        headers: Default::default(),
-    };
-    let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(channel);
-    match client.check_health(request).await {
-        Ok(response) => {
-            let response = response.into_inner();
-            let ok = response.status == pluginv2::check_health_response::HealthStatus::Ok as i32;
-            let body =
-                json!({ "status": if ok { "OK" } else { "ERROR" }, "message": response.message });
-            let status = if ok {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            json_response(status, body)
-        }
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Plugin health check failed",
-        ),
-    }
+    api::check_health(backend, context(&ds, &caller)).await
 }
 
 async fn resource(
