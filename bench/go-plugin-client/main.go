@@ -229,6 +229,8 @@ type scriptCall struct {
 	Call       string              `json:"call"`
 	DataSource *scriptDataSource   `json:"datasource"`
 	Queries    []scriptQuery       `json:"queries"`
+	Seconds    float64             `json:"seconds"`
+	Slow       *scriptCall         `json:"slow"`
 	Org        uint64              `json:"org"`
 	Role       string              `json:"role"`
 	JSONData   string              `json:"jsonData"`
@@ -379,6 +381,59 @@ func first(list [][]byte) string {
 	return string(list[0])
 }
 
+// load calls CheckHealth and the resource call c describes (GET ping by default) one after
+// the other for c.Seconds, counting the calls and the failures, while the one slow call
+// (c.Slow, a resource call) runs beside them from the start.
+func load(conn *grpc.ClientConn, c scriptCall) map[string]interface{} {
+	result := map[string]interface{}{}
+	slowDone := make(chan struct{})
+	if c.Slow != nil {
+		go func() {
+			defer close(slowDone)
+			started := time.Now()
+			response, err := call(conn, "/pluginv2.Resource/CallResource", c.Slow.resourceRequest())
+			result["slowMillis"] = time.Since(started).Milliseconds()
+			if err != nil {
+				result["slowError"] = err.Error()
+				return
+			}
+			ints, _ := fields(response)
+			result["slowCode"] = ints[1]
+		}()
+	} else {
+		close(slowDone)
+	}
+	if c.Method == "" {
+		c.Method, c.Path = "GET", "ping"
+	}
+	health, resource := field(1, c.pluginContext()), c.resourceRequest()
+	calls, failures, firstError := 0, 0, ""
+	deadline := time.Now().Add(time.Duration(c.Seconds * float64(time.Second)))
+	for time.Now().Before(deadline) {
+		for _, m := range []struct {
+			method  string
+			request []byte
+		}{{"/pluginv2.Diagnostics/CheckHealth", health}, {"/pluginv2.Resource/CallResource", resource}} {
+			calls++
+			response, err := call(conn, m.method, m.request)
+			if err == nil && m.method == "/pluginv2.Resource/CallResource" {
+				if ints, _ := fields(response); ints[1] != 200 {
+					err = fmt.Errorf("CallResource answered %d", ints[1])
+				}
+			}
+			if err != nil {
+				failures++
+				if firstError == "" {
+					firstError = err.Error()
+				}
+			}
+		}
+	}
+	<-slowDone
+	result["calls"], result["errors"], result["firstError"] = calls, failures, firstError
+	return result
+}
+
 func script(executable string) {
 	client, rpc := start(executable)
 	defer client.Kill()
@@ -435,6 +490,8 @@ func script(executable string) {
 				}
 			}
 			emit(map[string]interface{}{"responses": answers})
+		case "load":
+			emit(load(rpc.Conn, c))
 		case "pid":
 			emit(map[string]interface{}{"pid": client.ReattachConfig().Pid, "exited": client.Exited()})
 		default:

@@ -17,6 +17,10 @@
 //!   endpoint and incoming `traceparent`.
 //! - **Metrics** ([`Plugin::collect_metrics`]): CollectMetrics answers the Prometheus text of
 //!   a `prometheus_client` registry.
+//! - **Reload without a restart** (Unix): on SIGUSR1 the plugin lets its calls finish, keeps
+//!   its listening socket and execs the new binary at its path, keeping its PID: Grafana's
+//!   client reconnects, and no call fails. `cargo xtask dev` uses it for plugins that carry
+//!   [`HANDOVER_MARKER`].
 //!
 //! Why not the SDK's own traits: `grafana-plugin-sdk` 0.5 rejects role `"None"` (org users
 //! without a basic role) and jsonData that does not fit a type before a handler runs, logs
@@ -75,6 +79,7 @@ mod controller;
 pub mod data;
 mod go_plugin;
 mod grpc;
+mod handover;
 mod instances;
 mod metrics;
 pub mod resource;
@@ -88,6 +93,7 @@ pub use axum;
 pub use prometheus_client;
 
 pub use context::{Caller, DataSourceFields, InstanceKey, InstanceSettings, Role, User};
+pub use handover::MARKER as HANDOVER_MARKER;
 pub use secret::Secret;
 pub use serve::{Options, main};
 

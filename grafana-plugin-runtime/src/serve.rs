@@ -12,7 +12,7 @@ use grafana_plugin_sdk::{
 use tokio::sync::watch;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::{Plugin, controller, go_plugin, grpc::Served, instances::Instances};
+use crate::{Plugin, controller, go_plugin, grpc::Served, handover, instances::Instances};
 
 /// How long calls in flight may run after a shutdown request. Grafana kills the process 2 s
 /// after asking it to stop, so finish before that.
@@ -106,6 +106,7 @@ impl Options {
 /// }
 /// ```
 pub fn main<P: Plugin>(plugin: P, options: Options) -> ExitCode {
+    handover::remember_launch_path();
     // Grafana starts the binary without arguments. Anything printed to stdout before the
     // handshake line breaks loading, so flags print only when asked for and then exit.
     if let Some(argument) = std::env::args_os().nth(1) {
@@ -181,19 +182,49 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
         std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
         std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
     )?;
-    let listener = go_plugin::listen(ports).await?;
-    // The first line on stdout; Grafana reads the address from it.
-    println!(
-        "{}",
-        go_plugin::handshake_line(&listener).map_err(|error| error.to_string())?
-    );
+    let handed_over = handover::inherited();
+    let inherited = handed_over.is_some();
+    let listener = match handed_over {
+        Some(listener) => {
+            tokio::net::TcpListener::from_std(listener).map_err(|error| error.to_string())?
+        }
+        None => go_plugin::listen(ports).await?,
+    };
+    // The first line on stdout; Grafana reads the address from it, once: an image that
+    // was handed the listener prints nothing (Grafana already has the address).
+    if !inherited {
+        println!(
+            "{}",
+            go_plugin::handshake_line(&listener).map_err(|error| error.to_string())?
+        );
+    }
+    // A second handle on the listening socket, kept open through a handover (the server
+    // closes its own when it stops).
+    let listener = listener.into_std().map_err(|error| error.to_string())?;
+    let kept = listener.try_clone().map_err(|error| error.to_string())?;
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|error| error.to_string())?;
+    let handing_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn({
+        let (stop, handing_over) = (stop.clone(), handing_over.clone());
+        async move {
+            handover::requested().await;
+            tracing::info!("handing over to the new build");
+            handing_over.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.send_replace(true);
+        }
+    });
     let plugin = Arc::new(plugin);
     let instances = Arc::new(Instances::<P>::default());
     let served = Arc::new(Served {
         plugin: plugin.clone(),
         instances: instances.clone(),
     });
-    tracing::info!(version = %options.version, "plugin started");
+    if inherited {
+        tracing::info!(version = %options.version, "plugin handed over: the new build serves");
+    } else {
+        tracing::info!(version = %options.version, "plugin started");
+    }
     let idle = match std::env::var(IDLE_TTL_VARIABLE) {
         Ok(text) => parse_duration(&text).unwrap_or_else(|| {
             tracing::warn!(
@@ -247,6 +278,15 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     // Each instance's work (tasks, connections) ends with it.
     sweeper.abort();
     instances.dispose_all(&plugin);
+    if handing_over.load(std::sync::atomic::Ordering::SeqCst) {
+        let Some(path) = handover::launch_path() else {
+            return Err("cannot hand over: the binary's path is unknown".to_owned());
+        };
+        let error = handover::exec(&kept, path);
+        // Exiting makes Grafana start the binary again: today's restart.
+        return Err(format!("cannot hand over to {}: {error}", path.display()));
+    }
+    drop(kept);
     tracing::info!("plugin stopped");
     Ok(())
 }

@@ -246,3 +246,106 @@ fn an_org_that_stops_calling_has_its_checks_stopped_after_the_idle_time() {
     );
     grafana.stop();
 }
+
+/// A loopback service that greets each connection with `OK` after `delay`: a check of it
+/// (and so `checks/run`) takes that long.
+fn slow_service(delay: std::time::Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = std::io::Write::write_all(&mut stream, b"OK\r\n");
+            });
+        }
+    });
+    address
+}
+
+/// Puts a copy of `from` at `to` as `dev` does (a new file renamed over the old), then sends
+/// SIGUSR1 to `pid`: the handover.
+fn hand_over(from: &Path, to: &Path, pid: u64) {
+    let fresh = to.with_extension("new");
+    std::fs::copy(from, &fresh).unwrap();
+    std::fs::rename(&fresh, to).unwrap();
+    let sent = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn handovers_keep_the_pid_and_fail_no_call_of_grafanas_client() {
+    const TEST: &str = "handovers_keep_the_pid_and_fail_no_call_of_grafanas_client";
+    let client = match build_client() {
+        Ok(client) => client,
+        Err(reason) => return harness::skip(TEST, &reason),
+    };
+    // The binary where Grafana would find it, replaceable.
+    let dir = tempfile::tempdir().unwrap();
+    let built = Path::new(env!("CARGO_BIN_EXE_plugin"));
+    let executable = dir.path().join("gpx_service_checks_linux_amd64");
+    std::fs::copy(built, &executable).unwrap();
+    let mut grafana = harness::go_client::Grafana::start(
+        &client,
+        &executable,
+        "acme-servicechecks-app",
+        &[("GF_PLUGIN_ALLOWED_TARGETS", "127.0.0.0/8:*")],
+    );
+    let pid = grafana.call(serde_json::json!({ "call": "pid" }))["pid"]
+        .as_u64()
+        .unwrap();
+    let settings = serde_json::json!({
+        "org": 1, "updated": 1,
+        "jsonData": serde_json::json!({ "targets": [
+            { "name": "slow", "address": slow_service(std::time::Duration::from_millis(1200)), "expectBanner": "OK", "intervalSeconds": 3600 },
+        ]}).to_string(),
+    });
+    // Five handovers while the client calls CheckHealth and a resource continuously, the
+    // first while a call that takes over a second (checks/run of a slow target) is in flight.
+    let reloads = std::thread::spawn({
+        let (built, executable) = (built.to_owned(), executable.clone());
+        move || {
+            for _ in 0..5 {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                hand_over(&built, &executable, pid);
+            }
+        }
+    });
+    let mut load = call(
+        &settings,
+        serde_json::json!({ "call": "load", "seconds": 3.0, "role": "Viewer" }),
+    );
+    load["slow"] = call(
+        &settings,
+        serde_json::json!({ "call": "resource", "role": "Editor", "method": "POST", "path": "checks/run" }),
+    );
+    let result = grafana.call(load);
+    reloads.join().unwrap();
+    assert_eq!(result["errors"], 0, "{result}");
+    assert!(
+        result["calls"].as_u64().unwrap() >= 150,
+        "at least 50 calls/s: {result}"
+    );
+    assert_eq!(
+        result["slowCode"], 200,
+        "the call in flight completed: {result}"
+    );
+    assert!(result["slowMillis"].as_u64().unwrap() >= 1_000, "{result}");
+    // The same process throughout, serving.
+    let after = grafana.call(serde_json::json!({ "call": "pid" }));
+    assert_eq!(
+        (after["pid"].as_u64(), after["exited"].as_bool()),
+        (Some(pid), Some(false))
+    );
+    let health = grafana.call(call(
+        &settings,
+        serde_json::json!({ "call": "health", "role": "Admin" }),
+    ));
+    assert_eq!(health["status"], 1, "{health}");
+    grafana.stop();
+}

@@ -228,3 +228,43 @@ async fn without_rust_log_it_logs_its_own_debug_lines_for_grafana_to_filter() {
     // The libraries under the plugin (h2, hyper, tonic) stay at warnings and errors.
     assert!(lines.iter().all(|l| level(l) != "trace"), "{lines:?}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_handover_prints_no_second_handshake_and_the_same_channel_serves_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("gpx_service_checks_linux_amd64");
+    std::fs::copy(executable(), &copy).unwrap();
+    let plugin = PluginProcess::launch(&copy).await.unwrap();
+    let context = || app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]);
+    assert_eq!(
+        plugin.check_health(context()).await.unwrap().status,
+        HealthStatus::Ok as i32
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-USR1", &plugin.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The same gRPC channel (Grafana's one connection) reconnects to the new image.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stderr = plugin.stderr();
+        if stderr.contains("plugin handed over: the new build serves") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no handover: {stderr}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let health = plugin.check_health(context()).await.unwrap();
+    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
+    assert!(
+        plugin.stdout_after_handshake().is_empty(),
+        "a second handshake line"
+    );
+    let stopped = plugin.shutdown().await.unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+}

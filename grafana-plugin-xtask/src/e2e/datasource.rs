@@ -73,12 +73,7 @@ impl Checks<'_> {
             "from": "now-5m", "to": "now",
         })
         .to_string();
-        let answer = self.call(
-            "POST",
-            "/api/ds/query",
-            viewer,
-            Some(query.as_bytes()),
-        );
+        let answer = self.call("POST", "/api/ds/query", viewer, Some(query.as_bytes()));
         let results = match &answer {
             Ok(a) => json(a).map(|v| v["results"].clone()).unwrap_or_default(),
             Err(_) => Value::Null,
