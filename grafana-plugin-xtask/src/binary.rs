@@ -154,6 +154,27 @@ pub fn is_go_file(path: &std::path::Path) -> std::io::Result<bool> {
     }
 }
 
+/// Whether `needle` is anywhere in the file, read a block at a time (a needle across two
+/// blocks is found: each block is searched with the end of the one before).
+pub fn file_contains(path: &std::path::Path, needle: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read;
+    let finder = memchr::memmem::Finder::new(needle);
+    let keep = needle.len().saturating_sub(1);
+    let mut file = std::fs::File::open(path)?;
+    let mut window: Vec<u8> = Vec::with_capacity(BLOCK + keep);
+    loop {
+        let filled = file.by_ref().take(BLOCK as u64).read_to_end(&mut window)?;
+        if finder.find(&window).is_some() {
+            return Ok(true);
+        }
+        if filled < BLOCK {
+            return Ok(false);
+        }
+        let tail = window.len().saturating_sub(keep);
+        window.drain(..tail);
+    }
+}
+
 /// Whether Go's magic is in `bytes` at an aligned place (`bytes` start at an aligned offset
 /// of the file).
 fn has_aligned_magic(finder: &memchr::memmem::Finder, bytes: &[u8]) -> bool {
@@ -346,6 +367,21 @@ fn pe(bytes: &[u8]) -> Result<Inspected, String> {
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn a_needle_is_found_anywhere_in_a_file_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("binary");
+        let needle = b"grafana-plugin-runtime:handover:v1";
+        for at in [0, BLOCK - 10, BLOCK, 2 * BLOCK + 3] {
+            let mut bytes = vec![0u8; 3 * BLOCK];
+            bytes[at..at + needle.len()].copy_from_slice(needle);
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(file_contains(&path, needle).unwrap(), "at {at}");
+        }
+        std::fs::write(&path, vec![0u8; 2 * BLOCK]).unwrap();
+        assert!(!file_contains(&path, needle).unwrap());
+    }
 
     #[test]
     fn go_binaries_are_told_by_their_aligned_build_info_magic() {

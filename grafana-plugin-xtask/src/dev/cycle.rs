@@ -44,6 +44,9 @@ pub(super) struct Loop {
 
 /// What stopping the running plugin found.
 enum Restart {
+    /// The running plugin took the new binary in place (same process, no call failed): the
+    /// time until it ran the new file, when this system can tell.
+    HandedOver(Option<Duration>),
     /// A plugin process was stopped; Grafana starts the new binary within a second.
     Stopped,
     /// No plugin process was running; Grafana starts the new binary when it next needs it.
@@ -89,6 +92,17 @@ impl Loop {
             .into_owned()
     }
 
+    /// Whether both the running binary (set aside by the swap) and the new one carry the
+    /// plugin runtime's handover: the old image must take the signal, the new one the
+    /// listener. Not on Windows (no exec), nor for a plugin crate without the runtime's
+    /// handover (one adopted before it): those are restarted as before.
+    fn can_hand_over(&self) -> bool {
+        let carries = |path: &Path| {
+            crate::binary::file_contains(path, process::HANDOVER_MARKER).unwrap_or(false)
+        };
+        cfg!(unix) && carries(&dist::aside_path(&self.dest)) && carries(&self.dest)
+    }
+
     pub(super) fn binary_paths(&self) -> Vec<PathBuf> {
         vec![self.dest.clone(), dist::aside_path(&self.dest)]
     }
@@ -106,16 +120,24 @@ impl Loop {
                 // and no pattern a name could inject, is ever stopped. pkill: 0 = stopped,
                 // 1 = nothing matched; anything else is a failure.
                 let pattern = exact_pattern(&self.container_binary);
+                // The handover's signal to the exact process where the plugin supports it,
+                // else the stop Grafana restarts it from.
+                let handing_over = self.can_hand_over();
+                let signal = if handing_over { "USR1" } else { "TERM" };
                 let output = compose
                     .command(
                         sh,
-                        &["exec", "-T", "grafana", "pkill", "-x", "-f", "--", &pattern],
+                        &[
+                            "exec", "-T", "grafana", "pkill", "--signal", signal, "-x", "-f", "--",
+                            &pattern,
+                        ],
                     )
                     .quiet()
                     .ignore_status()
                     .output()
                     .with_context(|| format!("cannot run {} exec", compose.name()))?;
                 match output.status.code() {
+                    Some(0) if handing_over => Restart::HandedOver(None),
                     Some(0) => Restart::Stopped,
                     Some(1) => Restart::NoneRunning,
                     _ => bail!(
@@ -127,10 +149,12 @@ impl Loop {
             }
             _ => {
                 let pids = process::running(sh, &self.binary_paths())?;
-                process::stop(&pids, PLUGIN_GRACE);
                 if pids.is_empty() {
                     Restart::NoneRunning
+                } else if self.can_hand_over() {
+                    Restart::HandedOver(process::hand_over(&pids, &self.dest))
                 } else {
+                    process::stop(&pids, PLUGIN_GRACE);
                     Restart::Stopped
                 }
             }
@@ -282,7 +306,15 @@ fn cycle(
         )
     } else {
         match state.restart_plugin(sh)? {
-            Restart::Stopped => format!("plugin restarted in {:.0} ms", milliseconds()),
+            Restart::HandedOver(Some(took)) => format!(
+                "handed over in {:.0} ms (same process, no call failed)",
+                took.as_secs_f64() * 1000.0
+            ),
+            Restart::HandedOver(None) => "handed over (same process)".to_owned(),
+            Restart::Stopped => format!(
+                "plugin restarted in {:.0} ms (it has no handover: Grafana started it again)",
+                milliseconds()
+            ),
             Restart::NoneRunning => "no plugin process was running; Grafana starts the new \
                                      binary when it loads the plugin"
                 .to_owned(),

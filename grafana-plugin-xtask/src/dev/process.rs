@@ -74,6 +74,39 @@ fn pid_and_path_lines(output: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The plugin runtime's mark of a binary that hands over in place on SIGUSR1
+/// (grafana-plugin-runtime's `HANDOVER_MARKER`; the dev tests prove the two agree).
+pub const HANDOVER_MARKER: &[u8] = b"grafana-plugin-runtime:handover:v1";
+
+/// Asks each process to take the new binary at `dest` in place (SIGUSR1: the plugin runtime
+/// lets its calls finish and execs the file, keeping its PID and listener); how long until
+/// each ran the new file, where Linux tells (`/proc/<pid>/exe`), within 5 s.
+#[cfg(unix)]
+pub fn hand_over(pids: &[u32], dest: &std::path::Path) -> Option<Duration> {
+    let started = Instant::now();
+    for &pid in pids {
+        signal(pid, Some(nix::sys::signal::Signal::SIGUSR1));
+    }
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let runs_new_file =
+        |pid: &u32| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == dest);
+    let deadline = started + Duration::from_secs(5);
+    while !pids.iter().all(runs_new_file) {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Some(started.elapsed())
+}
+
+#[cfg(not(unix))]
+pub fn hand_over(_pids: &[u32], _dest: &std::path::Path) -> Option<Duration> {
+    None
+}
+
 /// Asks each process to stop (SIGTERM: the plugin shuts down gracefully), then kills what
 /// is still running after `grace`. Windows has no signal one process can send another's
 /// console program to stop it gracefully, so there the process is ended at once

@@ -213,9 +213,20 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
         health(&scratch).starts_with("Edit one")
     });
     let second_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
-    assert_ne!(first_pid, second_pid, "a new process serves the new build");
+    // Handed over in place: the same process serves the new build, and the stand-in (as
+    // Grafana's process manager) started nothing.
+    assert_eq!(
+        first_pid, second_pid,
+        "the same process serves the new build"
+    );
+    assert_eq!(
+        status(&scratch).unwrap()["starts"],
+        1,
+        "Grafana restarted the plugin"
+    );
     assert!(
-        output.lock().unwrap().contains("Reloaded"),
+        output.lock().unwrap().contains("Reloaded")
+            && output.lock().unwrap().contains("handed over in"),
         "{}",
         output.lock().unwrap()
     );
@@ -248,7 +259,35 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     wait_for("the fixed build", &output, || {
         health(&scratch).starts_with("Edit two")
     });
+    assert_eq!(
+        status(&scratch).unwrap()["pid"].as_u64().unwrap(),
+        second_pid
+    );
+
+    // A plugin crate without the runtime's handover (as one adopted before it): restarted as
+    // before, said so.
+    scratch.edit("grafana-plugin-runtime/src/handover.rs", |s| {
+        s.replace(
+            "grafana-plugin-runtime:handover:v1",
+            "grafana-plugin-runtime:handover:xx",
+        )
+    });
+    scratch.edit("plugin/src/health.rs", |s| {
+        s.replace("Edit two", "Edit three")
+    });
+    wait_for("the build without a handover", &output, || {
+        health(&scratch).starts_with("Edit three")
+    });
     let plugin_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
+    assert_ne!(plugin_pid, second_pid, "restarted: a new process");
+    assert!(
+        output
+            .lock()
+            .unwrap()
+            .contains("it has no handover: Grafana started it again"),
+        "{}",
+        output.lock().unwrap()
+    );
 
     let standin_pids: Vec<u64> = std::fs::read_dir("/proc")
         .unwrap()
