@@ -84,23 +84,41 @@ mod unix {
         Ok(())
     }
 
+    /// Blocks (or unblocks) SIGUSR1 for the calling thread.
+    fn mask_usr1(how: libc::c_int) {
+        // SAFETY: a signal set on the stack, initialised by sigemptyset before use.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+        }
+    }
+
     /// Replaces this process's image with the file at `path`, handing it `listener`; returns
-    /// only when that fails.
+    /// only when that fails. SIGUSR1 stays blocked across the exec: exec resets its handler
+    /// to the default (terminate), and a reload asked for while the new image starts waits,
+    /// pending, until that image listens for it (then it hands over again).
     pub(crate) fn exec(listener: &TcpListener, path: &Path) -> std::io::Error {
         if let Err(error) = set_inheritable(listener, true) {
             return error;
         }
-        std::process::Command::new(path)
+        mask_usr1(libc::SIG_BLOCK);
+        let error = std::process::Command::new(path)
             .args(std::env::args_os().skip(1))
             .env(FD_VARIABLE, listener.as_raw_fd().to_string())
-            .exec()
+            .exec();
+        mask_usr1(libc::SIG_UNBLOCK);
+        error
     }
 
-    /// Resolves when SIGUSR1 arrives (never, when it cannot be listened for).
+    /// Resolves when SIGUSR1 arrives (never, when it cannot be listened for). Once listened
+    /// for, it is unblocked (an image started by a handover starts with it blocked).
     pub(crate) async fn requested() {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::user_defined1()) {
             Ok(mut usr1) => {
+                mask_usr1(libc::SIG_UNBLOCK);
                 usr1.recv().await;
             }
             Err(_) => std::future::pending().await,

@@ -305,20 +305,20 @@ fn handovers_keep_the_pid_and_fail_no_call_of_grafanas_client() {
             { "name": "slow", "address": slow_service(std::time::Duration::from_millis(1200)), "expectBanner": "OK", "intervalSeconds": 3600 },
         ]}).to_string(),
     });
-    // Five handovers while the client calls CheckHealth and a resource continuously, the
+    // Twenty handovers while the client calls CheckHealth and a resource continuously, the
     // first while a call that takes over a second (checks/run of a slow target) is in flight.
     let reloads = std::thread::spawn({
         let (built, executable) = (built.to_owned(), executable.clone());
         move || {
-            for _ in 0..5 {
-                std::thread::sleep(std::time::Duration::from_millis(400));
+            for _ in 0..20 {
+                std::thread::sleep(std::time::Duration::from_millis(300));
                 hand_over(&built, &executable, pid);
             }
         }
     });
     let mut load = call(
         &settings,
-        serde_json::json!({ "call": "load", "seconds": 3.0, "role": "Viewer" }),
+        serde_json::json!({ "call": "load", "seconds": 6.5, "role": "Viewer" }),
     );
     load["slow"] = call(
         &settings,

@@ -268,3 +268,67 @@ async fn a_handover_prints_no_second_handshake_and_the_same_channel_serves_again
     let stopped = plugin.shutdown().await.unwrap();
     assert!(stopped.status.success(), "{stopped:?}");
 }
+
+/// Open files, threads and resident memory of a process (Linux).
+#[cfg(target_os = "linux")]
+fn footprint(pid: u32) -> (usize, u64, u64) {
+    let files = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    };
+    (files, field("Threads:"), field("VmRSS:"))
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_hundred_handovers_leak_no_file_thread_or_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("gpx_service_checks_linux_amd64");
+    std::fs::copy(executable(), &copy).unwrap();
+    let plugin = PluginProcess::launch(&copy).await.unwrap();
+    let pid = plugin.id();
+    let context = || app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]);
+    let handovers = |count: usize| {
+        let plugin = &plugin;
+        async move {
+            for _ in 0..count {
+                let before = plugin.stderr().matches("plugin handed over").count();
+                let sent = std::process::Command::new("kill")
+                    .args(["-USR1", &pid.to_string()])
+                    .status()
+                    .unwrap();
+                assert!(sent.success());
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while plugin.stderr().matches("plugin handed over").count() == before {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "a handover did not finish"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                let health = plugin.check_health(context()).await.unwrap();
+                assert_eq!(health.status, HealthStatus::Ok as i32);
+            }
+        }
+    };
+    // Compared after a first handover, so both sides are images started the same way.
+    handovers(1).await;
+    let (files, threads, memory) = footprint(pid);
+    handovers(100).await;
+    let (files_after, threads_after, memory_after) = footprint(pid);
+    assert_eq!(files_after, files, "open files");
+    assert_eq!(threads_after, threads, "threads");
+    assert!(
+        memory_after * 10 <= memory * 11,
+        "resident memory grew from {memory} kB to {memory_after} kB"
+    );
+    assert_eq!(plugin.id(), pid);
+    plugin.shutdown().await.unwrap();
+}
