@@ -123,7 +123,9 @@ impl Loop {
                 // The handover's signal to the exact process where the plugin supports it,
                 // else the stop Grafana restarts it from.
                 let handing_over = self.can_hand_over();
-                let signal = if handing_over { "USR1" } else { "TERM" };
+                // `-USR1`, not `--signal`: the image's pkill is BusyBox's (Alpine), which
+                // knows only the short form.
+                let signal = if handing_over { "-USR1" } else { "-TERM" };
                 let output = compose
                     .command(
                         sh,
