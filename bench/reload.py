@@ -18,9 +18,13 @@ import base64, json, os, re, signal, statistics, subprocess, sys, threading, tim
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.chdir(root)
 edits = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-env = dict(os.environ, CARGO_TERM_COLOR="never", GF_SECURITY_ADMIN_PASSWORD="bench")
+# A target directory of its own: the tests' scratch copies build a `plugin` binary of their
+# own (edited) into the shared one, and cargo does not copy a fresh build's file back.
+target = os.path.abspath("target/bench-reload")
+env = dict(os.environ, CARGO_TERM_COLOR="never", GF_SECURITY_ADMIN_PASSWORD="bench",
+           CARGO_TARGET_DIR=target)
 subprocess.run(["cargo", "build", "-q", "-p", "harness", "--bin", "grafana-standin"], check=True, env=env)
-standin = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "grafana-standin")
+standin = os.path.join(target, "debug", "grafana-standin")
 source, runtime = "plugin/src/health.rs", "grafana-plugin-runtime/src/handover.rs"
 original, original_runtime = open(source).read(), open(runtime).read()
 # The summary CheckHealth gives with the repository's provisioning/ (its example targets,
