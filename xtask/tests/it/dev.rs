@@ -272,6 +272,13 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
             "grafana-plugin-runtime:handover:xx",
         )
     });
+    // Another version too: every scratch copy's runtime sits at the same place in its
+    // workspace, so cargo (which hashes a member's path relative to the workspace) shares
+    // one build of it in the shared target directory, judged fresh by another copy's files;
+    // a version of its own is a build of its own.
+    scratch.edit("grafana-plugin-runtime/Cargo.toml", |s| {
+        s.replace("\nversion.workspace = true", "\nversion = \"0.0.1\"")
+    });
     scratch.edit("plugin/src/health.rs", |s| {
         s.replace("Edit two", "Edit three")
     });
