@@ -6,8 +6,9 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-/// Why jsonData was not accepted: the field's path and what is wrong, without its value
-/// (which may hold anything an admin typed).
+/// Why jsonData was not accepted: the field's path and what is wrong (serde's words, which
+/// may quote the offending value: jsonData is not secret, and secureJsonData never comes
+/// here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettingsError {
     /// The field's path inside jsonData (`targets[1].address`), or `(document)`.
@@ -94,7 +95,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_fields_path_and_never_its_value() {
+    fn errors_name_the_fields_path() {
         let error = parse_json_data::<Settings>(br#"{"targets": [{"name": "a"}, {"name": 7}]}"#)
             .unwrap_err();
         assert_eq!(error.path, "targets[1].name");
