@@ -4,7 +4,7 @@
 //! pkg/api/plugin_checks.go). Error bodies are `{"message": …}` as `response.Error` and
 //! `JsonApiErr` write them.
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
@@ -173,6 +173,20 @@ fn check_app_enabled(api: &Api, id: &str) -> Result<(), Box<Response>> {
     }
 }
 
+/// A call to an app by the signed-in caller, after `checkAppEnabled`: the backend and the
+/// PluginContext Grafana would send, or the refusal.
+fn app_call(
+    api: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Option<Channel>, pluginv2::PluginContext), Box<Response>> {
+    let api = api.lock().unwrap();
+    let caller = signed_in(&api, headers)?;
+    check_app_enabled(&api, id)?;
+    let context = plugin_context(&api, id, &caller.login, caller.role);
+    Ok((api.backend.clone(), context))
+}
+
 /// Why `checkAppEnabled` answers 404, if it does.
 fn app_refusal(api: &Api, id: &str) -> Option<&'static str> {
     let Some(plugin) = api.plugin.as_ref().filter(|p| p.id == id) else {
@@ -294,19 +308,29 @@ async fn update_settings(
     setting.enabled = command.get("enabled").and_then(Value::as_bool) == Some(true);
     setting.pinned = command.get("pinned").and_then(Value::as_bool) == Some(true);
     setting.json_data = command.get("jsonData").cloned().unwrap_or(Value::Null);
-    if let Some(Value::Object(secure)) = command.get("secureJsonData") {
-        for (key, value) in secure {
-            let value = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned);
-            setting.secure_json_data.insert(key.clone(), value);
-        }
-    }
+    let secure = secure_values(command.get("secureJsonData").unwrap_or(&Value::Null));
+    setting.secure_json_data.extend(secure);
     setting.updated_ms = now_ms();
     json_response(
         StatusCode::OK,
         json!({ "message": "Plugin settings updated" }),
     )
+}
+
+/// A `secureJsonData` object of an API call as stored: each value a string (another JSON
+/// value as its text); nothing for anything but an object.
+pub fn secure_values(value: &Value) -> BTreeMap<String, String> {
+    let Value::Object(map) = value else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .map(|(key, value)| {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            (key.clone(), text)
+        })
+        .collect()
 }
 
 /// `GET /api/plugins/<id>/health` (CheckHealth, pkg/api/plugins.go), after `checkAppEnabled`:
@@ -317,52 +341,11 @@ async fn health(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (backend, context) = {
-        let api = api.lock().unwrap();
-        let caller = match signed_in(&api, &headers) {
-            Ok(caller) => caller,
-            Err(refused) => return *refused,
-        };
-        if let Err(refused) = check_app_enabled(&api, &id) {
-            return *refused;
-        }
-        (
-            api.backend.clone(),
-            plugin_context(&api, &id, &caller.login, caller.role),
-        )
+    let (backend, context) = match app_call(&api, &headers, &id) {
+        Ok(call) => call,
+        Err(refused) => return *refused,
     };
-    check_health(backend, context).await
-}
-
-/// CheckHealth with `context`, answered as Grafana's handlers answer it (pkg/api/plugins.go
-/// `CheckHealth`, pkg/api/datasources.go `checkDatasourceHealth`): 200 `OK`, 400 otherwise
-/// (Grafana 10+), 503 "Plugin unavailable" with no running backend.
-pub async fn check_health(backend: Option<Channel>, context: pluginv2::PluginContext) -> Response {
-    let Some(channel) = backend else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
-    };
-    let request = pluginv2::CheckHealthRequest {
-        plugin_context: Some(context),
-        headers: Default::default(),
-    };
-    let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(channel);
-    match client.check_health(request).await {
-        Ok(response) => {
-            let response = response.into_inner();
-            let ok = response.status == pluginv2::check_health_response::HealthStatus::Ok as i32;
-            let body = json!({
-                "status": if ok { "OK" } else { "ERROR" },
-                "message": response.message,
-            });
-            let status = if ok {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            json_response(status, body)
-        }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Plugin request failed"),
-    }
+    crate::forward::check_health(backend, context).await
 }
 
 async fn api_health() -> Response {
@@ -421,73 +404,6 @@ async fn create_user(State(api): State<Shared>, headers: HeaderMap, body: Bytes)
     )
 }
 
-/// The headers a resource call carries to the plugin: the browser's, less what
-/// authenticated it to Grafana (`Authorization`, `Cookie`, `X-Grafana-Device-Id`:
-/// pkg/services/pluginsintegration/clientmiddleware/clear_auth_headers_middleware.go and
-/// cookies_middleware.go) and what `proxyutil.PrepareProxyRequest` removes (Origin, Referer,
-/// X-Forwarded-Host/Port/Proto), plus `X-Grafana-Referer` and `X-Forwarded-For`. Keys in Go's
-/// canonical form (`X-Hook-Token`), as net/http hands them over.
-fn forwarded_headers(
-    headers: &HeaderMap,
-    remote: Option<SocketAddr>,
-) -> HashMap<String, pluginv2::StringList> {
-    const DROPPED: [&str; 8] = [
-        "authorization",
-        "cookie",
-        "x-grafana-device-id",
-        "origin",
-        "referer",
-        "x-forwarded-host",
-        "x-forwarded-port",
-        "x-forwarded-proto",
-    ];
-    let mut forwarded: HashMap<String, pluginv2::StringList> = HashMap::new();
-    for (name, value) in headers {
-        if DROPPED.contains(&name.as_str()) {
-            continue;
-        }
-        let Ok(value) = value.to_str() else { continue };
-        (forwarded.entry(canonical(name.as_str())).or_default())
-            .values
-            .push(value.to_owned());
-    }
-    let referer = headers
-        .get("referer")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    forwarded.insert(
-        "X-Grafana-Referer".to_owned(),
-        pluginv2::StringList {
-            values: vec![referer.to_owned()],
-        },
-    );
-    if let Some(remote) = remote {
-        let list = forwarded.entry("X-Forwarded-For".to_owned()).or_default();
-        let ip = remote.ip().to_string();
-        match list.values.first_mut() {
-            Some(first) => *first = format!("{first}, {ip}"),
-            None => list.values.push(ip),
-        }
-    }
-    forwarded
-}
-
-/// textproto.CanonicalMIMEHeaderKey: `x-hook-token` → `X-Hook-Token`.
-fn canonical(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let c = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            c
-        })
-        .collect()
-}
-
 /// `/api/plugins/<id>/resources/<path>` (CallResource, pkg/api/plugin_resource.go), after
 /// `reqSignedIn`, `authorize(plugins.app:access)` (every org role has it, so the plugin
 /// decides by role itself) and `checkAppEnabled`. `path` without the leading slash, `url`
@@ -502,21 +418,11 @@ async fn resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (backend, context) = {
-        let api = api.lock().unwrap();
-        let caller = match signed_in(&api, &headers) {
-            Ok(caller) => caller,
-            Err(refused) => return *refused,
-        };
-        if let Err(refused) = check_app_enabled(&api, &id) {
-            return *refused;
-        }
-        (
-            api.backend.clone(),
-            plugin_context(&api, &id, &caller.login, caller.role),
-        )
+    let (backend, context) = match app_call(&api, &headers, &id) {
+        Ok(call) => call,
+        Err(refused) => return *refused,
     };
-    let call = ForwardedCall {
+    let call = crate::forward::ForwardedCall {
         path,
         query,
         method,
@@ -524,122 +430,12 @@ async fn resource(
         remote,
         body,
     };
-    forward_resource(backend, context, call).await
-}
-
-/// A browser's resource call as Grafana forwards it.
-pub struct ForwardedCall {
-    pub path: String,
-    pub query: Option<String>,
-    pub method: Method,
-    pub headers: HeaderMap,
-    pub remote: SocketAddr,
-    pub body: Bytes,
-}
-
-/// CallResource with `context`, the reply as Grafana's httpresponsesender writes it: the
-/// plugin's status and headers less `Set-Cookie`, `application/json` when it names no
-/// content type (pkg/api/plugin_resource.go).
-pub async fn forward_resource(
-    backend: Option<Channel>,
-    context: pluginv2::PluginContext,
-    call: ForwardedCall,
-) -> Response {
-    let Some(channel) = backend else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "Plugin unavailable");
-    };
-    let ForwardedCall {
-        path,
-        query,
-        method,
-        headers,
-        remote,
-        body,
-    } = call;
-    let url = match query {
-        Some(query) if !query.is_empty() => format!("{path}?{query}"),
-        _ => path.clone(),
-    };
-    let request = pluginv2::CallResourceRequest {
-        plugin_context: Some(context),
-        path,
-        method: method.to_string(),
-        url,
-        headers: forwarded_headers(&headers, Some(remote)),
-        body: body.to_vec().into(),
-    };
-    let client = pluginv2::resource_client::ResourceClient::new(channel);
-    let Ok(answer) = harness::call_resource(client, request).await else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to call resource");
-    };
-    let status = u16::try_from(answer.status)
-        .ok()
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, answer.body).into_response();
-    let mut typed = false;
-    for (name, list) in &answer.headers {
-        let name = canonical(name);
-        if name == "Set-Cookie" {
-            continue;
-        }
-        typed |= name == "Content-Type";
-        for value in &list.values {
-            if let (Ok(name), Ok(value)) = (
-                axum::http::HeaderName::try_from(name.as_str()),
-                axum::http::HeaderValue::try_from(value.as_str()),
-            ) {
-                response.headers_mut().append(name, value);
-            }
-        }
-    }
-    if !typed && status != StatusCode::NO_CONTENT {
-        response.headers_mut().insert(
-            "content-type",
-            axum::http::HeaderValue::from_static("application/json"),
-        );
-    }
-    response
+    crate::forward::forward_resource(backend, context, call).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resource_calls_carry_the_callers_headers_less_what_signed_them_in() {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
-            ("authorization", "Basic YWRtaW46YWRtaW4="),
-            ("cookie", "grafana_session=abc"),
-            ("x-grafana-device-id", "d1"),
-            ("origin", "http://x"),
-            ("referer", "http://grafana/d/1"),
-            ("x-hook-token", "t0ken"),
-            ("accept", "application/json"),
-        ] {
-            headers.insert(name, value.parse().unwrap());
-        }
-        let forwarded = forwarded_headers(&headers, Some("127.0.0.1:5555".parse().unwrap()));
-        let names: std::collections::BTreeSet<&str> =
-            forwarded.keys().map(String::as_str).collect();
-        assert_eq!(
-            names,
-            [
-                "Accept",
-                "X-Forwarded-For",
-                "X-Grafana-Referer",
-                "X-Hook-Token"
-            ]
-            .into()
-        );
-        assert_eq!(forwarded["X-Hook-Token"].values, ["t0ken"]);
-        assert_eq!(
-            forwarded["X-Grafana-Referer"].values,
-            ["http://grafana/d/1"]
-        );
-        assert_eq!(forwarded["X-Forwarded-For"].values, ["127.0.0.1"]);
-    }
 
     #[test]
     fn an_app_is_served_only_when_enabled_in_the_org() {

@@ -19,7 +19,10 @@ use axum::{
 use harness::pluginv2;
 use serde_json::{Value, json};
 
-use crate::api::{self, Api, ForwardedCall, Shared, error, json_response, signed_in};
+use crate::{
+    api::{self, Api, Shared, error, json_response, signed_in},
+    forward::{self, ForwardedCall},
+};
 
 /// A data source of the org (the `data_source` row).
 #[derive(Clone, Debug, PartialEq)]
@@ -139,13 +142,7 @@ async fn add(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
         Some(uid) if !uid.is_empty() => uid.to_owned(),
         _ => format!("standin{id}"),
     };
-    let secure = match &command["secureJsonData"] {
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
-            .collect(),
-        _ => BTreeMap::new(),
-    };
+    let secure = api::secure_values(&command["secureJsonData"]);
     let ds = DataSource {
         id,
         uid,
@@ -224,7 +221,7 @@ async fn health(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    api::check_health(backend, context(&ds, &caller)).await
+    forward::check_health(backend, context(&ds, &caller)).await
 }
 
 async fn resource(
@@ -248,7 +245,7 @@ async fn resource(
         remote,
         body,
     };
-    api::forward_resource(backend, context(&ds, &caller), call).await
+    forward::forward_resource(backend, context(&ds, &caller), call).await
 }
 
 /// `now`, `now-15m`, `now-6h`, `now-2d`, or Unix milliseconds (a number or a string), as

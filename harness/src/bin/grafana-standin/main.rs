@@ -15,6 +15,7 @@
 //! would, and STANDIN_FAIL_SETTINGS_UPDATE=1 makes its settings store refuse writes.
 mod api;
 mod datasources;
+mod forward;
 mod provisioning;
 
 use std::{

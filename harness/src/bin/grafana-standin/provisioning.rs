@@ -29,20 +29,8 @@ pub fn read(
     provisioning: &Path,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<ProvisionedApp>> {
-    let dir = provisioning.join("plugins");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<_> = entries
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        })
-        .collect();
-    files.sort();
     let mut apps = Vec::new();
-    for file in files {
+    for file in yaml_files(&provisioning.join("plugins")) {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         apps.extend(parse(&text, &env).with_context(|| format!("{}", file.display()))?);
