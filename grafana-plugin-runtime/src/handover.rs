@@ -145,6 +145,21 @@ pub(crate) fn exec(_listener: &std::net::TcpListener, _path: &Path) -> std::io::
     std::io::Error::new(std::io::ErrorKind::Unsupported, "no exec on this system")
 }
 
+/// Stops the server (through `stop`) when a handover is asked for; whether one was.
+pub(crate) fn on_request(
+    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = asked.clone();
+    tokio::spawn(async move {
+        requested().await;
+        tracing::info!("handing over to the new build");
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.send_replace(true);
+    });
+    asked
+}
+
 /// Where to exec from: the path Grafana started the binary from.
 pub(crate) fn launch_path() -> Option<&'static Path> {
     LAUNCHED_FROM.get().and_then(|path| path.as_deref())

@@ -178,42 +178,8 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     let stop = Arc::new(stop);
     tokio::spawn(stop_on_signal(stop.clone()));
 
-    let ports = go_plugin::port_range(
-        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
-        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
-    )?;
-    let handed_over = handover::inherited();
-    let inherited = handed_over.is_some();
-    let listener = match handed_over {
-        Some(listener) => {
-            tokio::net::TcpListener::from_std(listener).map_err(|error| error.to_string())?
-        }
-        None => go_plugin::listen(ports).await?,
-    };
-    // The first line on stdout; Grafana reads the address from it, once: an image that
-    // was handed the listener prints nothing (Grafana already has the address).
-    if !inherited {
-        println!(
-            "{}",
-            go_plugin::handshake_line(&listener).map_err(|error| error.to_string())?
-        );
-    }
-    // A second handle on the listening socket, kept open through a handover (the server
-    // closes its own when it stops).
-    let listener = listener.into_std().map_err(|error| error.to_string())?;
-    let kept = listener.try_clone().map_err(|error| error.to_string())?;
-    let listener =
-        tokio::net::TcpListener::from_std(listener).map_err(|error| error.to_string())?;
-    let handing_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn({
-        let (stop, handing_over) = (stop.clone(), handing_over.clone());
-        async move {
-            handover::requested().await;
-            tracing::info!("handing over to the new build");
-            handing_over.store(true, std::sync::atomic::Ordering::SeqCst);
-            stop.send_replace(true);
-        }
-    });
+    let (listener, kept, inherited) = open_listener().await?;
+    let handing_over = handover::on_request(stop.clone());
     let plugin = Arc::new(plugin);
     let instances = Arc::new(Instances::<P>::default());
     let served = Arc::new(Served {
@@ -225,29 +191,7 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     } else {
         tracing::info!(version = %options.version, "plugin started");
     }
-    let idle = match std::env::var(IDLE_TTL_VARIABLE) {
-        Ok(text) => parse_duration(&text).unwrap_or_else(|| {
-            tracing::warn!(
-                value = %text,
-                "{IDLE_TTL_VARIABLE} is not a duration (90, 90s, 10m, 1h); using {:?}",
-                options.instance_idle_ttl
-            );
-            options.instance_idle_ttl
-        }),
-        Err(_) => options.instance_idle_ttl,
-    };
-    let sweeper = tokio::spawn({
-        let (plugin, instances) = (plugin.clone(), instances.clone());
-        async move {
-            let mut ticks = tokio::time::interval(
-                (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60)),
-            );
-            loop {
-                ticks.tick().await;
-                instances.dispose_idle(&plugin, idle);
-            }
-        }
-    });
+    let sweeper = spawn_sweeper(plugin.clone(), instances.clone(), options);
 
     // go-plugin's Ping asks for service "plugin"; "" is the server as a whole.
     let (mut health, health_service) = tonic_health::server::health_reporter();
@@ -289,6 +233,56 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     drop(kept);
     tracing::info!("plugin stopped");
     Ok(())
+}
+
+/// The listener Grafana talks to, a second handle on it kept open through a handover (the
+/// server closes its own when it stops), and whether it was handed over. A new listener's
+/// address goes to stdout as the handshake line, once: an image that was handed the
+/// listener prints nothing (Grafana already has the address).
+async fn open_listener() -> Result<(tokio::net::TcpListener, std::net::TcpListener, bool), String> {
+    let text = |error: std::io::Error| error.to_string();
+    let (listener, inherited) = match handover::inherited() {
+        Some(listener) => (listener, true),
+        None => {
+            let ports = go_plugin::port_range(
+                std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
+                std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
+            )?;
+            let listener = go_plugin::listen(ports).await?;
+            println!("{}", go_plugin::handshake_line(&listener).map_err(text)?);
+            (listener.into_std().map_err(text)?, false)
+        }
+    };
+    let kept = listener.try_clone().map_err(text)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(text)?;
+    Ok((listener, kept, inherited))
+}
+
+/// Disposes of idle instances, every quarter of the idle time (between 0.1 s and 60 s).
+fn spawn_sweeper<P: Plugin>(
+    plugin: Arc<P>,
+    instances: Arc<Instances<P>>,
+    options: &Options,
+) -> tokio::task::JoinHandle<()> {
+    let idle = match std::env::var(IDLE_TTL_VARIABLE) {
+        Ok(text) => parse_duration(&text).unwrap_or_else(|| {
+            tracing::warn!(
+                value = %text,
+                "{IDLE_TTL_VARIABLE} is not a duration (90, 90s, 10m, 1h); using {:?}",
+                options.instance_idle_ttl
+            );
+            options.instance_idle_ttl
+        }),
+        Err(_) => options.instance_idle_ttl,
+    };
+    tokio::spawn(async move {
+        let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            instances.dispose_idle(&plugin, idle);
+        }
+    })
 }
 
 /// SIGTERM or Ctrl-C (SIGINT, or the console event on Windows) stop the plugin gracefully.

@@ -109,6 +109,12 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
             ),
         );
     }
+    say_what_remains(context, &here, &app);
+    Ok(())
+}
+
+/// Where the libraries are named from, and the Go backend the app still has.
+fn say_what_remains(context: &Context, here: &Path, app: &Path) {
     context.status(
         "Depends",
         format!(
@@ -116,8 +122,8 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
              (xtask's and plugin/'s dependencies, in the app's Cargo.toml): they work where this \
              checkout sits at the same place beside the app, for teammates and CI too; to share \
              them otherwise use a git tag (README)",
-            library_path(&app, &here.join(LIBRARIES[0])).display(),
-            library_path(&app, &here.join(LIBRARIES[1])).display()
+            library_path(app, &here.join(LIBRARIES[0])).display(),
+            library_path(app, &here.join(LIBRARIES[1])).display()
         ),
     );
     let go: Vec<&str> = ["Magefile.go", "go.mod", "go.sum", "pkg"]
@@ -134,7 +140,6 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
             ),
         );
     }
-    Ok(())
 }
 
 /// A file adopt writes into the app, `relative` to it with `/` separators.
@@ -277,7 +282,9 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Every file to write into `app`, with its contents.
-fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
+/// The app's plugin.json and package.json version, checked as every build will check them;
+/// an error saying what makes a create-plugin app when it is not one.
+fn read_app(app: &Path) -> Result<(project::PluginJson, String)> {
     let package_path = app.join("package.json");
     let not_an_app = |why: &str| {
         anyhow::anyhow!(
@@ -309,7 +316,12 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
         })?;
     let version = package["version"].as_str().unwrap_or_default();
     project::check_version(&package_path, "version", version)?;
+    Ok((plugin, version.to_owned()))
+}
 
+fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
+    let (plugin, version) = read_app(app)?;
+    let version = version.as_str();
     let libraries: Vec<(&str, std::path::PathBuf)> = LIBRARIES
         .iter()
         .map(|name| (*name, library_path(app, &here.join(name))))
