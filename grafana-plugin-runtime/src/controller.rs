@@ -3,8 +3,9 @@
 //! `plugin.GRPCStdio`: go-plugin's client (1.4 and later; Grafana's) opens `StreamStdio` right
 //! after the handshake and logs two warnings when it is missing. Hand-written in the shape of
 //! tonic's generated code: both take `Empty`, which prost encodes as `()`.
-use std::{convert::Infallible, pin::Pin, sync::Arc};
+use std::{convert::Infallible, pin::Pin};
 
+use crate::stop::{self, Stop, Stopper};
 use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt, wrappers::WatchStream};
 use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, empty_body, http};
@@ -12,14 +13,14 @@ use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, empty_bo
 pub(crate) const SHUTDOWN_PATH: &str = "/plugin.GRPCController/Shutdown";
 pub(crate) const STREAM_STDIO_PATH: &str = "/plugin.GRPCStdio/StreamStdio";
 
-/// Serves `plugin.GRPCController`; `Shutdown` flips the watch channel to `true`.
+/// Serves `plugin.GRPCController`; `Shutdown` asks the server to exit.
 #[derive(Clone)]
 pub(crate) struct GrpcControllerServer {
-    shutdown: Arc<watch::Sender<bool>>,
+    shutdown: Stopper,
 }
 
 impl GrpcControllerServer {
-    pub(crate) fn new(shutdown: Arc<watch::Sender<bool>>) -> Self {
+    pub(crate) fn new(shutdown: Stopper) -> Self {
         Self { shutdown }
     }
 }
@@ -28,7 +29,7 @@ impl tonic::server::NamedService for GrpcControllerServer {
     const NAME: &'static str = "plugin.GRPCController";
 }
 
-struct ShutdownMethod(Arc<watch::Sender<bool>>);
+struct ShutdownMethod(Stopper);
 
 impl tonic::server::UnaryService<()> for ShutdownMethod {
     type Response = ();
@@ -38,7 +39,7 @@ impl tonic::server::UnaryService<()> for ShutdownMethod {
         let shutdown = self.0.clone();
         Box::pin(async move {
             tracing::info!("Grafana asked the plugin to shut down");
-            shutdown.send_replace(true);
+            stop::ask(&shutdown, Stop::Exit);
             Ok(tonic::Response::new(()))
         })
     }
@@ -74,11 +75,11 @@ where
 /// the pipe), so the stream stays open without data and ends when the plugin stops.
 #[derive(Clone)]
 pub(crate) struct GrpcStdioServer {
-    stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<Stop>,
 }
 
 impl GrpcStdioServer {
-    pub(crate) fn new(stopping: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(stopping: watch::Receiver<Stop>) -> Self {
         Self { stopping }
     }
 }
@@ -90,7 +91,7 @@ impl tonic::server::NamedService for GrpcStdioServer {
 /// The `StdioData` messages never sent: `()` stands for the message type.
 type StdioStream = Pin<Box<dyn Stream<Item = Result<(), tonic::Status>> + Send>>;
 
-struct StreamStdioMethod(watch::Receiver<bool>);
+struct StreamStdioMethod(watch::Receiver<Stop>);
 
 impl tonic::server::ServerStreamingService<()> for StreamStdioMethod {
     type Response = ();
@@ -101,7 +102,7 @@ impl tonic::server::ServerStreamingService<()> for StreamStdioMethod {
         // Yields nothing; ends (status OK, which go-plugin's client takes as EOF) once the
         // stop flag is set, so a graceful shutdown does not wait for it.
         let stream = WatchStream::new(self.0.clone())
-            .take_while(|stopping| !*stopping)
+            .take_while(|stop| *stop == Stop::Serve)
             .filter_map(|_| None::<Result<(), tonic::Status>>);
         Box::pin(async move { Ok(tonic::Response::new(Box::pin(stream) as StdioStream)) })
     }

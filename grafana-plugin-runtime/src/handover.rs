@@ -37,11 +37,9 @@ pub(crate) fn remember_launch_path() {
 #[cfg(unix)]
 mod unix {
     use std::{
+        ffi::CString,
         net::TcpListener,
-        os::unix::{
-            io::{AsRawFd, FromRawFd},
-            process::CommandExt,
-        },
+        os::unix::io::{AsRawFd, FromRawFd},
         path::Path,
     };
 
@@ -98,36 +96,95 @@ mod unix {
     /// Replaces this process's image with the file at `path`, handing it `listener`; returns
     /// only when that fails. SIGUSR1 stays blocked across the exec: exec resets its handler
     /// to the default (terminate), and a reload asked for while the new image starts waits,
-    /// pending, until that image listens for it (then it hands over again).
+    /// pending, until that image listens for it (then it hands over again). `execve` itself:
+    /// std's `Command::exec` promises nothing about the mask, and some releases empty it.
     pub(crate) fn exec(listener: &TcpListener, path: &Path) -> std::io::Error {
+        let (path, arguments, environment) = match exec_strings(listener, path) {
+            Ok(strings) => strings,
+            Err(error) => return error,
+        };
         if let Err(error) = set_inheritable(listener, true) {
             return error;
         }
+        let arguments = null_terminated(&arguments);
+        let environment = null_terminated(&environment);
         mask_usr1(libc::SIG_BLOCK);
-        let error = std::process::Command::new(path)
-            .args(std::env::args_os().skip(1))
-            .env(FD_VARIABLE, listener.as_raw_fd().to_string())
-            .exec();
+        // SAFETY: every pointer is to a NUL-terminated string that outlives the call, and
+        // both arrays end with a null pointer.
+        unsafe { libc::execve(path.as_ptr(), arguments.as_ptr(), environment.as_ptr()) };
+        let error = std::io::Error::last_os_error();
         mask_usr1(libc::SIG_UNBLOCK);
+        let _ = set_inheritable(listener, false);
         error
     }
 
-    /// Resolves when SIGUSR1 arrives (never, when it cannot be listened for). Once listened
-    /// for, it is unblocked (an image started by a handover starts with it blocked).
-    pub(crate) async fn requested() {
+    /// The path, the same arguments, and the same environment with [`FD_VARIABLE`] naming
+    /// the listener, as C strings.
+    fn exec_strings(
+        listener: &TcpListener,
+        path: &Path,
+    ) -> std::io::Result<(CString, Vec<CString>, Vec<CString>)> {
+        use std::os::unix::ffi::OsStrExt;
+        let c_string = |bytes: &[u8]| {
+            CString::new(bytes).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a NUL byte in exec's input",
+                )
+            })
+        };
+        let arguments = std::env::args_os()
+            .map(|argument| c_string(argument.as_bytes()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let mut environment = std::env::vars_os()
+            .filter(|(name, _)| name != FD_VARIABLE)
+            .map(|(name, value)| {
+                let mut entry = name.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                c_string(&entry)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        environment.push(c_string(
+            format!("{FD_VARIABLE}={}", listener.as_raw_fd()).as_bytes(),
+        )?);
+        Ok((
+            c_string(path.as_os_str().as_bytes())?,
+            arguments,
+            environment,
+        ))
+    }
+
+    fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|string| string.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    }
+
+    /// Listens for SIGUSR1 from now on (once listened for, it is unblocked: an image
+    /// started by a handover starts with it blocked); the future resolves when it arrives,
+    /// or never when it cannot be listened for.
+    pub(crate) fn listen() -> impl std::future::Future<Output = ()> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::user_defined1()) {
-            Ok(mut usr1) => {
-                mask_usr1(libc::SIG_UNBLOCK);
-                usr1.recv().await;
+        let usr1 = signal(SignalKind::user_defined1());
+        if usr1.is_ok() {
+            mask_usr1(libc::SIG_UNBLOCK);
+        }
+        async move {
+            match usr1 {
+                Ok(mut usr1) => {
+                    usr1.recv().await;
+                }
+                Err(_) => std::future::pending().await,
             }
-            Err(_) => std::future::pending().await,
         }
     }
 }
 
 #[cfg(unix)]
-pub(crate) use unix::{exec, inherited, requested};
+pub(crate) use unix::{exec, inherited, listen};
 
 /// Windows has no exec: no handover; `dev` restarts the process as before.
 #[cfg(not(unix))]
@@ -136,8 +193,8 @@ pub(crate) fn inherited() -> Option<std::net::TcpListener> {
 }
 
 #[cfg(not(unix))]
-pub(crate) async fn requested() {
-    std::future::pending().await
+pub(crate) fn listen() -> impl std::future::Future<Output = ()> {
+    std::future::pending()
 }
 
 #[cfg(not(unix))]
@@ -145,19 +202,16 @@ pub(crate) fn exec(_listener: &std::net::TcpListener, _path: &Path) -> std::io::
     std::io::Error::new(std::io::ErrorKind::Unsupported, "no exec on this system")
 }
 
-/// Stops the server (through `stop`) when a handover is asked for; whether one was.
-pub(crate) fn on_request(
-    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
-) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = asked.clone();
+/// Asks the server to hand over (through `stop`) when SIGUSR1 arrives. Listens from the
+/// moment it is called: before the handshake line, since `dev` may signal any time after it
+/// (and SIGUSR1's default action would kill the plugin).
+pub(crate) fn on_request(stop: crate::stop::Stopper) {
+    let requested = listen();
     tokio::spawn(async move {
-        requested().await;
+        requested.await;
         tracing::info!("handing over to the new build");
-        flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        stop.send_replace(true);
+        crate::stop::ask(&stop, crate::stop::Stop::HandOver);
     });
-    asked
 }
 
 /// Where to exec from: the path Grafana started the binary from.

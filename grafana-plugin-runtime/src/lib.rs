@@ -86,6 +86,7 @@ pub mod resource;
 mod secret;
 mod serve;
 pub mod settings;
+mod stop;
 
 use std::{future::Future, sync::Arc};
 

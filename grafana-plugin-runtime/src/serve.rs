@@ -9,10 +9,15 @@ use grafana_plugin_sdk::{
         resource_server::ResourceServer,
     },
 };
-use tokio::sync::watch;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::{Plugin, controller, go_plugin, grpc::Served, handover, instances::Instances};
+use crate::{
+    Plugin, controller, go_plugin,
+    grpc::Served,
+    handover,
+    instances::Instances,
+    stop::{self, Stop, Stopper},
+};
 
 /// How long calls in flight may run after a shutdown request. Grafana kills the process 2 s
 /// after asking it to stop, so finish before that.
@@ -174,12 +179,10 @@ fn init_logging(options: &Options) {
 /// Serves the plugin on the go-plugin listener until it is asked to stop.
 async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
     init_logging(options);
-    let (stop, mut stopping) = watch::channel(false);
-    let stop = Arc::new(stop);
+    let stop = stop::stopper();
     tokio::spawn(stop_on_signal(stop.clone()));
-
+    handover::on_request(stop.clone());
     let (listener, kept, inherited) = open_listener().await?;
-    let handing_over = handover::on_request(stop.clone());
     let plugin = Arc::new(plugin);
     let instances = Arc::new(Instances::<P>::default());
     let served = Arc::new(Served {
@@ -201,28 +204,26 @@ async fn serve<P: Plugin>(plugin: P, options: &Options) -> Result<(), String> {
             .await;
     }
 
-    let mut server_stopping = stopping.clone();
     let server = tonic::transport::Server::builder()
         .add_service(DiagnosticsServer::from_arc(served.clone()))
         .add_service(ResourceServer::from_arc(served.clone()))
         .add_service(DataServer::from_arc(served))
-        .add_service(controller::GrpcControllerServer::new(stop))
-        .add_service(controller::GrpcStdioServer::new(stopping.clone()))
+        .add_service(controller::GrpcControllerServer::new(stop.clone()))
+        .add_service(controller::GrpcStdioServer::new(stop.subscribe()))
         .add_service(health_service)
-        .serve_with_incoming_shutdown(go_plugin::incoming(listener), async move {
-            let _ = server_stopping.wait_for(|stop| *stop).await;
-        });
+        .serve_with_incoming_shutdown(go_plugin::incoming(listener), stop::asked(stop.subscribe()));
     tokio::select! {
         result = server => result.map_err(|error| error.to_string())?,
         _ = async {
-            let _ = stopping.wait_for(|stop| *stop).await;
+            stop::asked(stop.subscribe()).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("calls still running {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
     }
     // Each instance's work (tasks, connections) ends with it.
     sweeper.abort();
     instances.dispose_all(&plugin);
-    if handing_over.load(std::sync::atomic::Ordering::SeqCst) {
+    // Read last: Grafana's Shutdown during a handover's drain means exit.
+    if *stop.borrow() == Stop::HandOver {
         let Some(path) = handover::launch_path() else {
             return Err("cannot hand over: the binary's path is unknown".to_owned());
         };
@@ -286,7 +287,7 @@ fn spawn_sweeper<P: Plugin>(
 }
 
 /// SIGTERM or Ctrl-C (SIGINT, or the console event on Windows) stop the plugin gracefully.
-async fn stop_on_signal(stop: Arc<watch::Sender<bool>>) {
+async fn stop_on_signal(stop: Stopper) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -305,7 +306,7 @@ async fn stop_on_signal(stop: Arc<watch::Sender<bool>>) {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("signal received, shutting down");
-    stop.send_replace(true);
+    stop::ask(&stop, Stop::Exit);
 }
 
 #[cfg(test)]

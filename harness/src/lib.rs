@@ -144,8 +144,7 @@ impl PluginProcess {
         if let Some(dir) = executable.parent() {
             command.current_dir(dir);
         }
-        let mut child = command
-            .spawn()
+        let mut child = spawn(&mut command)
             .with_context(|| format!("cannot start {}", executable.display()))?;
 
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -301,6 +300,12 @@ impl PluginProcess {
     /// Stops the plugin as Grafana does: `plugin.GRPCController/Shutdown`, then waits up to
     /// [`SHUTDOWN_TIMEOUT`] for the process to exit. Errors if it had to be killed.
     pub async fn shutdown(self) -> Result<Stopped> {
+        self.ask_to_shut_down().await?;
+        self.wait_for_exit(SHUTDOWN_TIMEOUT).await
+    }
+
+    /// `plugin.GRPCController/Shutdown` alone, without waiting for the process.
+    pub async fn ask_to_shut_down(&self) -> Result<()> {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await?;
         let codec = tonic::codec::ProstCodec::<(), ()>::default();
@@ -309,7 +314,7 @@ impl PluginProcess {
         grpc.unary(tonic::Request::new(()), path, codec)
             .await
             .context("GRPCController/Shutdown failed")?;
-        self.wait_for_exit(SHUTDOWN_TIMEOUT).await
+        Ok(())
     }
 
     /// Waits up to `timeout` for the process to exit by itself; kills it and errors after that.
@@ -356,6 +361,24 @@ impl PluginProcess {
     /// Has the process exited (by itself or killed)?
     pub fn exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Spawns `command`, again while the file is busy: a test that copies a binary while another
+/// test's thread forks leaves the copy's write handle open in that child until it execs
+/// (ETXTBSY, the classic race of copy-then-run in a multi-threaded process).
+fn spawn(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 =>
+            {
+                attempts += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
     }
 }
 

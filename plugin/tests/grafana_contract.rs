@@ -269,6 +269,15 @@ async fn a_handover_prints_no_second_handshake_and_the_same_channel_serves_again
     assert!(stopped.status.success(), "{stopped:?}");
 }
 
+/// The state letter of a process from `/proc` (`Z`: exited, not yet waited for).
+#[cfg(target_os = "linux")]
+fn process_state(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(") ")?.1.chars().next()?.to_string()))
+        .unwrap_or_else(|| "gone".to_owned())
+}
+
 /// Open files, threads and resident memory of a process (Linux).
 #[cfg(target_os = "linux")]
 fn footprint(pid: u32) -> (usize, u64, u64) {
@@ -309,7 +318,10 @@ async fn a_hundred_handovers_leak_no_file_thread_or_memory() {
                 while plugin.stderr().matches("plugin handed over").count() == before {
                     assert!(
                         std::time::Instant::now() < deadline,
-                        "a handover did not finish"
+                        "handover {} did not finish in 10 s (process state {}); stderr:\n{}",
+                        before + 1,
+                        process_state(pid),
+                        plugin.stderr()
                     );
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
@@ -331,4 +343,101 @@ async fn a_hundred_handovers_leak_no_file_thread_or_memory() {
     );
     assert_eq!(plugin.id(), pid);
     plugin.shutdown().await.unwrap();
+}
+
+/// `dev` may ask again while the new image starts (two saves in a row). The request must
+/// wait for the new image, not kill it: SIGUSR1's default action is to terminate, so the
+/// signal stays blocked from the old image's exec until the new one listens for it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_reload_asked_for_while_the_new_image_starts_does_not_kill_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("gpx_service_checks_linux_amd64");
+    std::fs::copy(executable(), &copy).unwrap();
+    let mut plugin = PluginProcess::launch(&copy).await.unwrap();
+    let pid = plugin.id().to_string();
+    let context = || app_context(PLUGIN_ID, Some("Admin"), b"{}", &[]);
+    // A burst of requests, 1 ms apart: many land between an exec and the new image's
+    // signal handler.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(600) && !plugin.exited() {
+        let _ = std::process::Command::new("kill")
+            .args(["-USR1", &pid])
+            .status();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    // Let the last handover end, then the process must still be the one Grafana started.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !plugin.exited(),
+        "the plugin died of a reload request: {}",
+        plugin.stderr()
+    );
+    let health = plugin.check_health(context()).await.unwrap();
+    assert_eq!(health.status, HealthStatus::Ok as i32, "{health:?}");
+    assert!(
+        plugin.stderr().matches("plugin handed over").count() >= 1,
+        "{}",
+        plugin.stderr()
+    );
+    plugin.shutdown().await.unwrap();
+}
+
+/// A loopback service that greets each connection with `OK` after `delay`: a check of it
+/// (and so `checks/run`) takes that long.
+fn slow_service(delay: std::time::Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = std::io::Write::write_all(&mut stream, b"OK\r\n");
+            });
+        }
+    });
+    address
+}
+
+/// Grafana's `Shutdown` outranks a reload asked for while the plugin drains its calls: the
+/// process exits, rather than start the new build that Grafana would kill 2 s later.
+#[cfg(unix)]
+#[tokio::test]
+async fn grafanas_shutdown_outranks_a_reload_asked_for_while_calls_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("gpx_service_checks_linux_amd64");
+    std::fs::copy(executable(), &copy).unwrap();
+    let loopback = [("GF_PLUGIN_ALLOWED_TARGETS", "127.0.0.0/8:*")];
+    let plugin = PluginProcess::launch_with(&copy, &loopback).await.unwrap();
+    let pid = plugin.id().to_string();
+    let slow = slow_service(std::time::Duration::from_millis(1000));
+    let settings = serde_json::json!({ "targets": [
+        { "name": "slow", "address": slow, "expectBanner": "OK", "intervalSeconds": 3600 },
+    ]})
+    .to_string();
+    let context = app_context(PLUGIN_ID, Some("Editor"), settings.as_bytes(), &[]);
+    // Shutdown while a call takes a second, then SIGUSR1 while that call drains.
+    let in_flight = plugin.call_resource("POST", "checks/run", context, &[], b"");
+    let stop_then_reload = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        plugin.ask_to_shut_down().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let sent = std::process::Command::new("kill")
+            .args(["-USR1", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "the plugin exited before its call ended");
+    };
+    let (answer, ()) = tokio::join!(in_flight, stop_then_reload);
+    assert_eq!(answer.unwrap().status, 200, "the call in flight completed");
+    let stopped = plugin
+        .wait_for_exit(harness::SHUTDOWN_TIMEOUT)
+        .await
+        .unwrap();
+    assert!(
+        !stopped.stderr.contains("plugin handed over"),
+        "{}",
+        stopped.stderr
+    );
 }
