@@ -57,6 +57,13 @@ pub fn parse_json_data<T: DeserializeOwned + Default>(
     }
     let mut deserializer = serde_json::Deserializer::from_slice(json_data);
     let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        // Broken JSON has no field to name: its line and column say where.
+        if error.inner().is_syntax() || error.inner().is_eof() {
+            return SettingsError {
+                path: "(document)".into(),
+                problem: format!("not valid JSON ({})", error.inner()),
+            };
+        }
         let path = error.path().to_string();
         let path = if path == "." {
             "(document)".to_owned()
@@ -105,6 +112,14 @@ mod tests {
         assert_eq!(error.path, "(document)");
         let error = parse_json_data::<Settings>(b"{\"targets\": []} x").unwrap_err();
         assert!(error.problem.contains("not valid JSON"), "{error}");
+        let error = parse_json_data::<Settings>(b"{\"targets\": [{\"name\": ").unwrap_err();
+        assert_eq!(error.path, "(document)");
+        assert!(
+            error
+                .problem
+                .starts_with("not valid JSON (EOF while parsing"),
+            "{error}"
+        );
     }
 
     #[test]

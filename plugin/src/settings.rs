@@ -1,9 +1,11 @@
-//! The app's settings as admins write them in `jsonData`, parsed by hand from untrusted bytes
-//! so every problem has a precise message with its path (`targets[1].address`), and so that
-//! no shape of input (empty, `null`, wrong types, unknown fields) can fail a request.
-use std::{collections::HashSet, time::Duration};
+//! The app's settings as admins write them in `jsonData`: declared with serde and read by the
+//! runtime's `parse_json_data`, so a wrong type names its path (`targets[1].address`), then
+//! checked for what serde cannot say (ranges, ports, unique names). No shape of input
+//! (empty, `null`, wrong types, unknown fields) can fail a request: it is an error to show.
+use std::{collections::BTreeMap, collections::HashSet, time::Duration};
 
-use serde_json::Value;
+use grafana_plugin_runtime::settings::parse_json_data;
+use serde::{Deserialize, de::IgnoredAny};
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -39,128 +41,101 @@ pub struct Settings {
 /// secure value, which is not here).
 pub use grafana_plugin_runtime::settings::SettingsError;
 
-fn problem(path: impl Into<String>, problem: impl Into<String>) -> SettingsError {
-    SettingsError::new(path, problem)
+/// jsonData as written.
+#[derive(Deserialize, Default)]
+#[serde(expecting = "an object")]
+struct Written {
+    #[serde(default)]
+    targets: Option<Vec<WrittenTarget>>,
 }
+
+/// One target as written; every field optional here, so that what is missing gets a
+/// message of its own.
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "an object with name and address"
+)]
+struct WrittenTarget {
+    name: Option<String>,
+    passive: Option<bool>,
+    address: Option<String>,
+    send: Option<String>,
+    expect_banner: Option<String>,
+    interval_seconds: Option<serde_json::Number>,
+}
+
+/// Top-level fields this version reads.
+const KNOWN_FIELDS: &[&str] = &["targets"];
 
 /// Parses the app's jsonData. Empty input, `null` and `{}` are a fresh install: no targets.
 pub fn parse(json_data: &[u8]) -> Result<Settings, SettingsError> {
-    if json_data.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Settings::default());
-    }
-    let value: Value = serde_json::from_slice(json_data)
-        .map_err(|error| problem("(document)", format!("not valid JSON ({error})")))?;
-    let object = match value {
-        Value::Null => return Ok(Settings::default()),
-        Value::Object(object) => object,
-        other => {
-            return Err(problem(
-                "(document)",
-                format!("must be an object, found {}", kind(&other)),
-            ));
-        }
-    };
-    let mut settings = Settings::default();
-    for (key, value) in object {
-        match key.as_str() {
-            "targets" => settings.targets = parse_targets(&value)?,
-            _ => settings.unknown_fields.push(key),
-        }
-    }
-    Ok(settings)
-}
-
-fn parse_targets(value: &Value) -> Result<Vec<Target>, SettingsError> {
-    let items = match value {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        other => {
-            return Err(problem(
-                "targets",
-                format!("must be a list of targets, found {}", kind(other)),
-            ));
-        }
-    };
-    if items.len() > MAX_TARGETS {
-        return Err(problem(
+    // An object first (a derived struct would also take a list), whose keys tell the
+    // unknown fields.
+    let fields: BTreeMap<String, IgnoredAny> = parse_json_data(json_data)?;
+    let unknown_fields = fields
+        .into_keys()
+        .filter(|key| !KNOWN_FIELDS.contains(&key.as_str()))
+        .collect();
+    let written: Written = parse_json_data(json_data)?;
+    let targets = written.targets.unwrap_or_default();
+    if targets.len() > MAX_TARGETS {
+        return Err(SettingsError::new(
             "targets",
             format!(
                 "has {} targets; at most {MAX_TARGETS} are checked",
-                items.len()
+                targets.len()
             ),
         ));
     }
     let mut names = HashSet::new();
-    let mut targets = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let target = parse_target(index, item)?;
+    let mut settings = Settings::default();
+    for (index, written) in targets.into_iter().enumerate() {
+        let target = check_target(written, |field| format!("targets[{index}].{field}"))?;
         if !names.insert(target.name.clone()) {
-            return Err(problem(
+            return Err(SettingsError::new(
                 format!("targets[{index}].name"),
                 format!("\"{}\" is used twice; names must be unique", target.name),
             ));
         }
-        targets.push(target);
+        settings.targets.push(target);
     }
-    Ok(targets)
+    settings.unknown_fields = unknown_fields;
+    Ok(settings)
 }
 
-fn parse_target(index: usize, value: &Value) -> Result<Target, SettingsError> {
-    let at = |field: &str| format!("targets[{index}].{field}");
-    let Value::Object(object) = value else {
-        return Err(problem(
-            format!("targets[{index}]"),
-            format!(
-                "must be an object with name and address, found {}",
-                kind(value)
-            ),
-        ));
-    };
-    let string = |field: &str| -> Result<Option<String>, SettingsError> {
-        match object.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(other) => Err(problem(
-                at(field),
-                format!("must be a string, found {}", kind(other)),
-            )),
-        }
-    };
-    let name = string("name")?.unwrap_or_default();
-    let name = name.trim().to_owned();
+/// What serde cannot say about a target; `at` names a field's path.
+fn check_target(
+    written: WrittenTarget,
+    at: impl Fn(&str) -> String,
+) -> Result<Target, SettingsError> {
+    let name = written.name.unwrap_or_default().trim().to_owned();
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(problem(
+        return Err(SettingsError::new(
             at("name"),
             format!("is required: 1 to {MAX_NAME_LEN} printable characters"),
         ));
     }
-    let passive = match object.get("passive") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(other) => {
-            return Err(problem(
-                at("passive"),
-                format!("must be true or false, found {}", kind(other)),
+    let passive = written.passive.unwrap_or(false);
+    let expect_banner = written.expect_banner.filter(|banner| !banner.is_empty());
+    if passive {
+        let probes = [
+            ("address", written.address.is_some()),
+            ("send", written.send.is_some()),
+            ("expectBanner", expect_banner.is_some()),
+        ];
+        if let Some((field, _)) = probes.iter().find(|(_, set)| *set) {
+            return Err(SettingsError::new(
+                at(field),
+                "is not used by a passive target (its state comes from hooks/report); remove it or set passive to false",
             ));
         }
-    };
-    let send = string("send")?;
-    let expect_banner = string("expectBanner")?.filter(|banner| !banner.is_empty());
-    if passive {
-        for field in ["address", "send", "expectBanner"] {
-            if !matches!(object.get(field), None | Some(Value::Null)) {
-                return Err(problem(
-                    at(field),
-                    "is not used by a passive target (its state comes from hooks/report); remove it or set passive to false",
-                ));
-            }
-        }
     }
-    let address = match string("address")? {
+    let address = match written.address {
         Some(address) => address,
         None if passive => String::new(),
         None => {
-            return Err(problem(
+            return Err(SettingsError::new(
                 at("address"),
                 "is required: host:port, e.g. \"db.internal:5432\" (or set \"passive\": true for a target that reports itself)",
             ));
@@ -168,52 +143,40 @@ fn parse_target(index: usize, value: &Value) -> Result<Target, SettingsError> {
     };
     if !passive {
         check_address(&address)
-            .map_err(|why| problem(at("address"), format!("\"{address}\" {why}")))?;
+            .map_err(|why| SettingsError::new(at("address"), format!("\"{address}\" {why}")))?;
     }
-    for (field, text) in [("send", &send), ("expectBanner", &expect_banner)] {
+    for (field, text) in [("send", &written.send), ("expectBanner", &expect_banner)] {
         if text.as_ref().is_some_and(|t| t.len() > MAX_PROBE_LEN) {
-            return Err(problem(
+            return Err(SettingsError::new(
                 at(field),
                 format!("is longer than {MAX_PROBE_LEN} bytes"),
             ));
         }
     }
-    let interval = parse_interval(object.get("intervalSeconds"), || at("intervalSeconds"))?;
+    let interval = check_interval(written.interval_seconds)
+        .map_err(|why| SettingsError::new(at("intervalSeconds"), why))?;
     Ok(Target {
         name,
         passive,
         address,
-        send,
+        send: written.send,
         expect_banner,
         interval,
     })
 }
 
 /// `intervalSeconds`: absent means the default; otherwise whole seconds within the range.
-fn parse_interval(
-    value: Option<&Value>,
-    at: impl Fn() -> String,
-) -> Result<Duration, SettingsError> {
-    let number = match value {
-        None | Some(Value::Null) => return Ok(DEFAULT_INTERVAL),
-        Some(Value::Number(number)) => number,
-        Some(other) => {
-            return Err(problem(
-                at(),
-                format!("must be a number of seconds, found {}", kind(other)),
-            ));
-        }
+fn check_interval(seconds: Option<serde_json::Number>) -> Result<Duration, String> {
+    let Some(number) = seconds else {
+        return Ok(DEFAULT_INTERVAL);
     };
     let range = MIN_INTERVAL.as_secs()..=MAX_INTERVAL.as_secs();
     match number.as_u64().filter(|seconds| range.contains(seconds)) {
         Some(seconds) => Ok(Duration::from_secs(seconds)),
-        None => Err(problem(
-            at(),
-            format!(
-                "is {number}; use a whole number of seconds from {} to {}",
-                range.start(),
-                range.end()
-            ),
+        None => Err(format!(
+            "is {number}; use a whole number of seconds from {} to {}",
+            range.start(),
+            range.end()
         )),
     }
 }
@@ -238,17 +201,6 @@ fn check_address(address: &str) -> Result<(), &'static str> {
     match port.parse::<u16>() {
         Ok(1..) => Ok(()),
         _ => Err("has no valid port (1 to 65535)"),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -309,7 +261,7 @@ mod tests {
         let message = error(r#"{"targets": [{"name": "backup", "passive": "yes"}]}"#);
         assert_eq!(
             message,
-            "jsonData.targets[0].passive: must be true or false, found a string"
+            "jsonData.targets[0].passive: invalid type: string \"yes\", expected a boolean"
         );
     }
 
@@ -318,20 +270,23 @@ mod tests {
         let cases = [
             (
                 "[1]",
-                "jsonData.(document): must be an object, found a list",
+                "jsonData.(document): invalid type: sequence, expected a map",
             ),
             (
                 "\"x\"",
-                "jsonData.(document): must be an object, found a string",
+                "jsonData.(document): invalid type: string \"x\", expected a map",
             ),
-            ("{", "jsonData.(document): not valid JSON"),
+            (
+                "{",
+                "jsonData.(document): not valid JSON (EOF while parsing an object",
+            ),
             (
                 "{\"targets\": {}}",
-                "jsonData.targets: must be a list of targets, found an object",
+                "jsonData.targets: invalid type: map, expected a sequence",
             ),
             (
                 "{\"targets\": [3]}",
-                "jsonData.targets[0]: must be an object with name and address, found a number",
+                "jsonData.targets[0]: invalid type: integer `3`, expected an object with name and address",
             ),
             (
                 "{\"targets\": [{\"address\": \"a:1\"}]}",
@@ -339,7 +294,7 @@ mod tests {
             ),
             (
                 "{\"targets\": [{\"name\": 5, \"address\": \"a:1\"}]}",
-                "jsonData.targets[0].name: must be a string, found a number",
+                "jsonData.targets[0].name: invalid type: integer `5`, expected a string",
             ),
             (
                 "{\"targets\": [{\"name\": \"db\"}]}",
@@ -367,7 +322,7 @@ mod tests {
             ),
             (
                 "{\"targets\": [{\"name\": \"db\", \"address\": \"a:1\", \"intervalSeconds\": \"30\"}]}",
-                "jsonData.targets[0].intervalSeconds: must be a number of seconds, found a string",
+                "jsonData.targets[0].intervalSeconds: invalid type: string \"30\", expected a JSON number",
             ),
             (
                 "{\"targets\": [{\"name\": \"db\", \"address\": \"a:1\", \"intervalSeconds\": 1}]}",
@@ -379,7 +334,7 @@ mod tests {
             ),
             (
                 "{\"targets\": [{\"name\": \"db\", \"address\": \"a:1\", \"expectBanner\": true}]}",
-                "jsonData.targets[0].expectBanner: must be a string, found a boolean",
+                "jsonData.targets[0].expectBanner: invalid type: boolean `true`, expected a string",
             ),
             (
                 "{\"targets\": [{\"name\": \"a\", \"address\": \"a:1\"}, {\"name\": \"a\", \"address\": \"b:2\"}]}",
