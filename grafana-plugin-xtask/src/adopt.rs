@@ -78,7 +78,7 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
                 .with_context(|| format!("cannot keep {} as {}", path.display(), kept.display()))?;
             context.status("Kept", format!("{} as {}", file.relative, kept.display()));
         }
-        write_file(&path, &file.contents)?;
+        util::write_atomic(&path, &file.contents)?;
     }
     if writes.is_empty() {
         context.status(
@@ -268,17 +268,6 @@ fn kept_path(path: &Path) -> std::path::PathBuf {
         })
         .find(|candidate| fs::symlink_metadata(candidate).is_err())
         .expect("some number is free")
-}
-
-/// Writes `contents` beside `path`, then renames it over.
-fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let partial = path.with_extension("adopt.partial");
-    fs::write(&partial, contents).with_context(|| format!("cannot write {}", partial.display()))?;
-    fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Every file to write into `app`, with its contents.

@@ -177,9 +177,16 @@ pub struct E2eFlags {
 
 #[derive(Debug, Args)]
 pub struct InitFlags {
-    /// The new plugin id, by Grafana's rule for an app: <org>-<name>-app, lower case.
+    /// The new plugin id, by Grafana's rule for its type: <org>-<name>-app or
+    /// <org>-<name>-datasource, lower case.
     #[arg(long)]
     pub id: String,
+
+    /// The kind of plugin: app (this template) or datasource (this template's app replaced
+    /// by a data source: backend, tests, frontend, plugin.json, provisioning). Default: what
+    /// the id ends with.
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["app", "datasource"])]
+    pub plugin_type: Option<String>,
 
     /// The new display name.
     #[arg(long)]

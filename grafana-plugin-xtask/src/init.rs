@@ -7,7 +7,12 @@ use std::{fs, path::Path};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{context::Context, flags::InitFlags, project};
+use crate::{
+    context::Context,
+    convert,
+    flags::InitFlags,
+    project::{self, PluginType},
+};
 
 /// What a plugin is called, in the three forms the files spell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,14 +35,30 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
         name: json["name"].as_str().unwrap_or_default().to_owned(),
         executable: project.plugin.executable.clone(),
     };
-    let new = new_identity(flags, project.plugin.plugin_type.as_str())?;
+    let current = project.plugin.plugin_type;
+    let kind = wanted_type(flags, current);
+    let new = new_identity(flags, kind.as_str())?;
+    let conversion = match (current, kind) {
+        _ if kind == current => None,
+        (PluginType::App, PluginType::Datasource) => {
+            Some(convert::app_to_datasource(root, project.layout, &new)?)
+        }
+        _ => bail!(
+            "--type {}: this is a {} plugin; init turns this template's app into an app or a \
+             data source, nothing else",
+            kind.as_str(),
+            current.as_str()
+        ),
+    };
     let mut changed = Vec::new();
     for entry in walkdir::WalkDir::new(root)
         .into_iter()
         .filter_entry(|e| !SKIPPED_DIRS.contains(&e.file_name().to_str().unwrap_or_default()))
     {
         let entry = entry.with_context(|| format!("cannot list {}", root.display()))?;
-        if !entry.file_type().is_file() {
+        if !entry.file_type().is_file()
+            || conversion.as_ref().is_some_and(|c| c.touches(entry.path()))
+        {
             continue;
         }
         // Text only: images and other binary files keep their bytes.
@@ -53,6 +74,23 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
     for (path, text) in &changed {
         replace_file(path, text)?;
     }
+    if let Some(conversion) = &conversion {
+        convert::apply(conversion)?;
+        context.status(
+            "Converted",
+            format!(
+                "the app into a data source: {} files written ({}), {} of the app's removed \
+                 (its backend, its tests and the template's tests of it: plugin/tests, \
+                 xtask/tests)",
+                conversion.write.len(),
+                relative_list(
+                    root,
+                    conversion.write.iter().map(|(path, _)| path.as_path())
+                ),
+                conversion.remove.len()
+            ),
+        );
+    }
     context.status(
         "Renamed",
         format!(
@@ -64,19 +102,35 @@ pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
             old.name,
             new.name,
             changed.len(),
-            changed
-                .iter()
-                .map(|(path, _)| path
-                    .strip_prefix(root)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string()
-                    .replace('\\', "/"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            relative_list(root, changed.iter().map(|(path, _)| path.as_path()))
         ),
     );
     Ok(())
+}
+
+/// `paths` relative to `root`, with forward slashes, comma-separated.
+fn relative_list<'a>(root: &Path, paths: impl Iterator<Item = &'a Path>) -> String {
+    paths
+        .map(|path| {
+            path.strip_prefix(root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+                .replace('\\', "/")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kind of plugin asked for: `--type`, else what the id ends with, else the current.
+pub fn wanted_type(flags: &InitFlags, current: PluginType) -> PluginType {
+    match flags.plugin_type.as_deref() {
+        Some("datasource") => PluginType::Datasource,
+        Some(_) => PluginType::App,
+        None if flags.id.trim().ends_with("-datasource") => PluginType::Datasource,
+        None if flags.id.trim().ends_with("-app") => PluginType::App,
+        None => current,
+    }
 }
 
 /// The new identity from the flags: Grafana's id rule for the plugin's type, a name, and an
@@ -86,12 +140,12 @@ pub fn new_identity(flags: &InitFlags, plugin_type: &str) -> Result<Identity> {
     for other in ["panel", "datasource"] {
         if plugin_type != other && id.ends_with(&format!("-{other}")) {
             let why = match other {
-                "panel" => "panels have no backend",
-                _ => "a data source is another kind of plugin than this app",
+                "panel" => "panels have no backend".to_owned(),
+                _ => format!("--type {plugin_type} was asked for"),
             };
             bail!(
-                "--id {id:?}: a -{other} id, but this is an app plugin ({why}); give an id \
-                 ending in -{plugin_type}, e.g. \"myorg-myplugin-{plugin_type}\""
+                "--id {id:?}: a -{other} id, but the plugin is to be a {plugin_type} ({why}); \
+                 give an id ending in -{plugin_type}, e.g. \"myorg-myplugin-{plugin_type}\""
             );
         }
     }
@@ -284,7 +338,25 @@ mod tests {
             id: id.into(),
             name: name.into(),
             executable: None,
+            plugin_type: None,
         }
+    }
+
+    #[test]
+    fn the_type_is_asked_for_or_read_from_the_id() {
+        let app = PluginType::App;
+        assert_eq!(
+            wanted_type(&flags("acme-x-datasource", "X"), app),
+            PluginType::Datasource
+        );
+        assert_eq!(wanted_type(&flags("acme-x-app", "X"), app), app);
+        assert_eq!(wanted_type(&flags("acme-x", "X"), app), app);
+        let mut typed = flags("acme-x-app", "X");
+        typed.plugin_type = Some("datasource".into());
+        assert_eq!(wanted_type(&typed, app), PluginType::Datasource);
+        // The id must then follow the type.
+        let error = new_identity(&typed, "datasource").unwrap_err().to_string();
+        assert!(error.contains("-datasource"), "{error}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod binary;
 mod build;
 mod ci;
 mod context;
+mod convert;
 mod dev;
 mod dist;
 mod e2e;

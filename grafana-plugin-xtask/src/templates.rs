@@ -17,6 +17,32 @@ pub const DATASOURCE: [(&str, &str); 2] = [
     ),
 ];
 
+/// The rest of a data-source project that `init --type datasource` writes, by path from the
+/// repository root; `%PLUGIN_ID%`, `%EXECUTABLE%`, `%NAME%` (a JSON string) and `%TITLE%`
+/// are the new identity.
+pub const DATASOURCE_PROJECT: [(&str, &str); 5] = [
+    (
+        "plugin/tests/datasource.rs",
+        include_str!("../templates/datasource/tests/datasource.rs"),
+    ),
+    (
+        "plugin.json",
+        include_str!("../templates/datasource/plugin.json"),
+    ),
+    (
+        "static/module.js",
+        include_str!("../templates/datasource/module.js"),
+    ),
+    (
+        "static/README.md",
+        include_str!("../templates/datasource/README.md"),
+    ),
+    (
+        "provisioning/datasources/datasources.yaml",
+        include_str!("../templates/datasource/datasources.yaml"),
+    ),
+];
+
 /// The files of `plugin/src` for a plugin of `kind`, read from this repository's `plugin/src`
 /// (`source`) where they are its: (name under plugin/src, contents).
 pub fn backend_sources(kind: PluginType, source: &Path) -> Result<Vec<(String, Vec<u8>)>> {

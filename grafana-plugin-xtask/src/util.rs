@@ -76,6 +76,26 @@ pub fn refuse_link(path: &Path) -> Result<()> {
 
 /// Removes what is at `path`, a directory tree, a file or a link (never what a link points
 /// to); nothing there is fine. For the tool's own scratch paths under target/.
+/// Writes `contents` to `path` whole or not at all: staged beside it (`.<name>.<pid>.partial`,
+/// removed when anything fails), then renamed over it. Creates the parent directories.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = parent.join(format!(".{name}.{}.partial", std::process::id()));
+    let written = std::fs::write(&partial, contents)
+        .with_context(|| format!("cannot write {}", partial.display()))
+        .and_then(|()| {
+            std::fs::rename(&partial, path)
+                .with_context(|| format!("cannot write {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
 pub fn remove_path_if_present(path: &Path) -> Result<()> {
     let Ok(metadata) = std::fs::symlink_metadata(path) else {
         return Ok(());

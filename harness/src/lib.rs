@@ -13,10 +13,12 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
+pub use contexts::{app_context, data_query, datasource_context};
 pub use grafana_plugin_sdk::pluginv2;
 pub use handshake::Handshake;
 
 pub mod binaries;
+mod contexts;
 pub mod frames;
 pub mod go_client;
 mod handshake;
@@ -424,35 +426,6 @@ impl ResourceAnswer {
     pub fn json(&self) -> Result<serde_json::Value> {
         serde_json::from_slice(&self.body)
             .with_context(|| format!("body is not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-/// The plugin context Grafana sends for an app: org 1, the given user role (`None` for no
-/// user), and app settings with `json_data` bytes and decrypted secure values.
-pub fn app_context(
-    plugin_id: &str,
-    role: Option<&str>,
-    json_data: &[u8],
-    secure: &[(&str, &str)],
-) -> pluginv2::PluginContext {
-    pluginv2::PluginContext {
-        org_id: 1,
-        plugin_id: plugin_id.to_owned(),
-        user: role.map(|role| pluginv2::User {
-            login: format!("{}-user", role.to_ascii_lowercase()),
-            name: format!("{role} User"),
-            email: format!("{}@example.com", role.to_ascii_lowercase()),
-            role: role.to_owned(),
-        }),
-        app_instance_settings: Some(pluginv2::AppInstanceSettings {
-            json_data: json_data.to_vec(),
-            decrypted_secure_json_data: secure
-                .iter()
-                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-                .collect(),
-            last_updated_ms: 1,
-        }),
-        data_source_instance_settings: None,
     }
 }
 
