@@ -1,7 +1,8 @@
 //! `cargo xtask validate`: the offline rules of Grafana's plugin validator that apply to an
-//! app with a backend, run on the archive itself. The reading is I/O (`run`); the rules
+//! app or a data source with a backend, run on the archive itself. The reading is I/O (`run`); the rules
 //! (`check`, one call per family in `rules.rs`) are pure and tested on archives made wrong
 //! on purpose.
+mod kinds;
 mod rules;
 mod schema;
 
@@ -93,6 +94,7 @@ pub fn check(entries: &[ReadEntry]) -> Vec<Finding> {
         && let Some(manifest) = rules::plugin_json(&archive, &mut findings)
     {
         rules::backend(&archive, &manifest, &mut findings);
+        kinds::capabilities(manifest.json(), &mut findings);
         rules::docs(&archive, &mut findings);
         rules::leftovers(&archive, &mut findings);
         rules::signature(&archive, &manifest, &mut findings);

@@ -35,6 +35,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The whole document.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
     fn text(&self, pointer: &str) -> &str {
         self.json
             .pointer(pointer)
