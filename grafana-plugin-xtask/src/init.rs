@@ -22,8 +22,17 @@ pub struct Identity {
     pub executable: String,
 }
 
-/// Directories never rewritten: build output, dependencies, history.
-const SKIPPED_DIRS: [&str; 4] = [".git", "target", "dist", "node_modules"];
+/// Directories never rewritten: build output, dependencies, history, and the libraries (the
+/// build tool and the plugin runtime, versioned apart from any plugin: their own tests'
+/// example ids are theirs).
+const SKIPPED_DIRS: [&str; 6] = [
+    ".git",
+    "target",
+    "dist",
+    "node_modules",
+    "grafana-plugin-xtask",
+    "grafana-plugin-runtime",
+];
 
 pub fn run(context: &Context, flags: &InitFlags) -> Result<()> {
     let project = context.project()?;

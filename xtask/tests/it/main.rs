@@ -10,6 +10,7 @@ mod dev;
 mod e2e;
 #[cfg(unix)]
 mod hooks;
+mod init;
 mod package;
 mod scratch;
 #[cfg(unix)]

@@ -102,7 +102,7 @@ async fn each_instance_answers_health_queries_and_resources_with_its_own_setting
         json!({ "uid": "plain", "queries": 0 })
     );
     // A call without a signed-in user is refused by the plugin itself.
-    assert_eq!(stats(rooms(None)).await.unwrap().status, 403);
+    assert_eq!(stats(rooms(None)).await.unwrap().status, 401);
     let metrics = plugin
         .call_resource("GET", "metrics", rooms(None), &[], b"")
         .await
