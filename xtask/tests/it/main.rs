@@ -3,6 +3,7 @@
 //! binary; each module is one command.
 mod build;
 mod create_plugin;
+mod create_plugin_datasource;
 mod cross;
 #[cfg(unix)]
 mod dev;
