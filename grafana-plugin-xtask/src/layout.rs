@@ -57,12 +57,25 @@ impl PackageManager {
         }
     }
 
-    /// Installs the dependencies exactly as the lockfile has them.
-    pub fn install_args(self) -> &'static [&'static str] {
+    /// The lockfile this manager writes and reads.
+    pub fn lockfile(self) -> &'static str {
         match self {
-            PackageManager::Npm => &["ci"],
-            PackageManager::Yarn => &["install", "--frozen-lockfile"],
-            PackageManager::Pnpm => &["install", "--frozen-lockfile"],
+            PackageManager::Npm => "package-lock.json",
+            PackageManager::Yarn => "yarn.lock",
+            PackageManager::Pnpm => "pnpm-lock.yaml",
+        }
+    }
+
+    /// Installs the dependencies exactly as the lockfile has them, when there is one; a new
+    /// create-plugin project has none until its first install, which writes it (`npm ci`
+    /// refuses to run without one).
+    pub fn install_args(self, locked: bool) -> &'static [&'static str] {
+        match (self, locked) {
+            (PackageManager::Npm, true) => &["ci"],
+            (PackageManager::Yarn | PackageManager::Pnpm, true) => {
+                &["install", "--frozen-lockfile"]
+            }
+            (_, false) => &["install"],
         }
     }
 
@@ -144,6 +157,19 @@ mod tests {
             |path| files.contains(&path),
             package.as_ref(),
         )
+    }
+
+    #[test]
+    fn a_project_without_a_lockfile_yet_is_installed_so_it_gets_one() {
+        // A project just made by create-plugin has no package-lock.json: `npm ci` refuses it.
+        assert_eq!(PackageManager::Npm.install_args(false), ["install"]);
+        assert_eq!(PackageManager::Npm.install_args(true), ["ci"]);
+        assert_eq!(
+            PackageManager::Yarn.install_args(true),
+            ["install", "--frozen-lockfile"]
+        );
+        assert_eq!(PackageManager::Pnpm.install_args(false), ["install"]);
+        assert_eq!(PackageManager::Pnpm.lockfile(), "pnpm-lock.yaml");
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub fn build(
     }
     let program = manager.program();
     if !root.join("node_modules").is_dir() {
-        let install = manager.install_args();
+        let install = manager.install_args(root.join(manager.lockfile()).is_file());
         ui.status(
             "Installing",
             format!(
