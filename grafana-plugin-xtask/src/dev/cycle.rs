@@ -322,10 +322,17 @@ fn cycle(
                 .to_owned(),
         }
     };
+    let served = match grafana.served_after(restart_started, stop) {
+        Some(took) => format!(
+            ", first call served {:.0} ms after the binary was replaced",
+            took.as_secs_f64() * 1000.0
+        ),
+        None => ", not serving yet".to_owned(),
+    };
     ui.status(
         "Reloaded",
         format!(
-            "{} after {what}: detected {:.0} ms, build {:.1} s, {restarted}",
+            "{} after {what}: detected {:.0} ms, build {:.1} s, {restarted}{served}",
             state.file_name(),
             detected.as_secs_f64() * 1000.0,
             build_time.as_secs_f64(),

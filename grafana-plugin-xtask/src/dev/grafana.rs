@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
@@ -196,6 +196,25 @@ impl Grafana {
             Verdict::Interrupted => {}
         }
         verdict
+    }
+
+    /// After a reload: how long from `since` until a call through Grafana is served again
+    /// (an app's health, a data source's instance health and query), which after a handover
+    /// or restart is a call the new build serves. None when nothing is watched or it does
+    /// not serve within Grafana's start of a backend.
+    pub fn served_after(&self, since: Instant, stop: &AtomicBool) -> Option<Duration> {
+        let watched = self.api.as_ref()?;
+        let verdict = grafana_api::check(
+            &watched.endpoint,
+            &watched.plugin_id,
+            Duration::from_secs(2),
+            stop,
+        );
+        matches!(
+            verdict,
+            Verdict::Serving(_) | Verdict::ServingDataSource { .. } | Verdict::Unhealthy(_)
+        )
+        .then(|| since.elapsed())
     }
 
     /// Where the plugin's own output (stderr, Grafana's `logger=plugin.<id>` lines) is.

@@ -72,7 +72,8 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
     assert!(adopted.status.success(), "{stderr}");
     assert!(
         stderr.contains("plugin/ with a data-source backend: QueryData, CheckHealth, resources")
-            && stderr.contains("the Go backend is still there: delete Magefile.go, go.mod, go.sum, pkg"),
+            && stderr
+                .contains("the Go backend is still there: delete Magefile.go, go.mod, go.sum, pkg"),
         "{stderr}"
     );
     // Beside the Go backend, which stays until its owner deletes it; the executable name is

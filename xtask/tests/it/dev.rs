@@ -224,12 +224,15 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
         1,
         "Grafana restarted the plugin"
     );
-    assert!(
-        output.lock().unwrap().contains("Reloaded")
-            && output.lock().unwrap().contains("handed over in"),
-        "{}",
-        output.lock().unwrap()
-    );
+    // One line per reload: detected, build, handed over, first call served by the new code.
+    wait_for("the reload's line", &output, || {
+        let said = output.lock().unwrap();
+        said.lines().any(|line| {
+            line.contains("Reloaded")
+                && line.contains("handed over in")
+                && line.contains("first call served")
+        })
+    });
 
     scratch.edit("plugin/src/health.rs", |s| {
         s + "\ncompile_error!(\"broken on purpose\");\n"
@@ -287,14 +290,13 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
     });
     let plugin_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
     assert_ne!(plugin_pid, second_pid, "restarted: a new process");
-    assert!(
+    // Said once the first call is served again (the line carries that time).
+    wait_for("the restart's line", &output, || {
         output
             .lock()
             .unwrap()
-            .contains("it has no handover: Grafana started it again"),
-        "{}",
-        output.lock().unwrap()
-    );
+            .contains("it has no handover: Grafana started it again")
+    });
 
     let standin_pids: Vec<u64> = std::fs::read_dir("/proc")
         .unwrap()

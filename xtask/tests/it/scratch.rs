@@ -237,6 +237,7 @@ impl Scratch {
                 remove(&entry.path());
             }
         }
+        builds_of_its_own(&dir);
         Scratch { dir, _turn: turn }
     }
 
@@ -263,6 +264,53 @@ impl Scratch {
     pub fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
         let path = self.root().join(file);
         fs::write(&path, edit(fs::read_to_string(&path).unwrap())).unwrap();
+    }
+}
+
+/// The workspace members a scratch copy may hold.
+const MEMBERS: [&str; 5] = [
+    "plugin",
+    "grafana-plugin-runtime",
+    "grafana-plugin-xtask",
+    "xtask",
+    "harness",
+];
+
+/// Gives each member of the copy at `dir` a default feature named after the copy. Cargo tells
+/// a workspace member's build by its name, version, enabled features and path relative to its
+/// workspace: without this, every copy's `plugin` (or library) is one build in the shared
+/// target directory with this repository's, and cargo judges it fresh by whichever copy's
+/// files built it last (a later `cargo test` then ran a scratch copy's binary, or not the
+/// library just edited). The feature enables nothing; dependencies keep their builds.
+fn builds_of_its_own(dir: &Path) {
+    let name: String = dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let feature = format!("scratch-{name}");
+    for member in MEMBERS {
+        let manifest = dir.join(member).join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let declared = format!("default = [\"{feature}\"]\n{feature} = []\n");
+        let text = match text.find("[features]\n") {
+            Some(at) => {
+                let after = at + "[features]\n".len();
+                format!("{}{declared}{}", &text[..after], &text[after..])
+            }
+            None => format!("{text}\n[features]\n{declared}"),
+        };
+        fs::write(&manifest, text).unwrap();
     }
 }
 
