@@ -11,7 +11,8 @@ edits of plugin/src/health.rs, side by side in one run:
 Each edit is timed from the write to the first CheckHealth through the stand-in's HTTP API
 (/api/plugins/<id>/health, polled every 5 ms) that answers the new message; meanwhile a
 second client calls that API without pause and counts every answer that is not 200 OK.
-The xtask's "Reloaded" lines give the build time.
+The xtask's "Reloaded" lines give the build time and, after the binary was swapped, when the
+first call through the stand-in was served by the new code.
 Usage: python3 bench/reload.py [EDITS]   (default 20; restores the files it edits)"""
 import base64, json, os, re, signal, statistics, subprocess, sys, threading, time, urllib.request
 
@@ -99,10 +100,12 @@ def run(mode):
         dev.wait(timeout=60)
     lines = [l for l in open(f"target/dev/bench-{mode}.log") if "Reloaded" in l]
     builds = [float(m.group(1)) for l in lines if (m := re.search(r"build ([\d.]+) s", l))]
+    served = [int(m.group(1)) for l in lines if (m := re.search(r"first call served (\d+) ms", l))]
     return {
         "serving_ms": statistics.median(serving) * 1000,
         "serving_max_ms": max(serving) * 1000,
         "build_s": statistics.median(builds[-edits:]) if builds else float("nan"),
+        "served_ms": statistics.median(served[-edits:]) if served else float("nan"),
         "calls": counts["calls"],
         "calls_per_s": counts["calls"] / elapsed,
         "failed": counts["failed"],
@@ -118,7 +121,8 @@ print(f"{edits} one-line edits each, median (max):")
 for mode, r in results.items():
     print(f"  {mode:8}  save -> new code serving {r['serving_ms']:.0f} ms ({r['serving_max_ms']:.0f}),"
           f" build {r['build_s']:.2f} s, save -> served minus build {r['serving_ms'] - r['build_s'] * 1000:.0f} ms;"
-          f" {r['calls']} calls ({r['calls_per_s']:.0f}/s), {r['failed']} failed")
+          f" {r['calls']} calls ({r['calls_per_s']:.0f}/s), {r['failed']} failed;"
+          f" dev's own 'first call served' after the swap {r['served_ms']:.0f} ms")
     print(f"            last: {r['lines']}")
 h, s = results["handover"], results["restart"]
 print(f"handover / restart: {h['serving_ms'] / s['serving_ms']:.2f}x")

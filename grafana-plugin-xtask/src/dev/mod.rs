@@ -42,8 +42,9 @@ use grafana_api::Verdict;
 /// Stops processes: SIGTERM, then SIGKILL after the grace (taskkill on Windows).
 pub(crate) use process::stop as stop_processes;
 
-/// Quiet period after the last file event before a batch is handled.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Quiet period after the last file event before a batch is handled: watchexec's default.
+/// An editor's save (write a temporary, rename it) or a save-all lands within it.
+const DEBOUNCE: Duration = Duration::from_millis(50);
 /// How long a plugin process gets to exit after SIGTERM before it is killed.
 const PLUGIN_GRACE: Duration = Duration::from_millis(1500);
 
