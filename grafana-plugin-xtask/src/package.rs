@@ -47,9 +47,16 @@ pub fn archive_name(id: &str, version: &str, platform: Option<&BuildTarget>) -> 
     }
 }
 
-/// Where the archive's tree `<id>/` is staged: below the xtask's scratch directory.
-fn stage_dir(root: &Path, id: &str) -> PathBuf {
-    dist::scratch_dir(root).join("package").join(id)
+/// Where an archive's tree `<id>/` is staged, below the xtask's scratch directory: the
+/// release's at `package/<id>`, a platform's at `package/<os>_<arch>/<id>`.
+fn stage_dir(root: &Path, id: &str, platform: Option<&BuildTarget>) -> PathBuf {
+    let package = dist::scratch_dir(root).join("package");
+    match platform {
+        None => package.join(id),
+        Some(platform) => package
+            .join(format!("{}_{}", platform.os, platform.arch))
+            .join(id),
+    }
 }
 
 /// What goes into the archive: each platform with its binary's name in dist/, as the build's
@@ -129,9 +136,26 @@ pub fn write(
     check_binaries(ui, &dist, &binaries, executable)?;
 
     let id = &project.plugin.id;
-    let stage = stage_dir(root, id);
+    // One tree per archive, each signed for exactly its files: Grafana opens every file a
+    // manifest lists, so a per-platform archive cannot carry the release's manifest.
+    let stage = stage_dir(root, id, None);
     stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
-    sign(sh, ui, &stage, token, flags)?;
+    let mut stages = vec![(None, stage)];
+    if flags.per_platform {
+        for (platform, binary) in &contents.binaries {
+            let stage = stage_dir(root, id, Some(platform));
+            stage_dist(
+                &dist,
+                &stage,
+                &dist_entries,
+                std::slice::from_ref(binary),
+                executable,
+            )?;
+            stages.push((Some(platform), stage));
+        }
+    }
+    let trees: Vec<PathBuf> = stages.iter().map(|(_, stage)| stage.clone()).collect();
+    sign(sh, ui, &trees, token, flags)?;
 
     let out_dir = match &flags.out_dir {
         Some(dir) => dir.clone(),
@@ -143,22 +167,13 @@ pub fn write(
     let prefix = targets::executable_prefix(executable);
 
     let mut archives = Vec::new();
-    let all_entries = archive::entries_of(&stage, id, &prefix)?;
-    let release = out_dir.join(archive_name(id, version, None));
-    archives.push((release.clone(), all_entries.clone()));
-    if flags.per_platform {
-        for (platform, binary) in &contents.binaries {
-            let entries = all_entries
-                .iter()
-                .filter(|e| !is_binary(&e.path, id, &prefix) || e.path == format!("{id}/{binary}"))
-                .cloned()
-                .collect();
-            archives.push((
-                out_dir.join(archive_name(id, version, Some(platform))),
-                entries,
-            ));
-        }
+    for (platform, stage) in &stages {
+        archives.push((
+            out_dir.join(archive_name(id, version, *platform)),
+            archive::entries_of(stage, id, &prefix)?,
+        ));
     }
+    let release = archives[0].0.clone();
     for (path, entries) in &archives {
         ui.status(
             "Packaging",
@@ -180,11 +195,6 @@ pub fn write(
         );
     }
     Ok(release)
-}
-
-fn is_binary(path: &str, id: &str, prefix: &str) -> bool {
-    path.strip_prefix(&format!("{id}/"))
-        .is_some_and(|rest| rest.starts_with(prefix) && !rest.contains('/'))
 }
 
 fn list_names(dir: &Path) -> Result<Vec<String>> {
@@ -317,15 +327,15 @@ fn pinned_sign_plugin_version() -> Result<String> {
         .context("sign-plugin/package.json names no @grafana/sign-plugin version")
 }
 
-/// Signs the staged files with Grafana's tool when there is a token, so MANIFEST.txt goes
-/// into the archive; otherwise says the archive is unsigned. The tool comes from the npm
-/// registry at the pinned version with lifecycle scripts off; the token is only in the
-/// environment of the process that signs (handed to it here), never in `npm ci`'s, cargo's
-/// or any other child's, and never on a command line.
+/// Signs each staged tree with Grafana's tool when there is a token, so each archive's
+/// MANIFEST.txt lists exactly its own files; otherwise says the archive is unsigned. The tool
+/// comes from the npm registry at the pinned version with lifecycle scripts off, installed
+/// once; the token is only in the environment of the process that signs (handed to it here),
+/// never in `npm ci`'s, cargo's or any other child's, and never on a command line.
 fn sign(
     sh: &Shell,
     ui: &Ui,
-    stage: &Path,
+    stages: &[PathBuf],
     token: Option<&str>,
     flags: &PackageFlags,
 ) -> Result<()> {
@@ -340,21 +350,10 @@ fn sign(
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| pinned.clone());
-    let mut args = vec!["--distDir".to_owned(), stage.display().to_string()];
-    if let Some(urls) = &flags.root_urls {
-        args.extend(["--rootUrls".to_owned(), urls.clone()]);
-    }
-    ui.status(
-        "Signing",
-        format!("{} with @grafana/sign-plugin {version}", stage.display()),
-    );
     let failed = "signing failed: @grafana/sign-plugin needs Node.js and npm, network access to \
                   the npm registry and grafana.com, and a valid token";
-    let signing = if version == pinned {
-        let tool = stage
-            .parent()
-            .context("the stage has a parent")?
-            .join("sign-plugin");
+    let installed = if version == pinned {
+        let tool = package_scratch(stages)?.join("sign-plugin");
         fs::create_dir_all(&tool).with_context(|| format!("cannot create {}", tool.display()))?;
         fs::write(tool.join("package.json"), SIGN_PLUGIN_PACKAGE)?;
         fs::write(tool.join("package-lock.json"), SIGN_PLUGIN_LOCK)?;
@@ -365,30 +364,53 @@ fn sign(
             .ignore_stdout()
             .run()
             .context(failed)?;
-        let run = tool.join("node_modules/@grafana/sign-plugin/dist/bin/run.js");
-        cmd!(sh, "node {run} {args...}")
+        Some(tool.join("node_modules/@grafana/sign-plugin/dist/bin/run.js"))
     } else {
         ui.warning(format!(
             "{SIGN_PLUGIN_VERSION_VARIABLE}={version}: running that version with npm exec, \
              without the lockfile's integrity pins"
         ));
-        let package = format!("--package=@grafana/sign-plugin@{version}");
-        cmd!(
-            sh,
-            "npm exec --yes --ignore-scripts {package} -- sign-plugin {args...}"
-        )
+        None
     };
-    // Every child's environment is scrubbed of the token (spawn.rs); the signer alone is
-    // handed it, in its environment, never on the command line.
-    signing
-        .env(TOKEN_VARIABLE, token)
-        .quiet()
-        .run()
-        .context(failed)?;
-    if !stage.join("MANIFEST.txt").is_file() {
-        bail!("signing wrote no MANIFEST.txt into {}", stage.display());
+    for stage in stages {
+        let mut args = vec!["--distDir".to_owned(), stage.display().to_string()];
+        if let Some(urls) = &flags.root_urls {
+            args.extend(["--rootUrls".to_owned(), urls.clone()]);
+        }
+        ui.status(
+            "Signing",
+            format!("{} with @grafana/sign-plugin {version}", stage.display()),
+        );
+        let signing = match &installed {
+            Some(run) => cmd!(sh, "node {run} {args...}"),
+            None => {
+                let package = format!("--package=@grafana/sign-plugin@{version}");
+                cmd!(
+                    sh,
+                    "npm exec --yes --ignore-scripts {package} -- sign-plugin {args...}"
+                )
+            }
+        };
+        // Every child's environment is scrubbed of the token (spawn.rs); the signer alone is
+        // handed it, in its environment, never on the command line.
+        signing
+            .env(TOKEN_VARIABLE, token)
+            .quiet()
+            .run()
+            .context(failed)?;
+        if !stage.join("MANIFEST.txt").is_file() {
+            bail!("signing wrote no MANIFEST.txt into {}", stage.display());
+        }
     }
     Ok(())
+}
+
+/// The directory holding the stages (target/xtask/package).
+fn package_scratch(stages: &[PathBuf]) -> Result<&Path> {
+    stages
+        .first()
+        .and_then(|stage| stage.parent())
+        .context("nothing is staged")
 }
 
 /// Seconds since 1970 for every entry: SOURCE_DATE_EPOCH, else the last commit's time, so the

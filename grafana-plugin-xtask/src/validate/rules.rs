@@ -477,5 +477,17 @@ fn check_manifest(
             ));
         }
     }
+    // Grafana opens every file the manifest lists and calls the plugin modified when one is
+    // missing ("Plugin file listed in the manifest was not found",
+    // pkg/plugins/manager/signature/manifest.go).
+    for listed in files.keys() {
+        let path = format!("{root}/{listed}");
+        if !entries.iter().any(|e| !e.is_dir && e.path == path) {
+            return Err(format!(
+                "MANIFEST.txt lists {listed}, which the archive lacks: Grafana refuses it as \
+                 modified; sign exactly the files of this archive"
+            ));
+        }
+    }
     Ok(())
 }

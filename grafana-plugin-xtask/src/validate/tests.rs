@@ -332,9 +332,21 @@ fn a_manifest_must_be_signed_and_match_the_files() {
 
     let mut stale = files.clone();
     stale.insert("module.js".into(), "00".into());
-    let mut stale_manifest = entries;
+    let mut stale_manifest = entries.clone();
     stale_manifest.push(file("MANIFEST.txt", signed(&stale).as_bytes(), 0o644));
     assert_error(&stale_manifest, "manifest", "does not match module.js");
+
+    // Signed for more files than the archive holds (a per-platform archive that kept the
+    // manifest of all six binaries): Grafana calls it modified.
+    let mut more = files.clone();
+    more.insert("gpx_service_checks_freebsd_amd64".into(), "ab".into());
+    let mut wider_manifest = entries;
+    wider_manifest.push(file("MANIFEST.txt", signed(&more).as_bytes(), 0o644));
+    assert_error(
+        &wider_manifest,
+        "manifest",
+        "MANIFEST.txt lists gpx_service_checks_freebsd_amd64, which the archive lacks",
+    );
 }
 
 #[test]

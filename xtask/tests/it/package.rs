@@ -417,6 +417,46 @@ printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{"plugin":"acme-s
     let mut zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
     assert!(zip.by_name(&format!("{PLUGIN_ID}/MANIFEST.txt")).is_ok());
     assert!(Path::new(&archive).is_file());
+
+    // Per platform: each archive is signed for exactly its files (Grafana opens every file a
+    // manifest lists and calls the plugin modified when one is missing), and package's own
+    // validation checks the manifest both ways.
+    let output = scratch.xtask_env(
+        &["package", "--no-build", "--per-platform"],
+        &[
+            ("PATH", &path),
+            ("GRAFANA_ACCESS_POLICY_TOKEN", "token-canary"),
+            ("NPX_LOG", log.to_str().unwrap()),
+            ("VERSION", env!("CARGO_PKG_VERSION")),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let signed = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        signed.lines().filter(|l| l.starts_with("npm ci")).count(),
+        2,
+        "the tool is installed once per package run: {signed}"
+    );
+    let linux = scratch.root().join("target/package").join(format!(
+        "{PLUGIN_ID}-{}.linux_amd64.zip",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let mut zip = zip::ZipArchive::new(fs::File::open(&linux).unwrap()).unwrap();
+    let mut manifest = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name(&format!("{PLUGIN_ID}/MANIFEST.txt")).unwrap(),
+        &mut manifest,
+    )
+    .unwrap();
+    assert_eq!(
+        manifest.matches("gpx_service_checks_").count(),
+        1,
+        "one binary listed: {manifest}"
+    );
+    assert!(
+        manifest.contains("\"gpx_service_checks_linux_amd64\""),
+        "{manifest}"
+    );
 }
 
 /// The release workflow's steps that can run here: binaries gathered from the per-platform
