@@ -22,7 +22,7 @@ pub(crate) const FD_VARIABLE: &str = "GF_PLUGIN_RUNTIME_HANDOVER_FD";
 /// plugin without it would die of SIGUSR1's default action, which `dev` then would not have
 /// meant).
 #[used]
-pub static MARKER: [u8; 34] = *b"grafana-plugin-runtime:handover:xx";
+pub static MARKER: [u8; 34] = *b"grafana-plugin-runtime:handover:v1";
 
 /// The path Grafana started this binary from, read before anything can replace it.
 static LAUNCHED_FROM: OnceLock<Option<PathBuf>> = OnceLock::new();

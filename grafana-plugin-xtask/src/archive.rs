@@ -86,13 +86,21 @@ fn options(mode: u32, time: DateTime) -> SimpleFileOptions {
 }
 
 /// Writes the archive to `out` atomically: a temporary file beside it, read back and
-/// verified against `entries`, then renamed. On any error nothing is left under `out` or the
-/// temporary name.
-pub fn write(out: &Path, entries: &[Entry], time: DateTime) -> Result<()> {
+/// verified against `entries`, then checked by `accept` (package validates it), then renamed.
+/// On any error nothing is left under `out` or the temporary name.
+pub fn write(
+    out: &Path,
+    entries: &[Entry],
+    time: DateTime,
+    accept: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     write_atomically(
         out,
         |file| write_zip(file, entries, time),
-        |written| verify(written, entries),
+        |written| {
+            verify(written, entries)?;
+            accept(written)
+        },
     )
 }
 
@@ -414,8 +422,8 @@ mod tests {
         let tree = fake_tree();
         let out = tempfile::tempdir().unwrap();
         let (first, second) = (out.path().join("a.zip"), out.path().join("b.zip"));
-        write(&first, &entries(tree.path()), dos_time(TIME)).unwrap();
-        write(&second, &entries(tree.path()), dos_time(TIME)).unwrap();
+        write(&first, &entries(tree.path()), dos_time(TIME), |_| Ok(())).unwrap();
+        write(&second, &entries(tree.path()), dos_time(TIME), |_| Ok(())).unwrap();
         assert_eq!(
             fs::read(&first).unwrap(),
             fs::read(&second).unwrap(),
@@ -436,7 +444,13 @@ mod tests {
         assert_eq!(mode("acme-x-app/img/"), 0o755);
         // A different time is a different archive.
         let third = out.path().join("c.zip");
-        write(&third, &entries(tree.path()), dos_time(TIME + 86_400)).unwrap();
+        write(
+            &third,
+            &entries(tree.path()),
+            dos_time(TIME + 86_400),
+            |_| Ok(()),
+        )
+        .unwrap();
         assert_ne!(fs::read(&first).unwrap(), fs::read(&third).unwrap());
     }
 
@@ -447,7 +461,7 @@ mod tests {
         let tree = fake_tree();
         let out = tempfile::tempdir().unwrap();
         let zip_path = out.path().join("a.zip");
-        write(&zip_path, &entries(tree.path()), dos_time(TIME)).unwrap();
+        write(&zip_path, &entries(tree.path()), dos_time(TIME), |_| Ok(())).unwrap();
         let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
 
         let by_crate = out.path().join("by-crate");
@@ -487,7 +501,7 @@ mod tests {
         let tree = fake_tree();
         let out = tempfile::tempdir().unwrap();
         let zip_path = out.path().join("acme-x-app-1.0.0.zip");
-        write(&zip_path, &entries(tree.path()), dos_time(TIME)).unwrap();
+        write(&zip_path, &entries(tree.path()), dos_time(TIME), |_| Ok(())).unwrap();
         let (sha1_path, sha256_path) = write_checksums(&zip_path).unwrap();
         let bytes = fs::read(&zip_path).unwrap();
         assert_eq!(
@@ -550,6 +564,21 @@ mod tests {
         fs::write(&target, "previous").unwrap();
         let _ = write_atomically(&target, |_| bail!("interrupted"), |_| Ok(()));
         assert_eq!(fs::read_to_string(&target).unwrap(), "previous");
+
+        // An archive that its caller refuses (package's validation) never takes the name.
+        let tree = fake_tree();
+        let error = write(&target, &entries(tree.path()), dos_time(TIME), |written| {
+            assert!(written != target.as_path() && written.is_file());
+            bail!("[readme] README.md is empty")
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "[readme] README.md is empty");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "previous");
+        assert_eq!(
+            fs::read_dir(out.path()).unwrap().count(),
+            1,
+            "a temporary was left"
+        );
     }
 
     #[test]
@@ -575,7 +604,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let zip_path = out.path().join("a.zip");
         let mut entries = entries(tree.path());
-        write(&zip_path, &entries, dos_time(TIME)).unwrap();
+        write(&zip_path, &entries, dos_time(TIME), |_| Ok(())).unwrap();
         entries[5].mode = 0o755;
         assert!(
             verify(&zip_path, &entries)

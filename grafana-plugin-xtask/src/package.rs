@@ -139,7 +139,18 @@ pub fn write(
     // One tree per archive, each signed for exactly its files: Grafana opens every file a
     // manifest lists, so a per-platform archive cannot carry the release's manifest.
     let stage = stage_dir(root, id, None);
-    stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
+    let left_out = stage_dist(&dist, &stage, &dist_entries, &binaries, executable)?;
+    if !left_out.is_empty() {
+        ui.warning(format!(
+            "left out of the archive: {} (hidden files: an interrupted build's leftovers or \
+             the system's, never shipped)",
+            left_out
+                .iter()
+                .map(|name| format!("dist/{name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let mut stages = vec![(None, stage)];
     if flags.per_platform {
         for (platform, binary) in &contents.binaries {
@@ -179,9 +190,11 @@ pub fn write(
             "Packaging",
             format!("{} ({} entries)", path.display(), entries.len()),
         );
-        archive::write(path, entries, time)?;
+        // Validated before it takes its name: a failing archive never sits under it.
+        archive::write(path, entries, time, |written| {
+            validate::run_as(ui, written, path)
+        })?;
         let (sha1, sha256) = archive::write_checksums(path)?;
-        validate::run(ui, path)?;
         ui.status(
             "Wrote",
             format!(
@@ -236,30 +249,43 @@ pub fn check_dist(names: &[String], contents: &Contents) -> Result<(), String> {
     Err(format!("incomplete, lacks {}; {fix}", missing.join(", ")))
 }
 
-/// A fresh copy of dist/ under `<id>/`, with only the chosen platforms' binaries.
+/// A fresh copy of dist/ under `<id>/`, with only the chosen platforms' binaries and no
+/// hidden files; returns the hidden files it left out (paths relative to dist/).
 fn stage_dist(
     dist: &Path,
     stage: &Path,
     names: &[String],
     binaries: &[String],
     executable: &str,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     if stage.exists() {
         fs::remove_dir_all(stage).with_context(|| format!("cannot remove {}", stage.display()))?;
     }
     fs::create_dir_all(stage).with_context(|| format!("cannot create {}", stage.display()))?;
     let prefix = targets::executable_prefix(executable);
+    let mut left_out = Vec::new();
     for name in names {
         if name.starts_with(&prefix) && !binaries.contains(name) {
             continue;
         }
-        copy_tree(&dist.join(name), &stage.join(name))?;
+        if is_leftover(name) {
+            left_out.push(name.clone());
+            continue;
+        }
+        copy_tree(&dist.join(name), &stage.join(name), name, &mut left_out)?;
     }
-    Ok(())
+    Ok(left_out)
 }
 
-/// Copies `from` (a regular file or a directory tree of them; no links) to `to`.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// A hidden file: `.DS_Store`, or what an interrupted build left (`.gpx_*.old` beside a
+/// replaced binary, `.*.partial`). Never shipped.
+fn is_leftover(name: &str) -> bool {
+    name.starts_with('.')
+}
+
+/// Copies `from` (a regular file or a directory tree of them; no links) to `to`, leaving out
+/// hidden files (named in `left_out`, relative to dist/ through `name`).
+fn copy_tree(from: &Path, to: &Path, name: &str, left_out: &mut Vec<String>) -> Result<()> {
     let kind = fs::symlink_metadata(from)
         .with_context(|| format!("cannot read {}", from.display()))?
         .file_type();
@@ -276,6 +302,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     }
     fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in util::walk(from)? {
+        if entry.relative.split(['/', '\\']).any(is_leftover) {
+            if !entry.is_dir {
+                left_out.push(format!("{name}/{}", entry.relative.replace('\\', "/")));
+            }
+            continue;
+        }
         let dest = to.join(&entry.relative);
         if entry.is_dir {
             fs::create_dir_all(&dest)

@@ -47,7 +47,7 @@ pub fn check(configured: &Configured, results: &[CheckResult], allow: &AllowList
             .to_owned()
     } else {
         format!(
-            "Bench restart 15: {} target{} configured: {up} up, {down} down, {pending} not checked yet",
+            "{} target{} configured: {up} up, {down} down, {pending} not checked yet",
             settings.targets.len(),
             if settings.targets.len() == 1 { "" } else { "s" }
         )

@@ -53,9 +53,15 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
 }
 
 pub fn run(ui: &Ui, archive_path: &Path) -> Result<()> {
-    let entries = archive::read(archive_path)?;
+    run_as(ui, archive_path, archive_path)
+}
+
+/// [`run`] on the archive at `read_from`, reported under the name `shown` (package checks
+/// its temporary file before it takes the final name).
+pub fn run_as(ui: &Ui, read_from: &Path, shown: &Path) -> Result<()> {
+    let entries = archive::read(read_from)?;
     let findings = check(&entries);
-    report(ui, archive_path, &findings)
+    report(ui, shown, &findings)
 }
 
 /// Prints the findings and fails when there is an error.

@@ -517,3 +517,50 @@ fn the_release_steps_package_gathered_binaries() {
         text(&notes.stdout)
     );
 }
+
+#[test]
+fn leftovers_are_never_shipped_and_a_failing_archive_never_takes_its_name() {
+    let scratch = scratch_with_six_binaries(false);
+    let dist = scratch.root().join("dist");
+    // What an interrupted dev or build leaves, and the system's own.
+    fs::write(dist.join(".DS_Store"), "finder").unwrap();
+    fs::write(dist.join(format!(".{EXECUTABLE}_linux_amd64.old")), "old").unwrap();
+    fs::write(dist.join("img/.logo.svg.4242.partial"), "half").unwrap();
+    let output = scratch.xtask(&["package", "--no-build"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "left out of the archive: dist/.DS_Store, dist/.{EXECUTABLE}_linux_amd64.old, \
+             dist/img/.logo.svg.4242.partial"
+        )),
+        "{stderr}"
+    );
+    let archive = scratch.root().join("target/package").join(archive_name());
+    let zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
+    let hidden: Vec<String> = zip
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .filter(|name| name.split('/').any(|part| part.starts_with('.')))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+
+    // An archive that fails validation never sits under the final name: the last good one
+    // and its checksums stay.
+    let good = fs::read(&archive).unwrap();
+    let checksum = archive.with_file_name(format!("{}.sha256", archive_name()));
+    let good_checksum = fs::read(&checksum).unwrap();
+    fs::write(dist.join("README.md"), "").unwrap();
+    assert_fails_with(
+        &scratch.xtask(&["package", "--no-build"]),
+        "README.md is empty",
+    );
+    assert_eq!(fs::read(&archive).unwrap(), good);
+    assert_eq!(fs::read(&checksum).unwrap(), good_checksum);
+    let temporaries: Vec<_> = fs::read_dir(archive.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+}
