@@ -123,6 +123,10 @@ impl Xtask {
         self,
         custom: impl FnOnce(C, &Context) -> Result<()>,
     ) -> ExitCode {
+        if let Some(clash) = name_clash::<C>() {
+            ui::Ui::from_env(false).error(clash);
+            return ExitCode::FAILURE;
+        }
         let flags = Flags::<C>::parse();
         let context = match Shell::new() {
             Ok(sh) => Context::new(sh, ui::Ui::from_env(flags.quiet), self.hooks),
@@ -146,6 +150,25 @@ impl Xtask {
             }
         }
     }
+}
+
+/// A command of the caller's own named like a built-in one (or like another of its own):
+/// clap would panic on it at start, for every command. One line naming it and the fix.
+fn name_clash<C: Subcommand>() -> Option<String> {
+    let command = <Flags<C> as clap::CommandFactory>::command();
+    let mut seen = std::collections::HashSet::new();
+    for subcommand in command.get_subcommands() {
+        for name in std::iter::once(subcommand.get_name()).chain(subcommand.get_all_aliases()) {
+            if !seen.insert(name.to_owned()) {
+                return Some(format!(
+                    "xtask/src/main.rs: the command `{name}` is declared twice (a command of your \
+                     own named like a built-in one, or two of yours); rename yours, e.g. \
+                     #[command(name = \"my-{name}\")]"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// One built-in command, at the workspace root.
@@ -188,5 +211,34 @@ impl Subcommand for NoCommands {
     }
     fn has_subcommand(_: &str) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Clashing {
+        /// Ours, named like the built-in.
+        ReleaseNotes,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Distinct {
+        /// Ours alone.
+        Lint,
+    }
+
+    #[test]
+    fn a_command_named_like_a_built_in_is_named_instead_of_panicking() {
+        let said = name_clash::<Clashing>().unwrap();
+        assert!(
+            said.contains("`release-notes` is declared twice")
+                && said.contains("#[command(name = \"my-release-notes\")]"),
+            "{said}"
+        );
+        assert_eq!(name_clash::<Distinct>(), None);
+        assert_eq!(name_clash::<NoCommands>(), None);
     }
 }

@@ -15,7 +15,7 @@ use std::{fs, path::Path, time::Instant};
 use anyhow::{Result, bail};
 
 pub use exec::run_command;
-pub use plan::{BuildPlan, Profile, STATIC_DIR, Step};
+pub use plan::{BuildPlan, Profile, STATIC_DIR, Step, staged_files};
 
 use exec::{Outcome, build_one, build_together, install_std_if_needed};
 use plan::{Inputs, Options, ROOT_FILES, TargetPlan, dist_plan};

@@ -306,7 +306,7 @@ fn target_plan(
 
 /// plugin.json (filled), everything under static/, and the repository files static/ does
 /// not replace.
-pub(super) fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
+pub fn staged_files(root: &Path, inputs: &Inputs) -> Result<Vec<StagedFile>> {
     if inputs.frontend_files.as_ref().is_some_and(Vec::is_empty) {
         // The frontend build is still running: its files are staged once it is done.
         return Ok(Vec::new());

@@ -184,7 +184,7 @@ fn exact_pattern(text: &str) -> String {
 pub(super) fn watch(
     context: &Context,
     root: &Path,
-    state: &Loop,
+    state: &mut Loop,
     grafana: &mut Grafana,
     messages: &mpsc::Receiver<Message>,
     stop: &AtomicBool,
@@ -236,7 +236,7 @@ pub(super) fn watch(
 /// One batch of changes: refresh files, or rebuild and restart; one status line.
 fn cycle(
     context: &Context,
-    state: &Loop,
+    state: &mut Loop,
     grafana: &mut Grafana,
     batch: &Batch,
     stop: &AtomicBool,
@@ -266,12 +266,8 @@ fn cycle(
         return Ok(());
     }
     if batch.strongest() == Change::Static {
-        dist::refresh_files(
-            &state.plan.dist_dir,
-            &state.plan.files,
-            &state.plan.placeholders,
-        )?;
-        ui.status("Refreshed", format!("dist/ ({what})"));
+        let said = refresh_dist(context, state)?;
+        ui.status("Refreshed", format!("dist/ ({what}){said}"));
         return Ok(());
     }
     ui.status("Rebuilding", format!("({what} changed)"));
@@ -288,11 +284,7 @@ fn cycle(
     if !state.webpack_frontend()
         && (batch.changes.contains(&Change::Static) || batch.changes.contains(&Change::Manifest))
     {
-        dist::refresh_files(
-            &state.plan.dist_dir,
-            &state.plan.files,
-            &state.plan.placeholders,
-        )?;
+        refresh_dist(context, state)?;
     }
     dist::replace_binary(&state.step.built_binary, &state.dest)?;
     context.after_build(&event)?;
@@ -339,6 +331,42 @@ fn cycle(
         ),
     );
     Ok(())
+}
+
+/// Brings dist/'s copied files (static/, plugin.json, README, CHANGELOG, LICENSE) up to date
+/// with the sources as they are now, not as they were at the first build: a file added is
+/// copied in, one deleted or renamed away is removed from dist/ (the binaries stay). Says
+/// what came and went.
+fn refresh_dist(context: &Context, state: &mut Loop) -> Result<String> {
+    let project = context.project()?;
+    let root = &project.cargo.workspace_root;
+    let dist_dir = state.plan.dist_dir.clone();
+    let inputs = build::gather_inputs(root, &project, &dist_dir)?;
+    let files = build::staged_files(root, &inputs)?;
+    dist::refresh_files(&dist_dir, &files, &state.plan.placeholders)?;
+    let listed = |list: &[dist::StagedFile], dest: &str| list.iter().any(|f| f.dest == dest);
+    let mut changes = Vec::new();
+    for gone in state
+        .plan
+        .files
+        .iter()
+        .filter(|old| !listed(&files, &old.dest))
+    {
+        crate::util::remove_path_if_present(&dist_dir.join(&gone.dest))?;
+        changes.push(format!("-{}", gone.dest));
+    }
+    for new in files
+        .iter()
+        .filter(|new| !listed(&state.plan.files, &new.dest))
+    {
+        changes.push(format!("+{}", new.dest));
+    }
+    state.plan.files = files;
+    Ok(if changes.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", changes.join(", "))
+    })
 }
 
 /// In a create-plugin app webpack copies src/plugin.json into dist/: Grafana is restarted

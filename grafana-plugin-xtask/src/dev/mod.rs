@@ -144,7 +144,7 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     if stop.load(Ordering::SeqCst) {
         return stopped("the first build");
     }
-    let loop_state = Loop::new(
+    let mut loop_state = Loop::new(
         built.plan,
         &project.plugin.id,
         &mode,
@@ -179,7 +179,14 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     let result = if stop.load(Ordering::SeqCst) {
         Ok(())
     } else if flags.watch {
-        watch(context, &root, &loop_state, &mut grafana, &messages, &stop)
+        watch(
+            context,
+            &root,
+            &mut loop_state,
+            &mut grafana,
+            &messages,
+            &stop,
+        )
     } else if mode == Mode::Attach {
         attached_once(&verdict)
     } else {

@@ -5,6 +5,7 @@
 //! served; compile error → the old one keeps serving and the error is printed; fix → the
 //! new one; SIGINT → every process started is gone.
 use std::{
+    fs,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -205,6 +206,27 @@ fn dev_watch_rebuilds_reloads_survives_a_broken_build_and_cleans_up() {
         output.lock().unwrap()
     );
     let first_pid = status(&scratch).unwrap()["pid"].as_u64().unwrap();
+
+    // dist/ follows static/ as it is now: a file added reaches it, one deleted leaves it
+    // (and later refreshes still work).
+    let added = scratch.root().join("static/img/added.svg");
+    let in_dist = scratch.root().join("dist/img/added.svg");
+    fs::write(&added, "<svg/>").unwrap();
+    wait_for("the added file in dist/", &output, || in_dist.is_file());
+    fs::remove_file(&added).unwrap();
+    wait_for("the deleted file gone from dist/", &output, || {
+        !in_dist.exists()
+    });
+    scratch.edit("static/README.md", |s| s + "\nOne more line.\n");
+    wait_for("a refresh after the deletion", &output, || {
+        fs::read_to_string(scratch.root().join("dist/README.md"))
+            .is_ok_and(|readme| readme.contains("One more line."))
+    });
+    let said = output.lock().unwrap().clone();
+    assert!(
+        said.contains("+img/added.svg") && said.contains("-img/added.svg"),
+        "{said}"
+    );
 
     scratch.edit("plugin/src/health.rs", |s| {
         s.replace("Saved at start-up: no targets", "Edit one: no targets")
