@@ -341,7 +341,7 @@ fn refresh_dist(context: &Context, state: &mut Loop) -> Result<String> {
     let project = context.project()?;
     let root = &project.cargo.workspace_root;
     let dist_dir = state.plan.dist_dir.clone();
-    let inputs = build::gather_inputs(root, &project, &dist_dir)?;
+    let inputs = build::gather_inputs(root, project, &dist_dir)?;
     let files = build::staged_files(root, &inputs)?;
     dist::refresh_files(&dist_dir, &files, &state.plan.placeholders)?;
     let listed = |list: &[dist::StagedFile], dest: &str| list.iter().any(|f| f.dest == dest);
