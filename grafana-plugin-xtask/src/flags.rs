@@ -47,7 +47,21 @@ pub enum Command<C: Subcommand> {
     Package(PackageFlags),
 
     /// Check an archive against the offline rules of Grafana's plugin validator.
+    ///
+    /// In a project, Cargo.lock is audited too (see `audit`), when an advisory database is at
+    /// hand.
     Validate(ValidateFlags),
+
+    /// Check Cargo.lock against the RustSec advisory database.
+    ///
+    /// Each advisory that applies to a locked version: its id, crate, version, kind
+    /// (vulnerability, unsound, unmaintained) and the chain of crates that pulls it in, from
+    /// the plugin's crate or another workspace member. A vulnerability fails unless deny.toml
+    /// accepts it with a reason (`[advisories] ignore = [{ id, reason }]`, cargo-deny's
+    /// format). The database is a local copy: --advisory-db DIR or GRAFANA_PLUGIN_ADVISORY_DB
+    /// (a checkout of github.com/rustsec/advisory-db); without one the check says it did not
+    /// run. `validate` and `package` run it too.
+    Audit(AuditFlags),
 
     /// Print the version (from Cargo.toml), or check a release tag against it.
     Version(VersionFlags),
@@ -142,6 +156,14 @@ pub struct PackageFlags {
 pub struct ValidateFlags {
     /// The archive. Default: target/package/<id>-<version>.zip.
     pub archive: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditFlags {
+    /// The advisory database: a checkout of github.com/rustsec/advisory-db. Default: the
+    /// directory GRAFANA_PLUGIN_ADVISORY_DB names.
+    #[arg(long, value_name = "DIR")]
+    pub advisory_db: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

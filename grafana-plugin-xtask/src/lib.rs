@@ -30,6 +30,7 @@ pub use clap;
 mod adopt;
 pub mod api;
 mod archive;
+mod audit;
 mod binary;
 mod build;
 mod ci;
@@ -179,6 +180,7 @@ fn run_builtin<C: Subcommand>(context: &Context, command: Command<C>) -> Result<
         Command::Dev(flags) => dev::run(context, &flags),
         Command::Package(flags) => package::run(context, &flags).map(drop),
         Command::Validate(flags) => validate::run_command(context, &flags),
+        Command::Audit(flags) => audit::run_command(context, &flags),
         Command::Version(flags) => version::run(context, &flags),
         Command::CiMatrix => ci::print_matrix(context),
         Command::ReleaseNotes => ci::print_release_notes(context),

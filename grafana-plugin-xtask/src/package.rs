@@ -84,6 +84,8 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
     if let (true, Some(problem)) = (flags.no_build, &token_problem) {
         bail!("{problem}");
     }
+    // A known vulnerability in what ships stops the release before anything builds.
+    crate::audit::project(context)?;
 
     let binaries = if flags.no_build {
         (platforms.into_iter())

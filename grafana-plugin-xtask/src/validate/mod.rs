@@ -49,7 +49,13 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
             default_archive(&out, &project.plugin.id, &project.cargo.version)?
         }
     };
-    run(&context.ui, &archive)
+    run(&context.ui, &archive)?;
+    // The project's Cargo.lock, when there is a project here (an archive can be checked
+    // anywhere).
+    if context.project().is_ok() {
+        crate::audit::project(context)?;
+    }
+    Ok(())
 }
 
 pub fn run(ui: &Ui, archive_path: &Path) -> Result<()> {

@@ -564,3 +564,55 @@ fn leftovers_are_never_shipped_and_a_failing_archive_never_takes_its_name() {
         .collect();
     assert!(temporaries.is_empty(), "{temporaries:?}");
 }
+
+#[test]
+fn the_lockfile_is_audited_against_rustsec_and_an_unaccepted_vulnerability_fails() {
+    let scratch = Scratch::new();
+    let database = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/advisory-db");
+    // Without a database: said, never a pass.
+    let output = scratch.xtask_env(&["audit"], &[("GRAFANA_PLUGIN_ADVISORY_DB", "")]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("warning: advisories not checked: no advisory database"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!text(&output.stderr).contains("Audited"));
+
+    // arrow2's advisory applies to the SDK's arrow2 0.18, through the runtime; deny.toml
+    // accepts it with its reason.
+    let output = scratch.xtask(&["audit", "--advisory-db", database.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "Accepted RUSTSEC-2025-0038 arrow2 0.18.0: Out of bounds access in public safe API \
+             (vulnerability; in the plugin's binary: plugin 0.1.0 → grafana-plugin-runtime 0.1.0 \
+             → grafana-plugin-sdk 0.5.0 → arrow2 0.18.0); deny.toml:"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("RUSTSEC-2022-0012"),
+        "patched in 0.10: {stderr}"
+    );
+
+    // Without the acceptance, audit fails naming it and how to accept it; so does package,
+    // before anything builds.
+    fs::remove_file(scratch.root().join("deny.toml")).unwrap();
+    let output = scratch.xtask(&["audit", "--advisory-db", database.to_str().unwrap()]);
+    assert_fails_with(&output, "RUSTSEC-2025-0038 arrow2 0.18.0");
+    assert!(
+        text(&output.stderr).contains("accept it in deny.toml: [advisories] ignore = [{ id = \"RUSTSEC-2025-0038\", reason = \"…\" }]"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = scratch.xtask_env(
+        &["package", "--no-build"],
+        &[("GRAFANA_PLUGIN_ADVISORY_DB", database.to_str().unwrap())],
+    );
+    assert_fails_with(
+        &output,
+        "Cargo.lock holds 1 advisory of kind vulnerability not accepted: RUSTSEC-2025-0038",
+    );
+}

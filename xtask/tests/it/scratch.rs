@@ -144,9 +144,10 @@ pub struct Scratch {
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Entries of the repository a scratch copy of it holds.
-const REPOSITORY: [&str; 15] = [
+const REPOSITORY: [&str; 16] = [
     "Cargo.toml",
     "Cargo.lock",
+    "deny.toml",
     "plugin.json",
     "README.md",
     "LICENSE",
