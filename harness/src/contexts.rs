@@ -1,4 +1,5 @@
-//! The plugin contexts Grafana sends with each call, and QueryData as Grafana calls it.
+//! The plugin contexts Grafana sends with each call, QueryData as Grafana calls it, and a
+//! slow service for calls that must stay in flight.
 use anyhow::Result;
 
 use crate::{PluginProcess, pluginv2};
@@ -99,4 +100,21 @@ impl PluginProcess {
         };
         Ok(client.query_data(request).await?.into_inner())
     }
+}
+
+/// A loopback service that greets each connection with `OK` after `delay`: a check of it
+/// (and so the app's `checks/run`) takes that long.
+pub fn slow_service(delay: std::time::Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = std::io::Write::write_all(&mut stream, b"OK\r\n");
+            });
+        }
+    });
+    address
 }

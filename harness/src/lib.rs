@@ -13,7 +13,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-pub use contexts::{app_context, data_query, datasource_context};
+pub use contexts::{app_context, data_query, datasource_context, slow_service};
 pub use grafana_plugin_sdk::pluginv2;
 pub use handshake::Handshake;
 

@@ -247,23 +247,6 @@ fn an_org_that_stops_calling_has_its_checks_stopped_after_the_idle_time() {
     grafana.stop();
 }
 
-/// A loopback service that greets each connection with `OK` after `delay`: a check of it
-/// (and so `checks/run`) takes that long.
-fn slow_service(delay: std::time::Duration) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                std::thread::sleep(delay);
-                let _ = std::io::Write::write_all(&mut stream, b"OK\r\n");
-            });
-        }
-    });
-    address
-}
-
 /// Puts a copy of `from` at `to` as `dev` does (a new file renamed over the old), then sends
 /// SIGUSR1 to `pid`: the handover.
 fn hand_over(from: &Path, to: &Path, pid: u64) {
@@ -302,7 +285,7 @@ fn handovers_keep_the_pid_and_fail_no_call_of_grafanas_client() {
     let settings = serde_json::json!({
         "org": 1, "updated": 1,
         "jsonData": serde_json::json!({ "targets": [
-            { "name": "slow", "address": slow_service(std::time::Duration::from_millis(1200)), "expectBanner": "OK", "intervalSeconds": 3600 },
+            { "name": "slow", "address": harness::slow_service(std::time::Duration::from_millis(1200)), "expectBanner": "OK", "intervalSeconds": 3600 },
         ]}).to_string(),
     });
     // Twenty handovers while the client calls CheckHealth and a resource continuously, the

@@ -383,23 +383,6 @@ async fn a_reload_asked_for_while_the_new_image_starts_does_not_kill_it() {
     plugin.shutdown().await.unwrap();
 }
 
-/// A loopback service that greets each connection with `OK` after `delay`: a check of it
-/// (and so `checks/run`) takes that long.
-fn slow_service(delay: std::time::Duration) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                std::thread::sleep(delay);
-                let _ = std::io::Write::write_all(&mut stream, b"OK\r\n");
-            });
-        }
-    });
-    address
-}
-
 /// Grafana's `Shutdown` outranks a reload asked for while the plugin drains its calls: the
 /// process exits, rather than start the new build that Grafana would kill 2 s later.
 #[cfg(unix)]
@@ -411,7 +394,7 @@ async fn grafanas_shutdown_outranks_a_reload_asked_for_while_calls_drain() {
     let loopback = [("GF_PLUGIN_ALLOWED_TARGETS", "127.0.0.0/8:*")];
     let plugin = PluginProcess::launch_with(&copy, &loopback).await.unwrap();
     let pid = plugin.id().to_string();
-    let slow = slow_service(std::time::Duration::from_millis(1000));
+    let slow = harness::slow_service(std::time::Duration::from_millis(1000));
     let settings = serde_json::json!({ "targets": [
         { "name": "slow", "address": slow, "expectBanner": "OK", "intervalSeconds": 3600 },
     ]})

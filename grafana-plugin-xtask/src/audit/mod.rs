@@ -66,26 +66,19 @@ pub enum Outcome {
 
 /// `cargo xtask audit`.
 pub fn run_command(context: &Context, flags: &AuditFlags) -> Result<()> {
-    let project = context.project()?;
-    let database = database_dir(flags.advisory_db.as_deref());
-    let graph = match &database {
-        Some(_) => Some(metadata(&context.sh)?),
-        None => None,
-    };
-    let outcome = audit(
-        &project.cargo.workspace_root,
-        &project.cargo.package,
-        database.as_deref(),
-        graph.as_ref(),
-    )?;
-    report(&context.ui, &outcome)
+    audit_project(context, flags.advisory_db.as_deref())
 }
 
 /// The audit `validate` and `package` run in a project: the database from
 /// [`DB_VARIABLE`].
 pub fn project(context: &Context) -> Result<()> {
+    audit_project(context, None)
+}
+
+/// The project's Cargo.lock against the database `flag` (else [`DB_VARIABLE`]) names.
+fn audit_project(context: &Context, flag: Option<&Path>) -> Result<()> {
     let project = context.project()?;
-    let database = database_dir(None);
+    let database = database_dir(flag);
     let graph = match &database {
         Some(_) => Some(metadata(&context.sh)?),
         None => None,
