@@ -96,6 +96,26 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     written
 }
 
+/// Whether process `pid` still runs (on Unix; elsewhere assumed so, which keeps what it owns).
+pub fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        // Signal 0 checks existence (EPERM: it exists, owned by someone else).
+        !matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 pub fn remove_path_if_present(path: &Path) -> Result<()> {
     let Ok(metadata) = std::fs::symlink_metadata(path) else {
         return Ok(());

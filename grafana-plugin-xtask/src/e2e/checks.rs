@@ -79,7 +79,8 @@ pub(super) struct Checks<'a> {
     endpoint: &'a Endpoint,
     pub(super) id: &'a str,
     pub(super) password: &'a str,
-    stop: AtomicBool,
+    /// Set on Ctrl-C: every wait and call ends, and e2e stops what it started.
+    stop: &'a AtomicBool,
     failures: Vec<String>,
 }
 
@@ -89,13 +90,14 @@ impl<'a> Checks<'a> {
         endpoint: &'a Endpoint,
         id: &'a str,
         password: &'a str,
+        stop: &'a AtomicBool,
     ) -> Checks<'a> {
         Checks {
             ui,
             endpoint,
             id,
             password,
-            stop: AtomicBool::new(false),
+            stop,
             failures: Vec::new(),
         }
     }
@@ -146,7 +148,7 @@ impl<'a> Checks<'a> {
             headers,
             body,
         };
-        self.endpoint.send(&request, &self.stop)
+        self.endpoint.send(&request, self.stop)
     }
 
     /// The token `e2e` gives the app for `hooks/report` (a fresh one each run).
@@ -172,6 +174,9 @@ impl<'a> Checks<'a> {
     fn wait_for_grafana(&self, grafana: &mut Grafana, log: &Path) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
+            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                bail!("interrupted (Ctrl-C) while Grafana started; stopped it");
+            }
             if !grafana.running() {
                 bail!("Grafana exited at start; its log is {}", log.display());
             }
@@ -187,7 +192,14 @@ impl<'a> Checks<'a> {
                     "Grafana did not answer /api/health within 300 s at {}",
                     self.endpoint.url()
                 ),
-                _ => std::thread::sleep(Duration::from_millis(500)),
+                _ => {
+                    for _ in 0..10 {
+                        if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
             }
         }
     }

@@ -17,6 +17,10 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -81,25 +85,34 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
         .map_or(0, |since| since.subsec_nanos());
     let password = format!("e2e-{}-{nanos}", std::process::id());
     let log = work.join("grafana.log");
-    let mut grafana = match &flags.grafana {
+    // Ctrl-C (or SIGTERM) from here on ends the waits, and Grafana is stopped on every path:
+    // `Running` stops it when dropped.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+    let grafana = match &flags.grafana {
         Some(binary) => Grafana::local(binary, &work, &plugins, &id, flags.port, &password)?,
         None => Grafana::container(sh, &version, &plugins, &id, flags.port, &password)?,
     };
-    ui.status("Started", grafana.describe(&version));
+    let mut grafana = Running {
+        grafana: Some(grafana),
+        log: log.clone(),
+    };
+    ui.status("Started", grafana.get().describe(&version));
     let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{}", flags.port), None)?;
-    let failures = checks::Checks::new(ui, &endpoint, &id, &password).all(&mut grafana, &log);
+    let failures =
+        checks::Checks::new(ui, &endpoint, &id, &password, &stop).all(grafana.get(), &log);
     let failures = match failures {
         Ok(failures) => failures,
         Err(error) => vec![format!("{error:#}")],
     };
-    grafana.stop(sh, &log);
+    let described = grafana.get().describe(&version);
+    grafana.stop();
     if failures.is_empty() {
         ui.status(
             "Finished",
-            format!(
-                "e2e: {id} on {platform} passed every check in {}",
-                grafana.describe(&version)
-            ),
+            format!("e2e: {id} on {platform} passed every check in {described}"),
         );
         return Ok(());
     }
@@ -186,15 +199,17 @@ impl Grafana {
         port: u16,
         password: &str,
     ) -> Result<Grafana> {
+        remove_stale_containers(sh);
         let name = format!("grafana-e2e-{}", std::process::id());
         let image = format!("grafana/grafana:{version}");
+        let label = format!("{LABEL}={}", std::process::id());
         let publish = format!("127.0.0.1:{port}:3000");
         let volume = format!("{}:/var/lib/grafana/plugins", plugins.display());
         let allow = format!("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS={id}");
         // The password through docker's environment, never on a command line.
         cmd!(
             sh,
-            "docker run --detach --name {name} --publish {publish} --volume {volume} --env {allow} --env GF_SECURITY_ADMIN_PASSWORD {image}"
+            "docker run --detach --rm --name {name} --label {label} --publish {publish} --volume {volume} --env {allow} --env GF_SECURITY_ADMIN_PASSWORD {image}"
         )
         .env("GF_SECURITY_ADMIN_PASSWORD", password)
         .quiet()
@@ -257,30 +272,90 @@ impl Grafana {
         }
     }
 
-    /// Stops it; a container's log is saved to `log` first.
-    fn stop(&mut self, sh: &xshell::Shell, log: &Path) {
+    /// Stops it; a container's log is saved to `log` first (the container goes with it:
+    /// `--rm`).
+    fn stop(&mut self, log: &Path) {
         match self {
             Grafana::Container { name, engine } => {
-                if let Ok(output) = cmd!(sh, "{engine} logs {name}")
-                    .quiet()
-                    .ignore_status()
+                if let Ok(output) = crate::spawn::command(&*engine)
+                    .args(["logs", name])
+                    .stdin(Stdio::null())
                     .output()
                 {
                     let mut text = output.stdout;
                     text.extend(output.stderr);
                     let _ = fs::write(log, text);
                 }
-                let _ = cmd!(sh, "{engine} rm --force {name}")
-                    .quiet()
-                    .ignore_stdout()
-                    .ignore_stderr()
-                    .run();
+                let _ = crate::spawn::command(&*engine)
+                    .args(["rm", "--force", name])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
             }
             Grafana::Local { child, .. } => {
                 crate::dev::stop_processes(&[child.id()], Duration::from_secs(10));
                 let _ = child.kill();
                 let _ = child.wait();
             }
+        }
+    }
+}
+
+/// Marks e2e's containers, with the pid of the e2e that started each.
+const LABEL: &str = "grafana-plugin-xtask.e2e";
+
+/// The Grafana e2e started, stopped when dropped (an error or a panic on the way out) or by
+/// [`Running::stop`].
+struct Running {
+    grafana: Option<Grafana>,
+    log: PathBuf,
+}
+
+impl Running {
+    fn get(&mut self) -> &mut Grafana {
+        self.grafana
+            .as_mut()
+            .expect("stopped only once, at the end")
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut grafana) = self.grafana.take() {
+            grafana.stop(&self.log);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Removes the containers an earlier e2e left (killed before it could stop them): labelled
+/// ones whose e2e process is gone. Another e2e that still runs keeps its own.
+fn remove_stale_containers(sh: &xshell::Shell) {
+    let format = "{{.Names}} {{.Label \"grafana-plugin-xtask.e2e\"}}";
+    let filter = format!("label={LABEL}");
+    let Ok(listed) = cmd!(sh, "docker ps --all --filter {filter} --format {format}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    else {
+        return;
+    };
+    for line in listed.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(pid)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().is_ok_and(util::process_alive);
+        if !alive {
+            let _ = cmd!(sh, "docker rm --force {name}")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run();
         }
     }
 }

@@ -10,6 +10,8 @@ mod dev;
 #[cfg(unix)]
 mod e2e;
 #[cfg(unix)]
+mod e2e_owner;
+#[cfg(unix)]
 mod hooks;
 mod init;
 mod package;

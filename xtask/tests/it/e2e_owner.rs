@@ -1,0 +1,115 @@
+//! What `e2e` starts, it stops: Ctrl-C while it waits for Grafana's image removes the
+//! container at once, and a container an earlier e2e left (its process gone) is removed at
+//! the next start. A fake `docker` on PATH records what it is asked (no engine here).
+use std::{
+    fs,
+    io::Read,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    dev::free_port,
+    scratch::{EXECUTABLE, Scratch, text},
+};
+
+const FAKE_DOCKER: &str = r#"#!/bin/sh
+echo "$*" >> "$DOCKER_LOG"
+case "$1" in
+  info) exit 0 ;;
+  ps) echo "grafana-e2e-999999 999999"; echo "grafana-e2e-$ALIVE_PID $ALIVE_PID" ;;
+  run) echo 0123456789ab ;;
+  logs) echo "grafana's log" ;;
+esac
+exit 0
+"#;
+
+#[test]
+fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    let output = scratch.xtask(&["build", "--no-backend"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let platform = crate::e2e::host_platform().replace('/', "_");
+    fs::write(
+        scratch.root().join(format!("dist/{EXECUTABLE}_{platform}")),
+        harness::binaries::release_for("linux", platform.rsplit('_').next().unwrap()),
+    )
+    .unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let docker = bin.path().join("docker");
+    fs::write(&docker, FAKE_DOCKER).unwrap();
+    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = bin.path().join("docker.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let alive = std::process::id().to_string();
+
+    // Nothing answers on the port: e2e waits (up to 300 s) for Grafana's /api/health.
+    let mut e2e = Command::new(crate::scratch::xtask_binary())
+        .args(["e2e", "--no-build", "--port", &free_port().to_string()])
+        .current_dir(scratch.root())
+        .env("PATH", &path)
+        .env("DOCKER_LOG", &log)
+        .env("ALIVE_PID", &alive)
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = e2e.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !fs::read_to_string(&log).is_ok_and(|asked| asked.contains("run ")) {
+        assert!(Instant::now() < deadline, "e2e never ran the container");
+        assert!(
+            e2e.try_wait().unwrap().is_none(),
+            "e2e exited before its container"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let started = Instant::now();
+    let status = e2e.wait().unwrap();
+    let mut stderr = String::new();
+    e2e.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "slow to stop: {stderr}"
+    );
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+
+    let asked = fs::read_to_string(&log).unwrap();
+    let name = format!("grafana-e2e-{pid}");
+    assert!(
+        asked.contains(&format!(
+            "run --detach --rm --name {name} --label grafana-plugin-xtask.e2e={pid} "
+        )),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("rm --force grafana-e2e-999999"),
+        "the stale one: {asked}"
+    );
+    assert!(
+        !asked.contains(&format!("rm --force grafana-e2e-{alive}")),
+        "another e2e's container, whose process runs: {asked}"
+    );
+    assert!(
+        asked.lines().last() == Some(format!("rm --force {name}").as_str()),
+        "its own container removed last: {asked}"
+    );
+}
