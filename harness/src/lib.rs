@@ -22,6 +22,7 @@ mod contexts;
 pub mod frames;
 pub mod go_client;
 mod handshake;
+mod spawning;
 use pluginv2::{diagnostics_client::DiagnosticsClient, resource_client::ResourceClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -146,7 +147,8 @@ impl PluginProcess {
         if let Some(dir) = executable.parent() {
             command.current_dir(dir);
         }
-        let mut child = spawn(&mut command)
+        spawning::die_with_parent(&mut command);
+        let mut child = spawning::spawn(&mut command)
             .with_context(|| format!("cannot start {}", executable.display()))?;
 
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -363,24 +365,6 @@ impl PluginProcess {
     /// Has the process exited (by itself or killed)?
     pub fn exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-/// Spawns `command`, again while the file is busy: a test that copies a binary while another
-/// test's thread forks leaves the copy's write handle open in that child until it execs
-/// (ETXTBSY, the classic race of copy-then-run in a multi-threaded process).
-fn spawn(command: &mut Command) -> std::io::Result<std::process::Child> {
-    let mut attempts = 0;
-    loop {
-        match command.spawn() {
-            Err(error)
-                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 =>
-            {
-                attempts += 1;
-                thread::sleep(Duration::from_millis(20));
-            }
-            result => return result,
-        }
     }
 }
 

@@ -18,3 +18,5 @@ mod package;
 mod scratch;
 #[cfg(unix)]
 mod secrets;
+#[cfg(target_os = "linux")]
+mod standin;
