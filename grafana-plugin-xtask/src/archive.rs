@@ -236,32 +236,85 @@ pub struct ReadEntry {
     /// Unix mode bits, when the entry was made on Unix.
     pub unix_mode: Option<u32>,
     pub made_on_unix: bool,
+    /// The contents (a link's target, for a symbolic link); empty when `oversized`.
     pub data: Vec<u8>,
+    /// Larger than [`ENTRY_CAP`], or past [`ARCHIVE_CAP`]: not read (the size it declared,
+    /// or at least the cap).
+    pub oversized: Option<u64>,
 }
 
-/// Reads every entry, contents included; the zip reader checks each CRC-32 at the end of
-/// the data and fails on a mismatch.
+impl ReadEntry {
+    /// A symbolic link (Unix mode `S_IFLNK`): its target is its contents.
+    pub fn is_symlink(&self) -> bool {
+        self.unix_mode
+            .is_some_and(|mode| mode & 0o170000 == 0o120000)
+    }
+}
+
+/// Where `package` writes archives unless told otherwise: `<root>/target/package/`.
+pub fn out_dir(root: &Path) -> std::path::PathBuf {
+    root.join("target").join("package")
+}
+
+/// The release archive's name: `<id>-<version>.zip`; with a platform, the archive of that
+/// platform's binary alone (`--per-platform`): `<id>-<version>.<os>_<arch>.zip`.
+pub fn archive_name(
+    id: &str,
+    version: &str,
+    platform: Option<&crate::targets::BuildTarget>,
+) -> String {
+    match platform {
+        None => format!("{id}-{version}.zip"),
+        Some(target) => format!("{id}-{version}.{}_{}.zip", target.os, target.arch),
+    }
+}
+
+/// The most one entry may hold, uncompressed, to be read: far above any plugin's file (a
+/// Go plugin's binary is tens of megabytes), far below what a zip bomb declares.
+pub const ENTRY_CAP: u64 = 128 << 20;
+/// The most read from one archive in all: what validate holds in memory stays below it.
+pub const ARCHIVE_CAP: u64 = 192 << 20;
+
+/// Reads every entry, contents included, as untrusted input: an entry larger than
+/// [`ENTRY_CAP`] (declared or found while reading) and everything past [`ARCHIVE_CAP`] is
+/// left unread and marked `oversized`, so memory stays bounded whatever sizes the archive
+/// declares. The zip reader checks each CRC-32 of what it reads whole.
 pub fn read(path: &Path) -> Result<Vec<ReadEntry>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut archive = ZipArchive::new(io::BufReader::new(file))
         .with_context(|| format!("{}: not a zip archive", path.display()))?;
-    let mut entries = Vec::with_capacity(archive.len());
+    let mut entries = Vec::with_capacity(archive.len().min(4096));
+    let mut total = 0u64;
     for index in 0..archive.len() {
-        let mut entry = archive.by_index(index)?;
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut data).with_context(|| {
-            format!(
-                "{}: entry {} is corrupt",
-                path.display(),
-                entry.name().unwrap_or_default()
-            )
-        })?;
+        let entry = archive.by_index(index)?;
+        let name = entry.name()?.into_owned();
+        let (is_dir, unix_mode) = (entry.is_dir(), entry.unix_mode());
+        let made_on_unix = entry.get_metadata().system == System::Unix;
+        let cap = ENTRY_CAP.min(ARCHIVE_CAP.saturating_sub(total));
+        let declared = entry.size();
+        let mut data = Vec::new();
+        let mut oversized = (declared > cap).then_some(declared);
+        if oversized.is_none() {
+            // At most cap + 1 bytes, whatever the header said: one more than the cap tells
+            // a lying header.
+            let mut limited = entry.take(cap + 1);
+            data.reserve(declared.min(1 << 20) as usize);
+            limited
+                .read_to_end(&mut data)
+                .with_context(|| format!("{}: entry {name} is corrupt", path.display()))?;
+            if data.len() as u64 > cap {
+                oversized = Some(data.len() as u64);
+                data = Vec::new();
+            }
+        }
+        total += data.len() as u64;
         entries.push(ReadEntry {
-            path: entry.name()?.into_owned(),
-            is_dir: entry.is_dir(),
-            unix_mode: entry.unix_mode(),
-            made_on_unix: entry.get_metadata().system == System::Unix,
+            path: name,
+            is_dir,
+            unix_mode,
+            made_on_unix,
             data,
+            oversized,
         });
     }
     Ok(entries)
@@ -579,6 +632,30 @@ mod tests {
             1,
             "a temporary was left"
         );
+    }
+
+    #[test]
+    fn an_entry_over_the_cap_is_left_unread_and_the_others_are_read() {
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("bomb.zip");
+        let mut zip = ZipWriter::new(File::create(&path).unwrap());
+        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+        zip.start_file("plugin/README.md", options).unwrap();
+        zip.write_all(b"# Plugin\n").unwrap();
+        // Compresses to a fraction of a megabyte; declares its size honestly.
+        zip.start_file("plugin/img/screenshot.png", options)
+            .unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(ENTRY_CAP >> 20) + 1 {
+            zip.write_all(&zeros).unwrap();
+        }
+        zip.finish().unwrap();
+        assert!(fs::metadata(&path).unwrap().len() < 2 << 20);
+        let entries = read(&path).unwrap();
+        assert_eq!(entries[0].data, b"# Plugin\n");
+        assert_eq!(entries[0].oversized, None);
+        assert_eq!(entries[1].oversized, Some(ENTRY_CAP + (1 << 20)));
+        assert!(entries[1].data.is_empty());
     }
 
     #[test]

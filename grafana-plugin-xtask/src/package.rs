@@ -25,26 +25,14 @@ use crate::{
 
 /// Files every archive needs besides the binaries (the validator's required files).
 const REQUIRED_FILES: [&str; 4] = [PLUGIN_JSON, "module.js", "README.md", "LICENSE"];
-/// The environment variable plugin-actions uses for Grafana's signing token.
-pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
+pub use crate::{
+    archive::{archive_name, out_dir},
+    spawn::TOKEN_VARIABLE,
+};
 
 /// The signing token from the environment, if set and not empty.
 pub fn token() -> Option<String> {
     std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty())
-}
-
-/// Where `package` writes archives unless told otherwise: `<root>/target/package/`.
-pub fn out_dir(root: &Path) -> PathBuf {
-    root.join("target").join("package")
-}
-
-/// The release archive's name: `<id>-<version>.zip`; with a platform, the archive of that
-/// platform's binary alone (`--per-platform`): `<id>-<version>.<os>_<arch>.zip`.
-pub fn archive_name(id: &str, version: &str, platform: Option<&BuildTarget>) -> String {
-    match platform {
-        None => format!("{id}-{version}.zip"),
-        Some(target) => format!("{id}-{version}.{}_{}.zip", target.os, target.arch),
-    }
 }
 
 /// Where an archive's tree `<id>/` is staged, below the xtask's scratch directory: the

@@ -3,14 +3,13 @@
 //! rustup, npm, webpack, docker or Grafana. The signer alone is handed its token, explicitly.
 use std::ffi::OsStr;
 
+/// The environment variable plugin-actions uses for Grafana's signing token.
+pub const TOKEN_VARIABLE: &str = "GRAFANA_ACCESS_POLICY_TOKEN";
+
 /// Environment variables that hold secrets: the access-policy token that signs releases (and
 /// its legacy name, which @grafana/sign-plugin still reads) and the service-account token
 /// `dev` asks Grafana's API with.
-pub const SECRET_VARIABLES: [&str; 3] = [
-    crate::package::TOKEN_VARIABLE,
-    "GRAFANA_API_KEY",
-    "GRAFANA_TOKEN",
-];
+pub const SECRET_VARIABLES: [&str; 3] = [TOKEN_VARIABLE, "GRAFANA_API_KEY", "GRAFANA_TOKEN"];
 
 /// A `std::process::Command` for `program`, its environment scrubbed of the secrets.
 pub fn command(program: impl AsRef<OsStr>) -> std::process::Command {

@@ -45,7 +45,7 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
         Some(archive) => archive.clone(),
         None => {
             let project = context.project()?;
-            let out = crate::package::out_dir(&project.cargo.workspace_root);
+            let out = crate::archive::out_dir(&project.cargo.workspace_root);
             default_archive(&out, &project.plugin.id, &project.cargo.version)?
         }
     };
@@ -145,7 +145,7 @@ impl Findings {
 
 /// The archive to validate when none is named: the newest `<id>-<version>.zip` in `dir`.
 pub fn default_archive(dir: &Path, id: &str, version: &str) -> Result<std::path::PathBuf> {
-    let path = dir.join(crate::package::archive_name(id, version, None));
+    let path = dir.join(crate::archive::archive_name(id, version, None));
     if !path.is_file() {
         bail!(
             "{}: no archive; run `cargo xtask package` first or name one",

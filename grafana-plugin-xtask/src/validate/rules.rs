@@ -48,8 +48,46 @@ impl Manifest {
     }
 }
 
-/// Paths first: no entry may escape the root, and there is exactly one root directory.
+/// Paths first: no entry may escape the root, none is too large to read, links stay inside
+/// the plugin (Grafana's installer refuses the others: `extractSymlink`,
+/// pkg/plugins/storage/fs.go), and there is exactly one root directory.
 pub fn layout<'a>(entries: &'a [ReadEntry], findings: &mut Findings) -> Option<Archive<'a>> {
+    let oversized: Vec<&ReadEntry> = entries.iter().filter(|e| e.oversized.is_some()).collect();
+    for entry in &oversized {
+        findings.error(
+            "entry-size",
+            format!(
+                "entry {:?} holds at least {} MiB uncompressed: not read (validate reads at most \
+                 {} MiB an entry and {} MiB an archive; no plugin file is that large)",
+                entry.path,
+                entry.oversized.unwrap_or_default() >> 20,
+                crate::archive::ENTRY_CAP >> 20,
+                crate::archive::ARCHIVE_CAP >> 20
+            ),
+        );
+    }
+    for entry in entries.iter().filter(|e| e.is_symlink()) {
+        let target = String::from_utf8_lossy(&entry.data);
+        let inside = link_stays_inside(&entry.path, &target);
+        let message = format!(
+            "entry {:?} is a symbolic link to {target:?}{}; archive the file itself",
+            entry.path,
+            if inside {
+                ""
+            } else {
+                ": Grafana refuses a link pointing outside the plugin directory when it \
+                 installs the archive"
+            }
+        );
+        if inside {
+            findings.warning("symlink", message);
+        } else {
+            findings.error("symlink", message);
+        }
+    }
+    if !oversized.is_empty() {
+        return None;
+    }
     for entry in entries.iter().filter(|entry| escapes(&entry.path)) {
         findings.error(
             "zip-slip",
@@ -388,6 +426,28 @@ pub fn signature(archive: &Archive, manifest: &Manifest, findings: &mut Findings
             }
         }
     }
+}
+
+/// Whether a link at `path` (inside `<root>/`) pointing at `target` resolves inside `<root>/`.
+fn link_stays_inside(path: &str, target: &str) -> bool {
+    if target.starts_with('/') || target.contains('\\') || target.as_bytes().get(1) == Some(&b':') {
+        return false;
+    }
+    // The link's directory below the root, then the target's parts.
+    let mut depth: Vec<&str> = path.split('/').skip(1).collect();
+    depth.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            name => depth.push(name),
+        }
+    }
+    true
 }
 
 /// `..`, absolute paths, drive letters and backslashes all escape or confuse extraction.

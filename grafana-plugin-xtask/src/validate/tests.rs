@@ -7,6 +7,7 @@ const ROOT: &str = "acme-servicechecks-app";
 
 fn file(path: &str, data: &[u8], mode: u32) -> ReadEntry {
     ReadEntry {
+        oversized: None,
         path: format!("{ROOT}/{path}"),
         is_dir: false,
         unix_mode: Some(0o100000 | mode),
@@ -17,6 +18,7 @@ fn file(path: &str, data: &[u8], mode: u32) -> ReadEntry {
 
 fn dir(path: &str) -> ReadEntry {
     ReadEntry {
+        oversized: None,
         path: format!("{ROOT}/{path}"),
         is_dir: true,
         unix_mode: Some(0o040755),
@@ -92,6 +94,7 @@ fn a_packaged_archive_passes_with_only_the_unsigned_warning() {
 fn two_roots_or_loose_files_are_refused() {
     let mut two = good();
     two.push(ReadEntry {
+        oversized: None,
         path: "other/".into(),
         is_dir: true,
         ..dir("")
@@ -99,12 +102,14 @@ fn two_roots_or_loose_files_are_refused() {
     assert_error(&two, "archive-root", "exactly one directory");
     let mut loose = good();
     loose.push(ReadEntry {
+        oversized: None,
         path: "notes.txt".into(),
         ..file("x", b"x", 0o644)
     });
     assert_error(&loose, "archive-root", "exactly one directory");
     let mut mac = good();
     mac.push(ReadEntry {
+        oversized: None,
         path: "__MACOSX/".into(),
         is_dir: true,
         ..dir("")
@@ -117,6 +122,7 @@ fn the_root_must_be_named_after_the_plugin_id() {
     let renamed: Vec<ReadEntry> = good()
         .into_iter()
         .map(|e| ReadEntry {
+            oversized: None,
             path: e.path.replacen(ROOT, "dist", 1),
             ..e
         })
@@ -134,6 +140,7 @@ fn binaries_must_be_0755_and_made_on_unix() {
     entries[4] = file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o644);
     assert_error(&entries, "binary-permissions", "stored 644, made on Unix");
     entries[4] = ReadEntry {
+        oversized: None,
         made_on_unix: false,
         unix_mode: None,
         ..file("gpx_service_checks_linux_amd64", &linux_amd64(), 0o755)
@@ -251,6 +258,7 @@ fn entries_escaping_the_root_are_refused() {
     ] {
         let mut entries = good();
         entries.push(ReadEntry {
+            oversized: None,
             path: format!("{ROOT}/{path}"),
             ..file("x", b"x", 0o644)
         });
@@ -400,4 +408,41 @@ fn binaries_must_be_what_grafana_runs_on_the_platform_their_name_says() {
         0o755,
     ));
     assert_eq!(errors(&entries), Vec::<String>::new());
+}
+
+#[test]
+fn links_are_judged_as_grafanas_installer_judges_them() {
+    let link = |path: &str, target: &str| {
+        let mut entry = file(path, target.as_bytes(), 0o777);
+        entry.unix_mode = Some(0o120777);
+        entry
+    };
+    let mut outside = good();
+    outside.push(link("img/passwd", "../../../etc/passwd"));
+    assert_error(&outside, "symlink", "pointing outside the plugin directory");
+    let mut absolute = good();
+    absolute.push(link("logo.svg", "/etc/passwd"));
+    assert_error(&absolute, "symlink", "\"/etc/passwd\"");
+    let mut inside = good();
+    inside.push(link("img/again.svg", "../img/logo.svg"));
+    assert_eq!(errors(&inside), Vec::<String>::new());
+    assert!(
+        check(&inside)
+            .iter()
+            .any(|f| f.rule == "symlink" && f.message.contains("archive the file itself"))
+    );
+}
+
+#[test]
+fn an_entry_too_large_to_read_is_named_and_nothing_else_is_judged() {
+    let mut bomb = good();
+    let mut huge = file("img/screenshot.png", b"", 0o644);
+    huge.oversized = Some(4 << 30);
+    bomb.push(huge);
+    let found = errors(&bomb);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("img/screenshot.png\" holds at least 4096 MiB uncompressed: not read"),
+        "{found:?}"
+    );
 }
