@@ -5,7 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::{init::Identity, layout::Layout, templates, util};
+use crate::{layout::Layout, templates, util};
+
+/// What a plugin is called, in the three forms the files spell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub id: String,
+    pub name: String,
+    pub executable: String,
+}
 
 /// Files to write (path, contents) and files to remove, under the repository root.
 #[derive(Debug, Default)]

@@ -14,13 +14,7 @@ use crate::{
     project::{self, PluginType},
 };
 
-/// What a plugin is called, in the three forms the files spell.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub id: String,
-    pub name: String,
-    pub executable: String,
-}
+pub use crate::convert::Identity;
 
 /// Directories never rewritten: build output, dependencies, history, and the libraries (the
 /// build tool and the plugin runtime, versioned apart from any plugin: their own tests'

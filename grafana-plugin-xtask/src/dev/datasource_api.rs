@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
 
-use super::grafana_api::Verdict;
+use super::verdict::Verdict;
 use crate::http::{Answer, Endpoint, Failure, Request};
 
 /// Grafana's answers about the plugin's data sources, as far as they came.

@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use super::verdict::Verdict;
+
 use serde_json::Value;
 
 use crate::http::{Answer, Endpoint, Failure};
@@ -22,26 +24,6 @@ pub struct Answers {
     pub settings: Option<Result<Answer, Failure>>,
     pub errors: Option<Result<Answer, Failure>>,
     pub health: Option<Result<Answer, Failure>>,
-}
-
-/// What Grafana's answers mean for the plugin.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Loaded, and CheckHealth through Grafana answered `status: "OK"` with this message.
-    Serving(String),
-    /// A data-source plugin: its data source `uid` is healthy and a query returned frames.
-    ServingDataSource { uid: String, said: String },
-    /// Loaded and reachable, but the backend's health check reports an error.
-    Unhealthy(String),
-    /// Grafana has the plugin but not a running backend (it did not start, or exited):
-    /// what Grafana said. The caller adds what it knows of the file and where its output is.
-    /// `gave_up`: Grafana lists an error for the plugin (failedBackendStart) and will not try
-    /// again by itself; otherwise it may still be starting the backend.
-    BackendDown { said: String, gave_up: bool },
-    /// Not loaded, not Grafana, or no answer: the reason and the fix.
-    NotServing(String),
-    /// Ctrl-C while asking.
-    Interrupted,
 }
 
 fn json(answer: &Answer) -> Option<Value> {

@@ -10,6 +10,7 @@ mod frontend;
 mod grafana;
 mod grafana_api;
 mod process;
+mod verdict;
 mod watch;
 
 use std::{
