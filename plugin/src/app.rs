@@ -3,21 +3,20 @@
 //! change. CheckHealth and the metrics read the org's results; routes are in `routes.rs`.
 use std::sync::Arc;
 
-use grafana_plugin_runtime::{
-    Caller, Health, InstanceKey, InstanceSettings, Plugin, Secret,
-    axum::Router,
-    prometheus_client::{
-        metrics::{family::Family, gauge::Gauge},
-        registry::Registry,
-    },
-};
-use tokio::task::AbortHandle;
-
+use crate::org::Org;
 use crate::{
     allow::AllowList,
     checker::{Status, Timeouts},
     health, routes,
     worker::{Checks, Configured},
+};
+use grafana_plugin_runtime::{
+    Caller, Health, InstanceKey, InstanceSettings, Plugin,
+    axum::Router,
+    prometheus_client::{
+        metrics::{family::Family, gauge::Gauge},
+        registry::Registry,
+    },
 };
 
 /// The key in `secureJsonData` that holds the token of `hooks/report`.
@@ -38,41 +37,6 @@ impl ServiceChecks {
     }
 }
 
-/// One org's app: its checks, its hook token, and its worker, which ends with it.
-pub struct Org {
-    pub checks: Arc<Checks>,
-    pub hook_token: Option<Secret>,
-    worker: AbortHandle,
-}
-
-impl Org {
-    /// An org with these settings and its worker running, for tests of the routes.
-    #[cfg(test)]
-    pub fn for_test(json_data: &str, hook_token: Option<&str>) -> Arc<Org> {
-        let loopback = Arc::new(AllowList::parse(Some("127.0.0.0/8:*")));
-        let timeouts = Timeouts {
-            connect: std::time::Duration::from_millis(500),
-            read: std::time::Duration::from_millis(300),
-        };
-        let checks = Arc::new(Checks::new(
-            Configured::parse(json_data.as_bytes()),
-            timeouts,
-            loopback,
-        ));
-        Arc::new(Org {
-            worker: tokio::spawn(checks.clone().run()).abort_handle(),
-            checks,
-            hook_token: hook_token.map(|token| Secret::new(token.to_owned())),
-        })
-    }
-}
-
-impl Drop for Org {
-    fn drop(&mut self) {
-        self.worker.abort();
-    }
-}
-
 impl Plugin for ServiceChecks {
     type Instance = Org;
 
@@ -82,19 +46,15 @@ impl Plugin for ServiceChecks {
             tracing::warn!(key = ?settings.key, %error, "invalid app settings");
         }
         let checks = Arc::new(Checks::new(configured, self.timeouts, self.allow.clone()));
-        let worker = tokio::spawn(checks.clone().run()).abort_handle();
-        Org {
-            checks,
-            hook_token: settings
-                .secret(HOOK_TOKEN_KEY)
-                .filter(|token| !token.is_empty())
-                .cloned(),
-            worker,
-        }
+        let hook_token = settings
+            .secret(HOOK_TOKEN_KEY)
+            .filter(|token| !token.is_empty())
+            .cloned();
+        Org::start(checks, hook_token)
     }
 
     fn dispose(&self, org: &Org) {
-        org.worker.abort();
+        org.stop();
     }
 
     async fn check_health(&self, org: Arc<Org>, _caller: Caller) -> Health {

@@ -5,6 +5,7 @@ mod app;
 mod build_info;
 mod checker;
 mod health;
+mod org;
 mod routes;
 mod settings;
 mod worker;

@@ -19,9 +19,9 @@ use grafana_plugin_runtime::{
 use serde_json::{Value, json};
 
 use crate::{
-    app::Org,
     build_info,
     checker::{self, CheckResult, Source, Status},
+    org::Org,
     settings::Settings,
 };
 
