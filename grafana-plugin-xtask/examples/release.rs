@@ -1,5 +1,5 @@
 //! A plugin's `xtask/src/main.rs` adding `cargo xtask release`: build every platform with
-//! the release profile, package and validate the archive, then the plugin's own step (an
+//! the `dist` profile (what ships: fat LTO, one codegen unit), package and validate the archive, then the plugin's own step (an
 //! upload). Compiled by the library's tests.
 use std::process::ExitCode;
 

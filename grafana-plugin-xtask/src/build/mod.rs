@@ -399,7 +399,7 @@ pub fn build_event(root: &Path, plan: &BuildPlan, command: &'static str) -> Buil
         platforms: (plan.targets.iter())
             .map(|t| t.target.platform_name())
             .collect(),
-        profile: plan.profile.name().to_owned(),
+        profile: plan.profile.to_string(),
         command,
     }
 }

@@ -29,6 +29,26 @@ pub enum Profile {
     Debug,
 }
 
+/// The name cargo's `--profile` takes (`release`, `dist`, `dev`), as [`BuildEvent`]'s
+/// `profile` holds it.
+///
+/// [`BuildEvent`]: crate::BuildEvent
+///
+/// ```
+/// use grafana_plugin_xtask::api::Profile;
+/// assert_eq!(Profile::Debug.to_string(), "dev");
+/// assert_eq!(Profile::Dist.to_string(), "dist");
+/// ```
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Release => "release",
+            Profile::Dist => "dist",
+            Profile::Debug => "dev",
+        })
+    }
+}
+
 impl Profile {
     /// The profile's directory under target/ (cargo calls `dev`'s `debug`).
     pub(super) fn name(self) -> &'static str {
