@@ -3,6 +3,7 @@
 //! (`check`, one call per family in `rules.rs`) are pure and tested on archives made wrong
 //! on purpose.
 mod kinds;
+mod manifest;
 mod rules;
 mod schema;
 
@@ -109,7 +110,7 @@ pub fn check(entries: &[ReadEntry]) -> Vec<Finding> {
         kinds::capabilities(manifest.json(), &mut findings);
         rules::docs(&archive, &mut findings);
         rules::leftovers(&archive, &mut findings);
-        rules::signature(&archive, &manifest, &mut findings);
+        manifest::signature(&archive, &manifest, &mut findings);
     }
     findings.into_list()
 }
