@@ -12,6 +12,7 @@ use std::{
 use anyhow::{Context, Result, ensure};
 
 use crate::util;
+pub(crate) use crate::util::write_atomically;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use zip::{
@@ -102,62 +103,6 @@ pub fn write(
             accept(written)
         },
     )
-}
-
-/// Runs `fill` on a temporary file beside `out`, `check` on the written file, then renames
-/// it to `out`; removes the temporary file on any failure.
-pub fn write_atomically(
-    out: &Path,
-    fill: impl FnOnce(&mut File) -> Result<()>,
-    check: impl FnOnce(&Path) -> Result<()>,
-) -> Result<()> {
-    let name = out
-        .file_name()
-        .context("an output path needs a file name")?
-        .to_string_lossy();
-    let temporary = out.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    remove_leftover_partials(out, &name)?;
-    let result = (|| {
-        let mut file = File::create(&temporary)
-            .with_context(|| format!("cannot create {}", temporary.display()))?;
-        fill(&mut file)?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", temporary.display()))?;
-        drop(file);
-        check(&temporary)?;
-        fs::rename(&temporary, out)
-            .with_context(|| format!("cannot rename {} to {}", temporary.display(), out.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
-}
-
-/// Removes the temporary files of earlier runs that were interrupted before their rename
-/// (`.<name>.<pid>.partial` beside `out`).
-fn remove_leftover_partials(out: &Path, name: &str) -> Result<()> {
-    let dir = match out.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
-    };
-    let prefix = format!(".{name}.");
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        let pid = file_name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".partial"));
-        if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
-            crate::util::remove_path_if_present(&entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 fn write_zip(file: &mut File, entries: &[Entry], time: DateTime) -> Result<()> {

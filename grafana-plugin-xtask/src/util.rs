@@ -2,6 +2,7 @@
 //! a directory tree, SOURCE_DATE_EPOCH, UTC dates, looking up tools, hex.
 use std::{
     env,
+    fs::{self, File},
     path::{Path, PathBuf},
     time::SystemTime,
 };
@@ -76,24 +77,76 @@ pub fn refuse_link(path: &Path) -> Result<()> {
 
 /// Removes what is at `path`, a directory tree, a file or a link (never what a link points
 /// to); nothing there is fine. For the tool's own scratch paths under target/.
-/// Writes `contents` to `path` whole or not at all: staged beside it (`.<name>.<pid>.partial`,
-/// removed when anything fails), then renamed over it. Creates the parent directories.
+/// Writes `contents` to `path` whole or not at all, through [`write_atomically`]; creates
+/// the parent directories.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let partial = parent.join(format!(".{name}.{}.partial", std::process::id()));
-    let written = std::fs::write(&partial, contents)
-        .with_context(|| format!("cannot write {}", partial.display()))
-        .and_then(|()| {
-            std::fs::rename(&partial, path)
+    write_atomically(
+        path,
+        |file| {
+            std::io::Write::write_all(file, contents)
                 .with_context(|| format!("cannot write {}", path.display()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
+        },
+        |_| Ok(()),
+    )
+}
+
+/// Runs `fill` on a temporary file beside `out`, `check` on the written file, then renames
+/// it to `out`; removes the temporary file on any failure.
+pub fn write_atomically(
+    out: &Path,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+    check: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let name = out
+        .file_name()
+        .context("an output path needs a file name")?
+        .to_string_lossy();
+    let temporary = out.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    remove_leftover_partials(out, &name)?;
+    let result = (|| {
+        let mut file = File::create(&temporary)
+            .with_context(|| format!("cannot create {}", temporary.display()))?;
+        fill(&mut file)?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", temporary.display()))?;
+        drop(file);
+        check(&temporary)?;
+        fs::rename(&temporary, out)
+            .with_context(|| format!("cannot rename {} to {}", temporary.display(), out.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
     }
-    written
+    result
+}
+
+/// Removes the temporary files of earlier runs that were interrupted before their rename
+/// (`.<name>.<pid>.partial` beside `out`).
+fn remove_leftover_partials(out: &Path, name: &str) -> Result<()> {
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let pid = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".partial"));
+        if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+            remove_path_if_present(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether process `pid` still runs (on Unix; elsewhere assumed so, which keeps what it owns).
