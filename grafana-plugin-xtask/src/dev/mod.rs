@@ -20,7 +20,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -139,7 +139,7 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     let mut request = Request::of(vec![target.clone()], Profile::Debug);
     request.command = "dev";
     let built = match build::run(context, &request) {
-        Err(_) if stop.load(Ordering::SeqCst) => return stopped("the first build"),
+        Err(_) if heard(&stop) => return stopped("the first build"),
         built => built?,
     };
     if stop.load(Ordering::SeqCst) {
@@ -162,7 +162,7 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         &project.plugin.id,
         flags.port,
     ) {
-        Err(_) if stop.load(Ordering::SeqCst) => return stopped("Grafana's start"),
+        Err(_) if heard(&stop) => return stopped("Grafana's start"),
         grafana => grafana?,
     };
     grafana.watch_over(Watched {
@@ -240,6 +240,21 @@ fn on_ctrl_c(sender: mpsc::Sender<Message>) -> Result<Arc<AtomicBool>> {
     })
     .context("cannot install the Ctrl-C handler")?;
     Ok(stop)
+}
+
+/// Whether Ctrl-C was pressed, asked after something failed. A terminal's Ctrl-C reaches
+/// this process and its children (cargo, Grafana) at once, and the handler runs on a thread
+/// of its own: a child's death by that Ctrl-C can be seen before the flag is set. So a failure
+/// waits a moment for the flag before it is taken as the failure.
+fn heard(stop: &AtomicBool) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while !stop.load(Ordering::SeqCst) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 /// Where Grafana's API answers. Credentials only from the environment, never printed: an
