@@ -39,6 +39,7 @@ pub struct Context {
     pub(crate) ui: Ui,
     project: OnceCell<project::Project>,
     pub(crate) hooks: Hooks,
+    scratch_lock: crate::lock::ScratchLock,
 }
 
 impl Context {
@@ -48,7 +49,16 @@ impl Context {
             ui,
             project: OnceCell::new(),
             hooks,
+            scratch_lock: Default::default(),
         }
+    }
+
+    /// Holds the project's `target/xtask/` for `command` until the guard is dropped, waiting
+    /// for another run that holds it; taken again while held, it does not wait for itself.
+    pub(crate) fn hold_scratch(&self, command: &str) -> Result<crate::lock::Held<'_>> {
+        let root = &self.project()?.cargo.workspace_root;
+        self.scratch_lock
+            .hold(&self.ui, &crate::dist::scratch_dir(root), command)
     }
 
     /// The project; the first call runs `cargo metadata` and reads plugin.json.

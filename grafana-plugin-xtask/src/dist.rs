@@ -319,23 +319,39 @@ pub fn refresh_files(
 ) -> Result<()> {
     for file in files {
         let dest = dist_dir.join(&file.dest);
-        let partial = dist_dir.join(format!(".{}.partial", file.dest.replace('/', "_")));
-        stage_file(
-            dist_dir,
-            &StagedFile {
-                dest: partial.file_name().unwrap().to_string_lossy().into_owned(),
-                ..file.clone()
-            },
-            placeholders,
-        )?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        fs::rename(&partial, &dest)
-            .with_context(|| format!("cannot replace {}", dest.display()))?;
+        if file.link {
+            crate::util::refuse_link(&file.source)?;
+        }
+        let mode = if file.executable { 0o755 } else { 0o644 };
+        crate::util::replace_atomically(
+            &dest,
+            |out| write_contents(out, file, placeholders),
+            |written| set_mode(written, mode),
+        )?;
     }
     Ok(())
+}
+
+/// Writes a staged file's contents into `out`: its source, with placeholders filled when it
+/// has them.
+fn write_contents(
+    out: &mut fs::File,
+    file: &StagedFile,
+    placeholders: &Placeholders,
+) -> Result<()> {
+    use std::io::Write as _;
+    let written = match file.fill {
+        true => fs::read_to_string(&file.source)
+            .and_then(|text| out.write_all(placeholders.fill(&text).as_bytes())),
+        false => {
+            fs::File::open(&file.source).and_then(|mut source| io::copy(&mut source, out).map(drop))
+        }
+    };
+    written.with_context(|| format!("cannot copy {} into dist/", file.source.display()))
 }
 
 /// Where `replace_binary` moves the binary it replaces (and where its process still runs
@@ -350,23 +366,24 @@ pub fn aside_path(dest: &Path) -> PathBuf {
 /// writing over it: ETXTBSY on Linux, a lock on Windows), and the new one renamed in.
 /// Returns the path the old binary now has, to delete once its process is gone.
 pub fn replace_binary(built: &Path, dest: &Path) -> Result<PathBuf> {
-    let name = dest
-        .file_name()
-        .context("a binary path needs a file name")?
-        .to_string_lossy();
-    let dir = dest.parent().context("a binary path needs a directory")?;
-    let partial = dir.join(format!(".{name}.partial"));
     let aside = aside_path(dest);
-    fs::copy(built, &partial)
-        .with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
-    set_mode(&partial, 0o755)?;
     let _ = fs::remove_file(&aside);
-    if dest.exists() {
-        fs::rename(dest, &aside)
-            .with_context(|| format!("cannot move {} aside", dest.display()))?;
-    }
-    fs::rename(&partial, dest)
-        .with_context(|| format!("cannot rename {} to {}", partial.display(), dest.display()))?;
+    crate::util::replace_atomically(
+        dest,
+        |out| {
+            fs::File::open(built)
+                .and_then(|mut source| io::copy(&mut source, out).map(drop))
+                .with_context(|| format!("cannot copy {}", built.display()))
+        },
+        |written| {
+            set_mode(written, 0o755)?;
+            if dest.exists() {
+                fs::rename(dest, &aside)
+                    .with_context(|| format!("cannot move {} aside", dest.display()))?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(aside)
 }
 

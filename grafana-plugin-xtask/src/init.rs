@@ -325,11 +325,17 @@ fn replace_file(path: &Path, text: &str) -> Result<()> {
     let permissions = fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .permissions();
-    let partial = path.with_extension("init.partial");
-    fs::write(&partial, text).with_context(|| format!("cannot write {}", partial.display()))?;
-    fs::set_permissions(&partial, permissions)
-        .with_context(|| format!("cannot set the mode of {}", partial.display()))?;
-    fs::rename(&partial, path).with_context(|| format!("cannot replace {}", path.display()))
+    crate::util::write_atomically(
+        path,
+        |file| {
+            std::io::Write::write_all(file, text.as_bytes())
+                .with_context(|| format!("cannot write beside {}", path.display()))
+        },
+        |written| {
+            fs::set_permissions(written, permissions)
+                .with_context(|| format!("cannot set the mode of {}", written.display()))
+        },
+    )
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ pub struct Contents {
 /// (unless `--no-build`), then packages what that build's plan wrote.
 pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
     let project = context.project()?;
+    let _held = context.hold_scratch("package")?;
     let platforms = build::requested_targets(&flags.targets)?;
     // Everything that can stop the package is found, and said together, before anything
     // builds: the token with the platforms this machine cannot build.

@@ -230,7 +230,7 @@ pub fn parse_plugin_json(path: &Path, text: &str) -> Result<PluginJson> {
     })
 }
 
-/// The longest `executable` accepted: its derived names (`.<executable>_windows_amd64.exe.partial`
+/// The longest `executable` accepted: its derived names (`.<executable>_windows_amd64.exe.<pid>.partial`
 /// in dist/, `<id>/<executable>_…` in an archive) stay far below file-name limits.
 pub const EXECUTABLE_MAX_LEN: usize = 100;
 

@@ -80,18 +80,12 @@ exports:
 /// Writes the stub SDK folder zig links darwin binaries against (SDKROOT), unless it is
 /// there already as written.
 pub fn write_stub_sdk(dir: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     let framework = dir.join("System/Library/Frameworks/CoreFoundation.framework");
     let file = framework.join("CoreFoundation.tbd");
     if std::fs::read_to_string(&file).is_ok_and(|text| text == COREFOUNDATION_TBD) {
         return Ok(());
     }
-    std::fs::create_dir_all(&framework)
-        .with_context(|| format!("cannot create {}", framework.display()))?;
-    let partial = file.with_extension("tbd.partial");
-    std::fs::write(&partial, COREFOUNDATION_TBD)
-        .and_then(|()| std::fs::rename(&partial, &file))
-        .with_context(|| format!("cannot write {}", file.display()))
+    crate::util::write_atomic(&file, COREFOUNDATION_TBD.as_bytes())
 }
 
 /// How one target will be built.

@@ -94,9 +94,31 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Runs `fill` on a temporary file beside `out`, `check` on the written file, then renames
-/// it to `out`; removes the temporary file on any failure.
+/// it to `out`; removes the temporary file on any failure. The file is flushed to disk before
+/// the rename (what ships and what the user wrote).
 pub fn write_atomically(
     out: &Path,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+    check: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    write_then_rename(out, true, fill, check)
+}
+
+/// [`write_atomically`] without flushing to disk first: for `dist/`'s files during `dev`, which
+/// the next build writes again anyway (a debug binary's flush costs a reload tens of ms).
+pub fn replace_atomically(
+    out: &Path,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+    check: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    write_then_rename(out, false, fill, check)
+}
+
+/// The one write-then-rename of the crate: a temporary `.<name>.<pid>.partial` beside `out`
+/// (earlier runs' leftovers removed first), removed again on every failure.
+fn write_then_rename(
+    out: &Path,
+    sync: bool,
     fill: impl FnOnce(&mut File) -> Result<()>,
     check: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
@@ -110,8 +132,10 @@ pub fn write_atomically(
         let mut file = File::create(&temporary)
             .with_context(|| format!("cannot create {}", temporary.display()))?;
         fill(&mut file)?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", temporary.display()))?;
+        if sync {
+            file.sync_all()
+                .with_context(|| format!("cannot write {}", temporary.display()))?;
+        }
         drop(file);
         check(&temporary)?;
         fs::rename(&temporary, out)

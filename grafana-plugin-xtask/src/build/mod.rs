@@ -128,6 +128,10 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     let project = context.project()?;
     let (sh, ui) = (&context.sh, &context.ui);
     let root = &project.cargo.workspace_root;
+    let _held = match request.dry_run {
+        true => None,
+        false => Some(context.hold_scratch(request.command)?),
+    };
     // A run interrupted in the middle of replacing dist/ is repaired before anything else.
     dist::recover_interrupted_swap(
         &crate::dist::dist_dir(root),

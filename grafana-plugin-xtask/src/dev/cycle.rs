@@ -265,6 +265,9 @@ fn cycle(
         // webpack's watcher copies these into dist/ itself.
         return Ok(());
     }
+    // dist/ is written by this cycle alone: a `build` in another terminal waits, or this
+    // cycle waits for it.
+    let held = context.hold_scratch("dev")?;
     if batch.strongest() == Change::Static {
         let said = refresh_dist(context, state)?;
         ui.status("Refreshed", format!("dist/ ({what}){said}"));
@@ -287,6 +290,7 @@ fn cycle(
         refresh_dist(context, state)?;
     }
     dist::replace_binary(&state.step.built_binary, &state.dest)?;
+    drop(held);
     context.after_build(&event)?;
     let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
     let restarted = if batch.strongest() == Change::Manifest {

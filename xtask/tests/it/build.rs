@@ -1,7 +1,11 @@
 //! `cargo xtask build` end to end, in a scratch copy of this repository (see `scratch`). The dist/
 //! it produces is checked the way Grafana uses it: file names, modes, the filled
 //! plugin.json, and the binary answering the handshake and gRPC.
-use std::{fs, process::Output};
+use std::{
+    fs,
+    io::{BufRead, BufReader, Read},
+    process::{Output, Stdio},
+};
 
 use crate::scratch::{EXECUTABLE, PLUGIN_ID, Scratch, host_binary_name, snapshot, text};
 
@@ -95,6 +99,47 @@ async fn build_assembles_a_dist_that_grafana_can_load() {
     );
     assert!(!dist.join(&other_platform).exists());
     assert!(dist.join(&binary).exists());
+
+    // Two runs at once: while another run holds target/xtask/ (its OS lock), a build says who
+    // and waits, then builds once the lock is released.
+    let scratch_dir = scratch.root().join("target/xtask");
+    let lock = fs::File::options()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(scratch_dir.join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    fs::write(
+        scratch_dir.join("lock.owner"),
+        "`cargo xtask dev` (pid 4242)\n",
+    )
+    .unwrap();
+    let mut second = scratch
+        .xtask_command(&["build", "--debug"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(second.stderr.take().unwrap());
+    let mut before = String::new();
+    while !before.contains("Waiting") {
+        // EOF (the build ended without waiting) fails here instead of hanging.
+        assert_ne!(stderr.read_line(&mut before).unwrap(), 0, "{before}");
+    }
+    assert!(
+        before.contains(&format!(
+            "Waiting for `cargo xtask dev` (pid 4242) to finish with {}",
+            scratch_dir.display()
+        )) && !before.contains("Building"),
+        "{before}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(second.try_wait().unwrap().is_none(), "it waits: {before}");
+    drop(lock);
+    let mut after = String::new();
+    stderr.read_to_string(&mut after).unwrap();
+    assert!(second.wait().unwrap().success(), "{before}{after}");
+    assert!(after.contains("Finished dist/"), "{after}");
 }
 
 #[test]

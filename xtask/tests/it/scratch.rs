@@ -251,15 +251,22 @@ impl Scratch {
     }
 
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(xtask_binary())
+        self.xtask_command(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// `cargo xtask ARGS` in this copy, to spawn.
+    pub fn xtask_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(xtask_binary());
+        command
             .args(args)
             .current_dir(self.root())
             .env("CARGO_TARGET_DIR", shared_target_dir())
             .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("CARGO_TERM_COLOR", "never")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
+            .env("CARGO_TERM_COLOR", "never");
+        command
     }
 
     pub fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
