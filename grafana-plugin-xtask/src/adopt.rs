@@ -33,7 +33,7 @@ const KEPT_SUFFIX: &str = "before-adopt";
 
 pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     let here = context.root()?.to_owned();
-    let app = fs::canonicalize(&flags.app)
+    let app = crate::util::canonical(&flags.app)
         .with_context(|| format!("{}: no such directory", flags.app.display()))?;
     let files = plan(&here, &app)?;
     let backend = if files

@@ -130,15 +130,40 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
 pub const BEFORE_DIR: &str = "dist.before";
 
 /// Copies dist/ (contents and modification times) to `copy`, so that a failed build can
-/// put it back exactly as it was. `Ok(false)` when there is no dist/.
+/// put it back exactly as it was. `Ok(false)` when there is no dist/. The copy is made beside
+/// `copy` and renamed to it when complete: a `copy` that exists is a whole dist/.
 pub fn snapshot(dist: &Path, copy: &Path) -> Result<bool> {
     remove_path_if_present(copy)?;
     if !dist.is_dir() {
         return Ok(false);
     }
-    fs::create_dir_all(copy).with_context(|| format!("cannot create {}", copy.display()))?;
-    for entry in crate::util::walk(dist)? {
-        let dest = copy.join(&entry.relative);
+    let partial = copy.with_file_name(format!(
+        "{}.partial",
+        copy.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    remove_path_if_present(&partial)?;
+    copy_tree(dist, &partial)?;
+    fs::rename(&partial, copy)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), copy.display()))?;
+    Ok(true)
+}
+
+/// Puts back the dist/ of a build that was interrupted (Ctrl-C, a crash) after its
+/// [`snapshot`] and before it put dist/ back or let the copy go: webpack may have emptied or
+/// half-written dist/ since, and the copy is the last good one. `Ok(true)` when it did.
+pub fn recover_snapshot(dist: &Path, copy: &Path) -> Result<bool> {
+    if !copy.is_dir() {
+        return Ok(false);
+    }
+    restore(dist, copy, true)?;
+    Ok(true)
+}
+
+/// Copies the tree `from` to `to`, keeping modification times.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in crate::util::walk(from)? {
+        let dest = to.join(&entry.relative);
         if entry.is_dir {
             fs::create_dir_all(&dest)
                 .with_context(|| format!("cannot create {}", dest.display()))?;
@@ -157,7 +182,7 @@ pub fn snapshot(dist: &Path, copy: &Path) -> Result<bool> {
                 .with_context(|| format!("cannot set the time of {}", dest.display()))?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Puts dist/ back from its snapshot (or removes it when there was none).
@@ -555,6 +580,29 @@ mod tests {
             tree(&root.path().join("dist")),
             [("plugin.json".to_owned(), "previous".to_owned())]
         );
+    }
+
+    #[test]
+    fn an_interrupted_frontend_build_gets_the_last_good_dist_back() {
+        let root = tempfile::tempdir().unwrap();
+        let (dist, copy) = (root.path().join("dist"), root.path().join("dist.before"));
+        fs::create_dir_all(dist.join("img")).unwrap();
+        fs::write(dist.join("module.js"), "good").unwrap();
+        fs::write(dist.join("img/logo.svg"), "<svg/>").unwrap();
+        let good = tree(&dist);
+        assert!(snapshot(&dist, &copy).unwrap());
+        assert_eq!(tree(&copy), good);
+        assert!(!root.path().join("dist.before.partial").exists());
+        // The build is killed after webpack emptied dist/ and wrote half of it.
+        fs::remove_dir_all(&dist).unwrap();
+        fs::create_dir_all(&dist).unwrap();
+        fs::write(dist.join("module.js"), "half").unwrap();
+        // The next run puts the good one back before it snapshots again.
+        assert!(recover_snapshot(&dist, &copy).unwrap());
+        assert_eq!(tree(&dist), good);
+        assert!(!copy.exists());
+        assert!(!recover_snapshot(&dist, &copy).unwrap());
+        assert_eq!(tree(&dist), good);
     }
 
     #[test]

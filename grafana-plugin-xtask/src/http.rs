@@ -128,13 +128,26 @@ impl Endpoint {
             );
         };
         let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (
-                host,
-                port.parse()
-                    .with_context(|| format!("GRAFANA_URL {url:?}: {port:?} is not a port"))?,
-            ),
-            None => (authority, 80),
+        // An IPv6 address is written in brackets: `[::1]:3000`.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(bracketed) => match bracketed.split_once(']') {
+                Some((host, "")) => (host, None),
+                Some((host, port)) if port.starts_with(':') => (host, Some(&port[1..])),
+                _ => bail!(
+                    "GRAFANA_URL {url:?}: an IPv6 address is written [address]:port, e.g. \
+                     http://[::1]:3000"
+                ),
+            },
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(port) => port
+                .parse()
+                .with_context(|| format!("GRAFANA_URL {url:?}: {port:?} is not a port"))?,
+            None => 80,
         };
         if host.is_empty() {
             bail!("GRAFANA_URL {url:?} names no host; e.g. http://localhost:3000");
@@ -149,7 +162,20 @@ impl Endpoint {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}:{}{}", self.host, self.port, self.path_prefix())
+        format!(
+            "http://{}:{}{}",
+            self.host_in_url(),
+            self.port,
+            self.path_prefix()
+        )
+    }
+
+    /// The host as a URL or a `Host` header writes it: an IPv6 address in brackets.
+    fn host_in_url(&self) -> String {
+        match self.host.contains(':') {
+            true => format!("[{}]", self.host),
+            false => self.host.clone(),
+        }
     }
 
     fn path_prefix(&self) -> String {
@@ -180,7 +206,7 @@ impl Endpoint {
         let mut head = format!(
             "{method} {}{path} HTTP/1.0\r\nHost: {}:{}\r\nAccept: application/json\r\n",
             self.path_prefix(),
-            self.host,
+            self.host_in_url(),
             self.port
         );
         match (basic, &self.token) {
@@ -215,12 +241,7 @@ impl Endpoint {
     /// until the deadline.
     fn connect(&self, deadline: Instant, stop: &AtomicBool) -> Result<TcpStream, Failure> {
         // localhost may resolve to ::1 and 127.0.0.1; Grafana may listen on either.
-        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|error| {
-                Failure::Unreachable(format!("cannot resolve {}: {error}", self.host))
-            })?
-            .collect();
+        let addresses = resolve(&self.host, self.port, deadline, stop)?;
         let mut last_error = format!("{} has no address", self.host);
         loop {
             let mut slow = false;
@@ -248,6 +269,48 @@ impl Endpoint {
             }
             if !slow {
                 return Err(Failure::Unreachable(last_error));
+            }
+        }
+    }
+}
+
+/// The addresses of `host`, looked up within `deadline`: the system's resolver has no
+/// deadline of its own, so a lookup runs on a thread of its own and is abandoned when the
+/// deadline passes (or on `stop`). An address literal needs no lookup.
+fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Result<Vec<SocketAddr>, Failure> {
+    if let Ok(address) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(address, port)]);
+    }
+    let (sender, answer) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    std::thread::spawn(move || {
+        let _ = sender.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+    });
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Failure::Interrupted);
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Failure::Unreachable(format!(
+                "cannot resolve {host}: no answer from the resolver in time"
+            )));
+        }
+        match answer.recv_timeout(remaining.min(TICK)) {
+            Ok(Ok(addresses)) => return Ok(addresses),
+            Ok(Err(error)) => {
+                return Err(Failure::Unreachable(format!(
+                    "cannot resolve {host}: {error}"
+                )));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Failure::Unreachable(format!("cannot resolve {host}")));
             }
         }
     }
@@ -326,9 +389,41 @@ mod tests {
         let endpoint = Endpoint::parse("http://grafana/sub/", Some(String::new())).unwrap();
         assert_eq!(endpoint.url(), "http://grafana:80/sub");
         assert!(endpoint.token.is_none());
-        for bad in ["https://grafana", "http://:3000", "http://localhost:x"] {
+        // IPv6 addresses in brackets, with or without a port.
+        let endpoint = Endpoint::parse("http://[::1]:3000/grafana", None).unwrap();
+        assert_eq!((endpoint.host.as_str(), endpoint.port), ("::1", 3000));
+        assert_eq!(endpoint.url(), "http://[::1]:3000/grafana");
+        let endpoint = Endpoint::parse("http://[fe80::1]", None).unwrap();
+        assert_eq!((endpoint.host.as_str(), endpoint.port), ("fe80::1", 80));
+        for bad in [
+            "https://grafana",
+            "http://:3000",
+            "http://localhost:x",
+            "http://[::1",
+            "http://[::1]3000",
+            "http://[]:3000",
+        ] {
             assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_are_resolved_within_the_deadline_and_literals_not_at_all() {
+        let never = AtomicBool::new(false);
+        let soon = Instant::now() + Duration::from_secs(5);
+        let literal = resolve("127.0.0.1", 3000, soon, &never).unwrap();
+        assert_eq!(literal, [SocketAddr::from(([127, 0, 0, 1], 3000))]);
+        // A deadline already past gives up before any answer is waited for.
+        let failure = resolve("localhost", 3000, Instant::now(), &never).unwrap_err();
+        assert!(
+            failure
+                .to_string()
+                .contains("no answer from the resolver in time")
+        );
+        let stopped = resolve("localhost", 3000, soon, &AtomicBool::new(true));
+        assert!(matches!(stopped, Err(Failure::Interrupted)));
+        let found = resolve("localhost", 3000, soon, &never).unwrap();
+        assert!(found.iter().all(|address| address.ip().is_loopback()));
     }
 
     #[test]

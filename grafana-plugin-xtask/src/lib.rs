@@ -219,6 +219,33 @@ impl Subcommand for NoCommands {
 
 #[cfg(test)]
 mod tests {
+    /// The README's Rust snippets are the compiled examples' code, verbatim (a block with
+    /// `…` is an outline, not code).
+    #[test]
+    fn the_readme_shows_the_examples_as_they_compile() {
+        let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(crate_dir.join("../README.md")).unwrap();
+        let examples: Vec<String> = ["own_command", "release", "codegen", "e2e_dist"]
+            .iter()
+            .map(|name| {
+                std::fs::read_to_string(crate_dir.join(format!("examples/{name}.rs"))).unwrap()
+            })
+            .collect();
+        let blocks: Vec<&str> = readme
+            .split("```rust\n")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+            .filter(|block| !block.contains('…'))
+            .collect();
+        assert!(blocks.len() >= 2, "{blocks:?}");
+        for block in blocks {
+            assert!(
+                examples.iter().any(|example| example.contains(block)),
+                "README.md shows code that no example compiles:\n{block}"
+            );
+        }
+    }
+
     use super::*;
 
     #[derive(Debug, clap::Subcommand)]

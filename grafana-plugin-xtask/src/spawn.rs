@@ -28,6 +28,55 @@ pub fn scrubbed(mut command: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
     command
 }
 
+/// Runs `command` (made by [`command`]) to its end within `deadline`, keeping at most `cap`
+/// bytes of each of its outputs (the rest is read and dropped, so the child never blocks on a
+/// full pipe). `Ok(None)` when it was still running at the deadline: it is then killed.
+pub fn output_within(
+    mut command: std::process::Command,
+    deadline: std::time::Duration,
+    cap: usize,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::{io::Read, process::Stdio};
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let read_capped = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let Some(mut pipe) = pipe else { return kept };
+            let mut chunk = [0; 8192];
+            while let Ok(read @ 1..) = pipe.read(&mut chunk) {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..read.min(room)]);
+            }
+            kept
+        })
+    };
+    let stdout = read_capped(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read_capped(child.stderr.take().map(|p| Box::new(p) as _));
+    let until = std::time::Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The readers end when the pipes close (at once, unless the child left a process
+            // holding them): they are not waited for.
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Ok(Some(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
 /// xshell's `cmd!` (same syntax, same interpolation), scrubbed of the secrets. The only way
 /// the tool runs a command through a shell object: a test refuses any other.
 macro_rules! cmd {
@@ -48,6 +97,28 @@ mod tests {
         ".cmd(",
         "process::Command::new",
     ];
+
+    #[cfg(unix)]
+    #[test]
+    fn a_command_is_killed_at_its_deadline_and_its_output_capped() {
+        use std::time::{Duration, Instant};
+        let started = Instant::now();
+        let mut sleeper = super::command("sleep");
+        sleeper.arg("30");
+        let answer = super::output_within(sleeper, Duration::from_millis(300), 1024).unwrap();
+        assert!(answer.is_none());
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let mut talker = super::command("sh");
+        talker.args(["-c", "head -c 1000000 /dev/zero; echo done >&2"]);
+        let output = super::output_within(talker, Duration::from_secs(20), 1024)
+            .unwrap()
+            .unwrap();
+        assert!(output.status.success());
+        assert_eq!(
+            (output.stdout.len(), output.stderr.as_slice()),
+            (1024, &b"done\n"[..])
+        );
+    }
 
     #[test]
     fn no_process_is_started_anywhere_but_here() {

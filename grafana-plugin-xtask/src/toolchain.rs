@@ -283,7 +283,7 @@ impl Environment {
         let container_engine = (cross && (wants("windows") || forced == Some(Backend::Cross)))
             && ["docker", "podman"]
                 .iter()
-                .any(|engine| util::engine_answers(sh, engine));
+                .any(|engine| util::engine_answers(engine));
         let rustup = on_path("rustup").is_some();
         // Only a target without its std may need nightly's -Zbuild-std: asking rustup about
         // nightly costs a tenth of a second on every build otherwise.

@@ -8,9 +8,6 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use xshell::Shell;
-
-use crate::spawn::cmd;
 
 /// The cargo that runs us (`CARGO`, set by `cargo run`), or the one on PATH.
 pub fn cargo() -> String {
@@ -280,14 +277,37 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Whether a container engine (`docker`, `podman`) is installed and its daemon answers.
-pub fn engine_answers(sh: &Shell, engine: &str) -> bool {
-    on_path(engine).is_some()
-        && cmd!(sh, "{engine} info")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run()
-            .is_ok()
+/// Whether a container engine answers `ENGINE info` within 10 s (a stuck engine socket
+/// makes it hang: that counts as no engine).
+pub fn engine_answers(engine: &str) -> bool {
+    on_path(engine).is_some() && {
+        let mut info = crate::spawn::command(engine);
+        info.arg("info");
+        matches!(
+            crate::spawn::output_within(info, std::time::Duration::from_secs(10), 64 * 1024),
+            Ok(Some(output)) if output.status.success()
+        )
+    }
+}
+
+/// `fs::canonicalize` without Windows' verbatim prefix (`\\?\C:\…` becomes `C:\…`, and
+/// `\\?\UNC\server\…` becomes `\\server\…`): paths as cargo and the user write them, so
+/// they compare with cargo's and can be written into a manifest.
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    fs::canonicalize(path).map(|path| without_verbatim_prefix(&path))
+}
+
+fn without_verbatim_prefix(path: &Path) -> PathBuf {
+    let Some(text) = path.to_str() else {
+        return path.to_owned();
+    };
+    if let Some(unc) = text.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{unc}"));
+    }
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => path.to_owned(),
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -297,6 +317,22 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_verbatim_prefixes_are_dropped_and_nothing_else() {
+        for (verbatim, plain) in [
+            (r"\\?\C:\work\app", r"C:\work\app"),
+            (r"\\?\UNC\server\share\app", r"\\server\share\app"),
+            (r"\\?\Volume{0}\app", r"\\?\Volume{0}\app"),
+            (r"C:\work\app", r"C:\work\app"),
+            ("/home/me/app", "/home/me/app"),
+        ] {
+            assert_eq!(
+                without_verbatim_prefix(Path::new(verbatim)),
+                PathBuf::from(plain)
+            );
+        }
+    }
 
     #[test]
     fn utc_dates_match_known_days() {

@@ -173,12 +173,7 @@ pub fn build_one(
     };
     announce(ui, options, target_plan, step, (index, total));
     if let Err(error) = run_command(sh, &step.command) {
-        let message = if total == 1 {
-            "cargo could not build the backend; dist/ was left as it was".to_owned()
-        } else {
-            format!("{platform}: the build failed ({error})")
-        };
-        return done(Err(message));
+        return done(Err(failure_message(&platform, total, &error)));
     }
     if options.check_only {
         return done(Ok(0));
@@ -189,6 +184,18 @@ pub fn build_one(
             "{platform}: the build left no binary at {}: {error}",
             step.built_binary.display()
         ))),
+    }
+}
+
+/// What a failed build command says: a build that ran and failed has said why above; one
+/// that could not start (a back end missing from PATH) says it only here.
+fn failure_message(platform: &str, total: usize, error: &anyhow::Error) -> String {
+    let said = error.to_string();
+    let ran = said.starts_with("command exited with") || said.contains("terminated by a signal");
+    match (total, ran) {
+        (1, true) => "cargo could not build the backend; dist/ was left as it was".to_owned(),
+        (1, false) => format!("cannot run the build ({error:#}); dist/ was left as it was"),
+        _ => format!("{platform}: the build failed ({error:#})"),
     }
 }
 
@@ -292,4 +299,36 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
             .ok()
             .zip(fs::canonicalize(b).ok())
             .is_some_and(|(a, b)| a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_that_cannot_start_says_why_and_one_that_failed_points_above() {
+        let sh = Shell::new().unwrap();
+        let line = |program: &str, args: &[&str]| CommandLine {
+            program: program.to_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+        };
+        let missing = run_command(&sh, &line("cargo-no-such-back-end", &[])).unwrap_err();
+        let said = failure_message("linux/arm64", 1, &missing);
+        assert!(
+            said.starts_with("cannot run the build (") && said.contains("cargo-no-such-back-end"),
+            "{said}"
+        );
+        let failed = run_command(&sh, &line(&crate::util::cargo(), &["--no-such-flag"]));
+        let said = failure_message("linux/arm64", 1, &failed.unwrap_err());
+        assert_eq!(
+            said,
+            "cargo could not build the backend; dist/ was left as it was"
+        );
+        let said = failure_message("linux/arm64", 2, &missing);
+        assert!(
+            said.starts_with("linux/arm64: the build failed ("),
+            "{said}"
+        );
+    }
 }

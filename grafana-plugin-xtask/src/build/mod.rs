@@ -226,13 +226,23 @@ impl Before {
         let Layout::CreatePlugin(manager) = project.layout else {
             return Ok((before, None));
         };
-        if !request.frontend || request.dry_run {
+        if request.dry_run {
+            return Ok((before, None));
+        }
+        let scratch = dist::scratch_dir(&root);
+        let copy = scratch.join(dist::BEFORE_DIR);
+        if dist::recover_snapshot(&before.dist, &copy)? {
+            frontend::forget(&scratch);
+            context.ui.note(
+                "dist/ was put back as it was before an interrupted build (webpack may have \
+                 half-written it)",
+            );
+        }
+        if !request.frontend {
             return Ok((before, None));
         }
         // Before any build: a missing yarn is said now, not after the backend's minutes.
         frontend::check_tools(&context.sh, &context.ui, &root, manager)?;
-        let scratch = dist::scratch_dir(&root);
-        let copy = scratch.join(dist::BEFORE_DIR);
         let existed = dist::snapshot(&before.dist, &copy)?;
         before.copy = Some((copy, existed));
         let (ui, prefix) = (context.ui, prefix.to_owned());

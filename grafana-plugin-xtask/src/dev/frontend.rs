@@ -51,9 +51,18 @@ impl FrontendWatcher {
         .into_iter()
         .flatten()
         {
+            // Every line is shown, also one that is not UTF-8 (a stopped read would leave
+            // webpack writing into a closed pipe): read as bytes, shown lossily.
             thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("[frontend] {line}");
+                let mut reader = BufReader::new(pipe);
+                let mut line = Vec::new();
+                while reader
+                    .read_until(b'\n', &mut line)
+                    .is_ok_and(|read| read > 0)
+                {
+                    let text = String::from_utf8_lossy(&line);
+                    eprintln!("[frontend] {}", text.trim_end_matches(['\r', '\n']));
+                    line.clear();
                 }
             });
         }

@@ -222,7 +222,7 @@ fn where_grafana_runs(
         flags.attach,
         flags.grafana.as_deref(),
         grafana_home.as_deref(),
-        || util::engine_answers(sh, "docker"),
+        || util::engine_answers("docker"),
     )?;
     Ok(match mode {
         Mode::Compose => (mode, targets::linux_of_host()?, Some(Compose::find(sh)?)),

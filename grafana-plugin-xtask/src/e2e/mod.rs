@@ -50,7 +50,7 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
     let target = match &flags.grafana {
         Some(_) => targets::parse(&targets::host()?.platform_name(), std::env::consts::OS)?,
         None => {
-            if !util::engine_answers(sh, "docker") {
+            if !util::engine_answers("docker") {
                 bail!(
                     "e2e runs Grafana's image and no container engine answers (`docker info`); \
                      start Docker or Podman, or give a local Grafana with --grafana PATH"
