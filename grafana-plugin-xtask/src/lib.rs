@@ -45,6 +45,7 @@ mod flags;
 mod http;
 mod init;
 mod layout;
+mod local_grafana;
 mod lock;
 mod macho;
 mod package;

@@ -37,6 +37,14 @@ impl Compose {
         cmd!(sh, "{program} {words...} {args...}")
     }
 
+    /// A Compose run as `program` (a test's fake).
+    #[cfg(test)]
+    pub fn fake(program: &'static str) -> Compose {
+        Compose {
+            words: vec![program],
+        }
+    }
+
     /// `docker compose` or `docker-compose`, for messages.
     pub fn name(&self) -> String {
         self.words.join(" ")

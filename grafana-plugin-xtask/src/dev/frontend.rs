@@ -17,8 +17,10 @@ use crate::layout::PackageManager;
 #[cfg(unix)]
 const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// webpack's watcher, stopped (with everything it started) when this is dropped.
 pub struct FrontendWatcher {
     child: Child,
+    stopped: bool,
 }
 
 impl FrontendWatcher {
@@ -66,15 +68,21 @@ impl FrontendWatcher {
                 }
             });
         }
-        Ok(FrontendWatcher { child })
+        Ok(FrontendWatcher {
+            child,
+            stopped: false,
+        })
     }
 
     pub fn id(&self) -> u32 {
         self.child.id()
     }
 
-    /// Stops the watcher and everything it started (npm, node, webpack's workers).
-    pub fn stop(mut self) {
+    /// Stops the watcher and everything it started (npm, node, webpack's workers); once.
+    pub fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let pid = self.child.id();
         #[cfg(unix)]
         {
@@ -100,5 +108,11 @@ impl FrontendWatcher {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for FrontendWatcher {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -5,7 +5,7 @@
 use std::{
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
-    process::{Child, Stdio},
+    process::Child,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -38,6 +38,13 @@ pub struct Grafana {
     plugin_id: String,
     /// Set to end the thread that prints the plugin's lines of the local Grafana's log.
     tail: Option<Arc<AtomicBool>>,
+    /// Where `docker compose` runs (the repository root).
+    root: PathBuf,
+    /// Containers that may be up: set before `compose up`, so an interrupted or failed start
+    /// is taken down too.
+    compose_up: bool,
+    /// `--keep-running`: left running when dropped.
+    keep: bool,
 }
 
 /// What `report` asks Grafana about: the plugin, and the backend file Grafana starts.
@@ -53,7 +60,7 @@ pub struct Watched {
 /// How a local Grafana is started (again, after a plugin.json change).
 struct LocalCommand {
     binary: PathBuf,
-    args: Vec<String>,
+    home: Option<PathBuf>,
     env: Vec<(String, String)>,
     log: PathBuf,
 }
@@ -76,6 +83,9 @@ impl Grafana {
             api: None,
             plugin_id: plugin_id.to_owned(),
             tail: None,
+            root: root.to_owned(),
+            compose_up: false,
+            keep: false,
         };
         match mode {
             Mode::Attach => ui.status(
@@ -84,6 +94,7 @@ impl Grafana {
                  restarts the plugin, and does not start, restart or stop Grafana",
             ),
             Mode::Compose => {
+                grafana.compose_up = true;
                 let compose = grafana.compose()?;
                 // Recreated so the container mounts the dist/ the first build just swapped in;
                 // built when the file says how (create-plugin's extends a Dockerfile build).
@@ -97,10 +108,6 @@ impl Grafana {
                 let dev = root.join("target").join("dev");
                 let plugins = dev.join("plugins");
                 link_plugin(&plugins.join(plugin_id), &crate::dist::dist_dir(root))?;
-                let mut args = vec!["server".to_owned()];
-                if let Some(home) = home {
-                    args.extend(["--homepath".to_owned(), home.display().to_string()]);
-                }
                 let env = vec![
                     ("GF_PATHS_PLUGINS".to_owned(), plugins.display().to_string()),
                     (
@@ -133,7 +140,7 @@ impl Grafana {
                 let log = dev.join("grafana.log");
                 grafana.command = Some(LocalCommand {
                     binary: binary.clone(),
-                    args,
+                    home: home.clone(),
                     env,
                     log,
                 });
@@ -235,23 +242,14 @@ impl Grafana {
     fn spawn(&mut self, ui: &Ui) -> Result<()> {
         let Some(LocalCommand {
             binary,
-            args,
+            home,
             env,
             log,
         }) = &self.command
         else {
             return Ok(());
         };
-        let log_file = std::fs::File::create(log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
-        let child = crate::spawn::command(binary)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let child = crate::local_grafana::launch(binary, home.as_deref(), env, log)?;
         ui.status(
             "Started",
             format!("Grafana (pid {}), log in {}", child.id(), log.display()),
@@ -290,15 +288,9 @@ impl Grafana {
         Ok(())
     }
 
+    /// Stops what this command started: the containers (`compose down`) or the local
+    /// Grafana. Nothing when attached; once.
     pub fn stop(&mut self, sh: &Shell) -> Result<()> {
-        if self.mode == Mode::Compose {
-            let compose = self.compose()?;
-            compose
-                .command(sh, &["down"])
-                .quiet()
-                .run()
-                .with_context(|| format!("{} could not stop Grafana", compose.name()))?;
-        }
         if let Some(tail) = self.tail.take() {
             tail.store(true, Ordering::Relaxed);
         }
@@ -307,7 +299,40 @@ impl Grafana {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if self.mode == Mode::Compose && std::mem::take(&mut self.compose_up) {
+            let compose = self.compose()?;
+            compose
+                .command(sh, &["down"])
+                .quiet()
+                .run()
+                .with_context(|| format!("{} could not stop Grafana", compose.name()))?;
+        }
         Ok(())
+    }
+
+    /// `--keep-running`: Grafana (or its containers) outlive this command.
+    pub fn keep_running(&mut self) {
+        self.keep = true;
+    }
+}
+
+/// The one owner of the Grafana `dev` started: whatever way the command ends (an error, a
+/// Ctrl-C during `compose up`, a panic), it is stopped, unless kept running.
+impl Drop for Grafana {
+    fn drop(&mut self) {
+        if let Some(tail) = self.tail.take() {
+            tail.store(true, Ordering::Relaxed);
+        }
+        if self.keep {
+            return;
+        }
+        let stopped = Shell::new().map_err(anyhow::Error::from).and_then(|sh| {
+            sh.change_dir(&self.root);
+            self.stop(&sh)
+        });
+        if let Err(error) = stopped {
+            eprintln!("warning: {error:#}");
+        }
     }
 }
 
@@ -422,6 +447,68 @@ fn link_plugin(link: &Path, dist: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `compose up` (which fails when `$FAIL_UP` names a file that exists) and `down`,
+    /// recorded in `$0.log`.
+    #[cfg(unix)]
+    fn fake_compose(dir: &Path) -> Compose {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("compose");
+        let script = "#!/bin/sh\necho \"$*\" >> \"$0.log\"\n\
+                      [ \"$1\" = up ] && [ -e \"$0.fail\" ] && exit 1\nexit 0\n";
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Compose::fake(Box::leak(program.display().to_string().into_boxed_str()))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_containers_are_taken_down_on_every_way_out_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = fake_compose(dir.path());
+        let log = dir.path().join("compose.log");
+        let asked = || std::fs::read_to_string(&log).unwrap_or_default();
+        let sh = Shell::new().unwrap();
+        let ui = Ui::from_env(true);
+        let start = |compose: &Compose| {
+            Grafana::start(
+                &sh,
+                &ui,
+                &Mode::Compose,
+                Some(compose.clone()),
+                dir.path(),
+                "acme-x-app",
+                3000,
+            )
+        };
+        // A start that fails (or is interrupted by Ctrl-C) half-way still takes down what
+        // came up.
+        std::fs::write(dir.path().join("compose.fail"), "").unwrap();
+        assert!(start(&compose).is_err());
+        assert_eq!(
+            asked(),
+            "up --detach --force-recreate --build\ndown\n",
+            "taken down after a failed up"
+        );
+        std::fs::remove_file(dir.path().join("compose.fail")).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        // Dropped on an early return (an error before the loop): taken down once.
+        let grafana = start(&compose).unwrap();
+        drop(grafana);
+        assert_eq!(asked(), "up --detach --force-recreate --build\ndown\n");
+        std::fs::remove_file(&log).unwrap();
+        // Stopped at the end, then dropped: taken down once.
+        let mut grafana = start(&compose).unwrap();
+        grafana.stop(&sh).unwrap();
+        drop(grafana);
+        assert_eq!(asked(), "up --detach --force-recreate --build\ndown\n");
+        std::fs::remove_file(&log).unwrap();
+        // --keep-running: left up.
+        let mut grafana = start(&compose).unwrap();
+        grafana.keep_running();
+        drop(grafana);
+        assert_eq!(asked(), "up --detach --force-recreate --build\n");
+    }
 
     #[test]
     fn the_plugins_lines_of_grafanas_log_are_shown_as_they_come() {

@@ -62,27 +62,6 @@ pub enum Mode {
     Attach,
 }
 
-/// A local Grafana given as its `grafana` binary or its home directory: the binary, and the
-/// home when known (`--homepath`).
-pub(crate) fn local_grafana(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
-    if path.is_dir() {
-        let binary = path
-            .join("bin")
-            .join(format!("grafana{}", std::env::consts::EXE_SUFFIX));
-        if !binary.is_file() {
-            bail!(
-                "{}: no bin/grafana in this Grafana home; point --grafana at an unpacked Grafana",
-                path.display()
-            );
-        }
-        return Ok((binary, Some(path.to_owned())));
-    }
-    if path.is_file() {
-        return Ok((path.to_owned(), None));
-    }
-    bail!("{}: not a Grafana binary or home directory", path.display())
-}
-
 /// --attach, else --grafana / GRAFANA_HOME, else docker compose when an engine answers.
 pub fn choose_mode(
     attach: bool,
@@ -94,7 +73,7 @@ pub fn choose_mode(
         return Ok(Mode::Attach);
     }
     if let Some(path) = grafana.or(grafana_home) {
-        let (binary, home) = local_grafana(path)?;
+        let (binary, home) = crate::local_grafana::find(path)?;
         return Ok(Mode::Local { binary, home });
     }
     if engine() {
@@ -152,6 +131,12 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         compose.clone(),
         project.layout,
     )?;
+    // Dropped last, after Grafana: no plugin process this loop started outlives it, even if
+    // Grafana did not stop its plugin.
+    let _sweep = Sweep {
+        paths: loop_state.binary_paths(),
+        armed: !flags.keep_running && mode != Mode::Attach,
+    };
 
     let mut grafana = match Grafana::start(
         sh,
@@ -165,6 +150,9 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         Err(_) if heard(&stop) => return stopped("Grafana's start"),
         grafana => grafana?,
     };
+    if flags.keep_running {
+        grafana.keep_running();
+    }
     grafana.watch_over(Watched {
         endpoint: endpoint(&mode, flags.port)?,
         plugin_id: project.plugin.id.clone(),
@@ -195,20 +183,44 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         let _ = messages.recv();
         Ok(())
     };
-    if let Some(watcher) = webpack {
+    if let Some(mut watcher) = webpack {
         ui.status("Stopping", "the frontend watcher");
         watcher.stop();
     }
     if let Some(stopping) = stopping_what(&mode, flags.keep_running, flags.watch) {
         ui.status("Stopping", stopping);
     }
-    if !flags.keep_running && mode != Mode::Attach {
-        grafana.stop(sh)?;
-        // Nothing this loop started may outlive it, even if Grafana did not stop its plugin.
-        let pids = process::running(sh, &loop_state.binary_paths())?;
-        process::stop(&pids, PLUGIN_GRACE);
+    // Said here, not only by the guard: a failed stop is an error of this command, but the
+    // loop's own error comes first.
+    let stopped = match flags.keep_running {
+        true => Ok(()),
+        false => grafana.stop(sh),
+    };
+    match (result, stopped) {
+        (Err(error), Err(stop_error)) => {
+            ui.warning(format!("{stop_error:#}"));
+            Err(error)
+        }
+        (result, stopped) => result.and(stopped),
     }
-    result
+}
+
+/// Stops the plugin processes still running from this loop's binaries when dropped.
+struct Sweep {
+    paths: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(sh) = xshell::Shell::new() else { return };
+        if let Ok(pids) = process::running(&sh, &self.paths) {
+            process::stop(&pids, PLUGIN_GRACE);
+        }
+    }
 }
 
 /// The mode (--attach, --grafana/GRAFANA_HOME, else compose), the platform Grafana runs the

@@ -230,26 +230,22 @@ impl Grafana {
         port: u16,
         password: &str,
     ) -> Result<Grafana> {
-        let (binary, home) = crate::dev::local_grafana(binary)?;
-        let log = fs::File::create(work.join("grafana.log"))?;
-        let mut command = crate::spawn::command(&binary);
-        command.arg("server");
-        if let Some(home) = home {
-            command.arg("--homepath").arg(home);
-        }
-        let child = command
-            .env("GF_PATHS_PLUGINS", plugins)
-            .env("GF_PATHS_DATA", work.join("data"))
-            .env("GF_SERVER_HTTP_PORT", port.to_string())
-            .env("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS", id)
-            .env("GF_SECURITY_ADMIN_USER", checks::ADMIN)
-            .env("GF_SECURITY_ADMIN_PASSWORD", password)
-            .env_remove("GF_DEFAULT_APP_MODE")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let (binary, home) = crate::local_grafana::find(binary)?;
+        let settings = [
+            ("GF_PATHS_PLUGINS", plugins.display().to_string()),
+            ("GF_PATHS_DATA", work.join("data").display().to_string()),
+            ("GF_SERVER_HTTP_PORT", port.to_string()),
+            ("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS", id.to_owned()),
+            ("GF_SECURITY_ADMIN_USER", checks::ADMIN.to_owned()),
+            ("GF_SECURITY_ADMIN_PASSWORD", password.to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value));
+        let child = crate::local_grafana::launch(
+            &binary,
+            home.as_deref(),
+            &settings,
+            &work.join("grafana.log"),
+        )?;
         Ok(Grafana::Local { child, binary })
     }
 
