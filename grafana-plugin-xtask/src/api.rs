@@ -1,20 +1,26 @@
 //! The building blocks of the built-in commands, for a plugin's own `xtask` commands: the
-//! project as loaded, a build and what it wrote, the archive made from it, its validation.
-//! The built-in `build`, `package` and `validate` run the same functions.
+//! project as loaded, a build and what it wrote, the archives made from it (paths, sizes,
+//! digests), the validation of any archive (findings as data), cleaning. The built-in
+//! `build`, `package`, `validate` and `clean` run the same functions.
 //!
 //! ```no_run
 //! use grafana_plugin_xtask::{Context, anyhow::Result, api};
 //!
-//! /// `cargo xtask release`: every platform, the archive, then the plugin's own upload.
+//! /// `cargo xtask release`: every platform, the archive (validated as it is written), then
+//! /// the plugin's own upload.
 //! fn release(context: &Context) -> Result<()> {
 //!     let built = api::build(context, &api::BuildRequest::all().profile(api::Profile::Dist))?;
-//!     let packaged = api::package(context, &built)?;
-//!     api::validate(context, &packaged)?;
-//!     context.status("Uploading", packaged.archive.display());
+//!     let packaged = api::package(context, &built, &api::PackageOptions::new())?;
+//!     for archive in &packaged.archives {
+//!         context.status(
+//!             "Uploading",
+//!             format!("{} ({} bytes, sha256 {})", archive.path.display(), archive.size, archive.sha256),
+//!         );
+//!     }
 //!     Ok(())
 //! }
 //! ```
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -22,6 +28,7 @@ pub use crate::{
     binary::{Cpu, Format},
     build::Profile,
     targets::{Linker, PLATFORMS, Platform, Runner},
+    validate::{Finding, Severity},
 };
 use crate::{
     build, context::Context, flags, layout, package, project::Project as Loaded, targets, validate,
@@ -91,6 +98,18 @@ pub fn project(context: &Context) -> Result<Project> {
 }
 
 /// What to build: the platforms (`linux/amd64`, or `TRIPLE=os/arch`) and the profile.
+///
+/// ```
+/// use grafana_plugin_xtask::api::{BuildRequest, Profile};
+///
+/// let everyday = BuildRequest::host();
+/// let to_ship = BuildRequest::shippable().profile(Profile::Dist);
+/// let release = BuildRequest::all().profile(Profile::Dist);
+/// let two = BuildRequest::platforms(&["linux/amd64", "linux/arm64"]);
+/// assert!(everyday.platforms.is_empty() && to_ship.platforms.is_empty());
+/// assert_eq!(release.platforms.len(), 6);
+/// assert_eq!(two.profile, Profile::Release);
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct BuildRequest {
@@ -98,14 +117,28 @@ pub struct BuildRequest {
     pub platforms: Vec<String>,
     /// `Release` unless set.
     pub profile: Profile,
+    /// With no platforms: this machine's platform as Grafana loads it from an archive.
+    shippable: bool,
 }
 
 impl BuildRequest {
-    /// This machine's platform, as `cargo xtask build` builds it.
+    /// This machine, as `cargo xtask build` builds it: for running here (on Linux linked
+    /// against the system's glibc, which Grafana's Alpine image lacks: not for an archive;
+    /// see [`BuildRequest::shippable`]).
     pub fn host() -> BuildRequest {
         BuildRequest {
             platforms: Vec::new(),
             profile: Profile::Release,
+            shippable: false,
+        }
+    }
+
+    /// This machine's Grafana platform built as it ships (on Linux a static musl binary),
+    /// what [`package`] accepts; `cargo xtask build --target <this machine's os/arch>`.
+    pub fn shippable() -> BuildRequest {
+        BuildRequest {
+            shippable: true,
+            ..BuildRequest::host()
         }
     }
 
@@ -113,7 +146,7 @@ impl BuildRequest {
     pub fn all() -> BuildRequest {
         BuildRequest {
             platforms: targets::PLATFORMS.iter().map(|p| p.name()).collect(),
-            profile: Profile::Release,
+            ..BuildRequest::host()
         }
     }
 
@@ -121,7 +154,7 @@ impl BuildRequest {
     pub fn platforms(platforms: &[&str]) -> BuildRequest {
         BuildRequest {
             platforms: platforms.iter().map(|p| (*p).to_owned()).collect(),
-            profile: Profile::Release,
+            ..BuildRequest::host()
         }
     }
 
@@ -144,17 +177,35 @@ pub struct Built {
     pub profile: Profile,
     /// The build plan's targets and their binaries' names, which `package` archives.
     planned: Vec<(targets::BuildTarget, String)>,
+    /// Built by [`BuildRequest::host`]: for this machine, maybe not loadable from an archive.
+    for_host: bool,
 }
 
 /// Builds the backend for the request's platforms and assembles `dist/` (a create-plugin
 /// app's frontend too), running the before- and after-build hooks, as `cargo xtask build`
 /// does; all or nothing: a platform this machine cannot build refuses the whole request.
+///
+/// ```no_run
+/// # use grafana_plugin_xtask::{Context, anyhow::Result, api};
+/// fn build_here(context: &Context) -> Result<()> {
+///     let built = api::build(context, &api::BuildRequest::host())?;
+///     for (platform, binary) in &built.binaries {
+///         context.status("Built", format!("{platform}: {}", binary.display()));
+///     }
+///     Ok(())
+/// }
+/// ```
 pub fn build(context: &Context, request: &BuildRequest) -> Result<Built> {
     context.enter_root()?;
-    let targets = if request.platforms.is_empty() {
-        vec![targets::host()?]
-    } else {
-        build::requested_targets(&request.platforms)?
+    let for_host = request.platforms.is_empty() && !request.shippable;
+    let targets = match (request.platforms.is_empty(), request.shippable) {
+        (true, false) => vec![targets::host()?],
+        (true, true) => {
+            let host = targets::Platform::host()
+                .context("this machine is none of Grafana's platforms; name one to build")?;
+            build::requested_targets(&[host.name()])?
+        }
+        (false, _) => build::requested_targets(&request.platforms)?,
     };
     let mut build_request = build::Request::of(targets, request.profile);
     build_request.all_or_nothing = true;
@@ -169,50 +220,238 @@ pub fn build(context: &Context, request: &BuildRequest) -> Result<Built> {
         planned: (built.plan.targets.into_iter())
             .map(|t| (t.target, t.dist_name))
             .collect(),
+        for_host,
     })
 }
 
-/// The archive and its checksums.
+/// How to package: `cargo xtask package`'s options.
+///
+/// ```
+/// use grafana_plugin_xtask::api::PackageOptions;
+///
+/// let options = PackageOptions::new()
+///     .out_dir("target/release-archives")
+///     .per_platform(true)
+///     .root_urls("https://grafana.example.com/");
+/// assert!(options.per_platform && !options.sign);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct PackageOptions {
+    /// Where the archives go; `target/package/` unless set.
+    pub out_dir: Option<PathBuf>,
+    /// Also one archive per platform, each signed for exactly its files.
+    pub per_platform: bool,
+    /// Fail unless signed (`GRAFANA_ACCESS_POLICY_TOKEN`); with the token, signing happens
+    /// anyway.
+    pub sign: bool,
+    /// The Grafana root URLs of a private signature (comma-separated).
+    pub root_urls: Option<String>,
+}
+
+impl PackageOptions {
+    /// The defaults: one archive in `target/package/`, signed when the token is set.
+    pub fn new() -> PackageOptions {
+        PackageOptions::default()
+    }
+
+    /// Writes the archives to `dir`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> PackageOptions {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Also one archive per platform.
+    pub fn per_platform(mut self, per_platform: bool) -> PackageOptions {
+        self.per_platform = per_platform;
+        self
+    }
+
+    /// Requires a signature.
+    pub fn sign(mut self, sign: bool) -> PackageOptions {
+        self.sign = sign;
+        self
+    }
+
+    /// A private signature for these Grafana root URLs (comma-separated).
+    pub fn root_urls(mut self, urls: impl Into<String>) -> PackageOptions {
+        self.root_urls = Some(urls.into());
+        self
+    }
+}
+
+/// One archive written, with its size and digests.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Archive {
+    /// `<id>-<version>.zip`, or `<id>-<version>.<os>_<arch>.zip` for one platform.
+    pub path: PathBuf,
+    /// The platform of a per-platform archive; `None` for the release archive.
+    pub platform: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-1 (hex), as Grafana's submission form and plugin-actions use.
+    pub sha1: String,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+    /// `<archive>.sha1` and `<archive>.sha256` beside it.
+    pub checksum_files: Vec<PathBuf>,
+    /// Signed through Grafana's signing service.
+    pub signed: bool,
+    /// The validator's warnings (an error stops `package`).
+    pub warnings: Vec<Finding>,
+}
+
+/// What [`package`] wrote.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Packaged {
-    /// `<id>-<version>.zip`.
-    pub archive: PathBuf,
-    /// The archive's `.sha1` and `.sha256` beside it.
-    pub checksums: Vec<PathBuf>,
+    /// The release archive first, then one per platform when asked.
+    pub archives: Vec<Archive>,
 }
 
-/// Packages what `built` wrote (no second build): the binaries its plan named, checked and
-/// archived as `cargo xtask package --no-build --target …` does (signed when
-/// GRAFANA_ACCESS_POLICY_TOKEN is set).
-pub fn package(context: &Context, built: &Built) -> Result<Packaged> {
+impl Packaged {
+    /// The release archive (every platform built).
+    pub fn release(&self) -> &Archive {
+        &self.archives[0]
+    }
+}
+
+/// Packages what `built` wrote (no second build): the binaries its plan named, checked,
+/// archived and validated as `cargo xtask package --no-build --target …` does (signed when
+/// GRAFANA_ACCESS_POLICY_TOKEN is set), with its checksums.
+///
+/// ```no_run
+/// # use grafana_plugin_xtask::{Context, anyhow::Result, api};
+/// fn archive_here(context: &Context) -> Result<()> {
+///     let built = api::build(context, &api::BuildRequest::shippable())?;
+///     let packaged = api::package(context, &built, &api::PackageOptions::new())?;
+///     let archive = packaged.release();
+///     println!("{} {} bytes sha256:{}", archive.path.display(), archive.size, archive.sha256);
+///     Ok(())
+/// }
+/// ```
+pub fn package(context: &Context, built: &Built, options: &PackageOptions) -> Result<Packaged> {
     context.enter_root()?;
+    if built.for_host {
+        refuse_host_build(context, built)?;
+    }
     let flags = flags::PackageFlags {
         targets: built.binaries.iter().map(|(p, _)| p.clone()).collect(),
         no_build: true,
-        out_dir: None,
-        per_platform: false,
-        sign: false,
-        root_urls: None,
+        out_dir: options.out_dir.clone(),
+        per_platform: options.per_platform,
+        sign: options.sign,
+        root_urls: options.root_urls.clone(),
     };
     let token = package::token();
+    if options.sign && token.is_none() {
+        anyhow::bail!(
+            "PackageOptions::sign needs a Grafana access policy token in {}",
+            crate::spawn::TOKEN_VARIABLE
+        );
+    }
     let contents = package::Contents {
         binaries: built.planned.clone(),
         narrowed: true,
     };
-    let archive = package::write(context, &flags, token.as_deref(), &contents)?;
-    let checksums = crate::archive::checksum_paths(&archive).to_vec();
-    Ok(Packaged { archive, checksums })
+    let written = package::write(context, &flags, token.as_deref(), &contents)?;
+    Ok(Packaged {
+        archives: written
+            .into_iter()
+            .map(|written| Archive {
+                path: written.path,
+                platform: written.platform,
+                size: written.size,
+                sha1: written.checksums.sha1,
+                sha256: written.checksums.sha256,
+                checksum_files: written.checksums.files.to_vec(),
+                signed: written.signed,
+                warnings: written.warnings,
+            })
+            .collect(),
+    })
 }
 
-/// Checks the archive against the offline rules of Grafana's plugin validator, as
-/// `cargo xtask validate` does; an error names every failed rule.
-pub fn validate(context: &Context, packaged: &Packaged) -> Result<()> {
-    validate::run_command(
-        context,
-        &flags::ValidateFlags {
-            archive: Some(packaged.archive.clone()),
-        },
-    )
-    .with_context(|| format!("{} is not valid", packaged.archive.display()))
+/// A [`BuildRequest::host`] build that Grafana could not load from an archive (a glibc
+/// binary on Linux) is refused with the request to use instead.
+fn refuse_host_build(context: &Context, built: &Built) -> Result<()> {
+    let executable = &context.project()?.plugin.executable;
+    for (_, binary) in &built.binaries {
+        let name = binary.file_name().unwrap_or_default().to_string_lossy();
+        let data =
+            std::fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
+        if let Some(problem) = validate::binary_problems(executable, &name, &data).first() {
+            let problem = problem.split("; build it with").next().unwrap_or(problem);
+            anyhow::bail!(
+                "api::package: a BuildRequest::host() build is for this machine, and {problem}; \
+                 package a BuildRequest::shippable() build (this machine's platform as Grafana \
+                 loads it)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What validation found in one archive: the offline rules of Grafana's plugin validator.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Validation {
+    /// The archive checked.
+    pub archive: PathBuf,
+    /// Errors first, then warnings.
+    pub findings: Vec<Finding>,
+}
+
+impl Validation {
+    /// Whether no rule failed (warnings allowed).
+    pub fn passed(&self) -> bool {
+        self.findings.iter().all(|f| f.severity != Severity::Error)
+    }
+
+    /// Prints the findings as `cargo xtask validate` does, and fails when one is an error.
+    pub fn report(&self, context: &Context) -> Result<()> {
+        validate::report(&context.ui, &self.archive, &self.findings)
+    }
+}
+
+/// Validates the archive at `archive` (any zip: downloaded, made by CI) and returns what
+/// it found, printing nothing; an error only when it cannot be read as a zip. The archive is
+/// read as untrusted input: bounded entry and total sizes, links judged as Grafana's
+/// installer judges them.
+///
+/// ```no_run
+/// # use grafana_plugin_xtask::{anyhow::Result, api};
+/// fn check(path: &std::path::Path) -> Result<bool> {
+///     let validation = api::validate(path)?;
+///     for finding in &validation.findings {
+///         println!("{:?} [{}] {}", finding.severity, finding.rule, finding.message);
+///     }
+///     Ok(validation.passed())
+/// }
+/// ```
+pub fn validate(archive: &Path) -> Result<Validation> {
+    let findings = validate::check_file(archive)
+        .with_context(|| format!("cannot validate {}", archive.display()))?;
+    Ok(Validation {
+        archive: archive.to_owned(),
+        findings,
+    })
+}
+
+/// Removes what the tool wrote (`dist/`, the archives, the staging folders, e2e's Grafana
+/// home), as `cargo xtask clean` does, printing nothing; returns what it removed. Cargo's
+/// builds and the development Grafana's data stay.
+///
+/// ```no_run
+/// # use grafana_plugin_xtask::{Context, anyhow::Result, api};
+/// fn fresh(context: &Context) -> Result<()> {
+///     for path in api::clean(context)? {
+///         context.status("Removed", path.display());
+///     }
+///     Ok(())
+/// }
+/// ```
+pub fn clean(context: &Context) -> Result<Vec<PathBuf>> {
+    crate::chores::clean(context)
 }

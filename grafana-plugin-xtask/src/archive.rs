@@ -338,23 +338,36 @@ pub fn checksum_paths(archive: &Path) -> [PathBuf; 2] {
     })
 }
 
+/// An archive's digests (hex) and the files that carry them.
+#[derive(Clone, Debug)]
+pub struct Checksums {
+    pub sha1: String,
+    pub sha256: String,
+    /// `<archive>.sha1`, `<archive>.sha256`.
+    pub files: [PathBuf; 2],
+}
+
 /// Writes `<archive>.sha1` (the hex digest, as plugin-actions and Grafana's submission form
 /// use) and `<archive>.sha256` (`sha256sum --check` format), each atomically.
-pub fn write_checksums(archive: &Path) -> Result<(PathBuf, PathBuf)> {
+pub fn write_checksums(archive: &Path) -> Result<Checksums> {
     let (sha1, sha256) = digests(archive)?;
     let name = archive
         .file_name()
         .context("archive without a file name")?
         .to_string_lossy()
         .into_owned();
-    let [sha1_path, sha256_path] = checksum_paths(archive);
-    write_atomically(&sha1_path, |file| Ok(writeln!(file, "{sha1}")?), |_| Ok(()))?;
+    let files = checksum_paths(archive);
+    write_atomically(&files[0], |file| Ok(writeln!(file, "{sha1}")?), |_| Ok(()))?;
     write_atomically(
-        &sha256_path,
+        &files[1],
         |file| Ok(writeln!(file, "{sha256}  {name}")?),
         |_| Ok(()),
     )?;
-    Ok((sha1_path, sha256_path))
+    Ok(Checksums {
+        sha1,
+        sha256,
+        files,
+    })
 }
 
 #[cfg(test)]
@@ -500,20 +513,23 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let zip_path = out.path().join("acme-x-app-1.0.0.zip");
         write(&zip_path, &entries(tree.path()), dos_time(TIME), |_| Ok(())).unwrap();
-        let (sha1_path, sha256_path) = write_checksums(&zip_path).unwrap();
+        let checksums = write_checksums(&zip_path).unwrap();
+        let [sha1_path, sha256_path] = &checksums.files;
         let bytes = fs::read(&zip_path).unwrap();
+        assert_eq!(checksums.sha1, hex(&Sha1::digest(&bytes)));
+        assert_eq!(checksums.sha256, sha256_hex(&bytes));
         assert_eq!(
-            fs::read_to_string(&sha1_path).unwrap(),
+            fs::read_to_string(sha1_path).unwrap(),
             format!("{}\n", hex(&Sha1::digest(&bytes)))
         );
         assert_eq!(
-            fs::read_to_string(&sha256_path).unwrap(),
+            fs::read_to_string(sha256_path).unwrap(),
             format!("{}  acme-x-app-1.0.0.zip\n", sha256_hex(&bytes))
         );
         // And in the format `sha256sum --check` reads, when it is installed.
         if let Ok(output) = crate::spawn::command("sha256sum")
             .arg("--check")
-            .arg(&sha256_path)
+            .arg(sha256_path)
             .current_dir(out.path())
             .output()
         {

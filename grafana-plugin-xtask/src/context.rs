@@ -9,28 +9,107 @@ use xshell::Shell;
 
 use crate::{project, spawn::cmd, ui::Ui, util};
 
-/// What a build hook is told: the build about to run (or just done).
+/// What a build hook is told: the build about to run (or just done), and what a
+/// before-build hook changes about it.
+///
+/// ```
+/// use grafana_plugin_xtask::{BuildEvent, Context};
+///
+/// fn hook(context: &Context, event: &mut BuildEvent) -> grafana_plugin_xtask::anyhow::Result<()> {
+///     context.status("Stamping", format!("{} for {}", event.profile, event.platforms.join(", ")));
+///     event.changes.env("PLUGIN_BUILD_CHANNEL", "nightly").feature("nightly");
+///     Ok(())
+/// }
+/// # let _ = hook;
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct BuildEvent {
     /// The workspace root (plugin.json, `dist/`).
     pub root: std::path::PathBuf,
+    /// Cargo's target directory (where generated files can go).
+    pub target_dir: std::path::PathBuf,
     /// The Grafana platforms built (`linux/amd64`, …).
     pub platforms: Vec<String>,
     /// The profile: `release`, `dist` or `dev`.
     pub profile: String,
     /// The command that builds: `build`, `package` or `dev` (each cycle of the loop).
     pub command: &'static str,
+    /// What the before-build hooks change about this build (empty for them to fill; read
+    /// only after it).
+    pub changes: BuildChanges,
 }
 
-/// A closure run around each build of the backend.
-pub type Hook = Box<dyn Fn(&BuildEvent) -> Result<()>>;
+/// What a before-build hook can change about the build it precedes, as the Go SDK's
+/// before-build callback returns a changed `Config`: the environment of cargo (and so of
+/// build scripts and rustc), the plugin crate's features, more cargo arguments and rustc
+/// flags. They apply to that build only.
+///
+/// ```
+/// use grafana_plugin_xtask::BuildChanges;
+///
+/// let mut changes = BuildChanges::default();
+/// changes
+///     .env("PROTOC", "/usr/bin/protoc")
+///     .feature("otel")
+///     .cargo_arg("--locked")
+///     .rustflag("-Cforce-frame-pointers=yes");
+/// assert_eq!(changes.features, ["otel"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BuildChanges {
+    /// Set in cargo's environment (with the `cross` back end, only what cross passes into
+    /// its container reaches the build).
+    pub env: Vec<(String, String)>,
+    /// Features of the plugin crate to enable (`--features`).
+    pub features: Vec<String>,
+    /// Arguments added to cargo's command line.
+    pub cargo_args: Vec<String>,
+    /// Flags for rustc, added to the ones the configuration gives every target
+    /// (`--config target.'cfg(all())'.rustflags`); a `RUSTFLAGS` in the environment
+    /// overrides them, as it overrides every configured flag.
+    pub rustflags: Vec<String>,
+}
+
+impl BuildChanges {
+    /// Sets `name` in cargo's environment.
+    pub fn env(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Enables a feature of the plugin crate.
+    pub fn feature(&mut self, feature: impl Into<String>) -> &mut Self {
+        self.features.push(feature.into());
+        self
+    }
+
+    /// Adds an argument to cargo's command line.
+    pub fn cargo_arg(&mut self, arg: impl Into<String>) -> &mut Self {
+        self.cargo_args.push(arg.into());
+        self
+    }
+
+    /// Adds a flag for rustc.
+    pub fn rustflag(&mut self, flag: impl Into<String>) -> &mut Self {
+        self.rustflags.push(flag.into());
+        self
+    }
+}
+
+/// A closure run before each build of the backend: it gets the [`Context`] and may change
+/// the build through [`BuildEvent::changes`].
+pub type BeforeHook = Box<dyn Fn(&Context, &mut BuildEvent) -> Result<()>>;
+
+/// A closure run after each build of the backend that assembled `dist/`.
+pub type AfterHook = Box<dyn Fn(&Context, &BuildEvent) -> Result<()>>;
 
 /// The hooks of the plugin's own xtask ([`crate::Xtask::before_build`]).
 #[derive(Default)]
 pub(crate) struct Hooks {
-    pub before_build: Vec<Hook>,
-    pub after_build: Vec<Hook>,
+    pub before_build: Vec<BeforeHook>,
+    pub after_build: Vec<AfterHook>,
 }
 
 /// What every command works with; handed to the plugin's own commands too.
@@ -104,17 +183,22 @@ impl Context {
 
     /// Runs the before-build hooks, in the order they were registered; the first error
     /// stops the build.
-    pub(crate) fn before_build(&self, event: &BuildEvent) -> Result<()> {
+    pub(crate) fn before_build(&self, event: &mut BuildEvent) -> Result<()> {
         for hook in &self.hooks.before_build {
-            hook(event)?;
+            hook(self, event)?;
         }
         Ok(())
+    }
+
+    /// Whether the plugin's xtask registered a before-build hook.
+    pub(crate) fn has_before_build(&self) -> bool {
+        !self.hooks.before_build.is_empty()
     }
 
     /// Runs the after-build hooks (the backend built and dist/ assembled).
     pub(crate) fn after_build(&self, event: &BuildEvent) -> Result<()> {
         for hook in &self.hooks.after_build {
-            hook(event)?;
+            hook(self, event)?;
         }
         Ok(())
     }

@@ -34,8 +34,9 @@ pub enum Command<C: Subcommand> {
     /// container, this machine for a local Grafana), assembles dist/, starts Grafana with
     /// docker compose (when an engine answers) or the local Grafana given by --grafana or
     /// GRAFANA_HOME, and prints the app's URL. --watch rebuilds when plugin/, static/,
-    /// plugin.json or the Cargo files change, swaps the binary and stops the running plugin
-    /// process, which Grafana starts again from the new binary within a second.
+    /// plugin.json or the Cargo files change, swaps the binary and hands it over to the
+    /// running plugin process (same process, no failed call), or stops a plugin without
+    /// the runtime's handover, which Grafana then starts again from the new binary.
     Dev(DevFlags),
 
     /// Build every platform and write the release archive `<id>-<version>.zip`.
@@ -62,6 +63,19 @@ pub enum Command<C: Subcommand> {
     /// (a checkout of github.com/rustsec/advisory-db); without one the check says it did not
     /// run. `validate` and `package` run it too.
     Audit(AuditFlags),
+
+    /// Remove what this tool wrote: dist/, target/package/, target/xtask/, target/e2e/.
+    ///
+    /// Cargo's builds stay (`cargo clean`), and so does target/dev/, the development
+    /// Grafana's data.
+    Clean,
+
+    /// Run the workspace's tests: `cargo test --workspace [ARGS…]`.
+    Test(PassThrough),
+
+    /// Measure the tests' coverage with `cargo llvm-cov --workspace [ARGS…]` (installed
+    /// separately: `cargo install cargo-llvm-cov`).
+    Coverage(PassThrough),
 
     /// Print the version (from Cargo.toml), or check a release tag against it.
     Version(VersionFlags),
@@ -99,6 +113,14 @@ pub enum Command<C: Subcommand> {
 
     #[command(flatten)]
     Custom(C),
+}
+
+/// Arguments handed on to cargo as they are.
+#[derive(Debug, Args)]
+pub struct PassThrough {
+    /// Given to cargo after the command's own (e.g. `-- --nocapture`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

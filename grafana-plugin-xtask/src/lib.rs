@@ -33,6 +33,7 @@ mod archive;
 mod audit;
 mod binary;
 mod build;
+mod chores;
 mod ci;
 mod context;
 mod convert;
@@ -61,7 +62,7 @@ mod version;
 
 use flags::{Command, Xtask as Flags};
 
-pub use context::{BuildEvent, Context, Hook};
+pub use context::{AfterHook, BeforeHook, BuildChanges, BuildEvent, Context};
 
 /// Runs `cargo xtask` with the built-in commands.
 pub fn main() -> ExitCode {
@@ -77,16 +78,22 @@ pub fn main_with<C: Subcommand + std::fmt::Debug>(
 }
 
 /// `cargo xtask` with hooks: what [`main`] and [`main_with`] run, with closures of the
-/// plugin's own around every build of the backend (`build`, `package`, each `dev` cycle).
+/// plugin's own around every build of the backend (`build`, `package`, each `dev` cycle; not
+/// `--dry-run`, which builds nothing, nor `--check` or `--no-backend`).
 ///
 /// ```no_run
-/// use grafana_plugin_xtask::{Xtask, BuildEvent};
+/// use grafana_plugin_xtask::{BuildEvent, Context, Xtask};
 ///
 /// fn main() -> std::process::ExitCode {
 ///     Xtask::new()
-///         .before_build(|event: &BuildEvent| {
-///             // e.g. generate code the plugin includes, for every build.
-///             std::fs::write(event.root.join("target/generated.txt"), "generated")?;
+///         .before_build(|context: &Context, event: &mut BuildEvent| {
+///             // e.g. generate code the plugin includes, for every build: a file written
+///             // under static/ is part of this very build's dist/.
+///             let out = event.target_dir.join("generated");
+///             std::fs::create_dir_all(&out)?;
+///             std::fs::write(out.join("stamp.txt"), event.command)?;
+///             context.status("Generated", out.display());
+///             event.changes.env("GENERATED_DIR", out.display().to_string());
 ///             Ok(())
 ///         })
 ///         .run()
@@ -104,14 +111,23 @@ impl Xtask {
         Xtask::default()
     }
 
-    /// Runs `hook` before each build of the backend; an error stops that build.
-    pub fn before_build(mut self, hook: impl Fn(&BuildEvent) -> Result<()> + 'static) -> Xtask {
+    /// Runs `hook` before each build of the backend, after the build is planned and before
+    /// cargo starts: it may change the build through [`BuildEvent::changes`], and files it
+    /// writes under `static/` are copied into that build's `dist/`. An error stops that
+    /// build. Hooks run in the order they were added.
+    pub fn before_build(
+        mut self,
+        hook: impl Fn(&Context, &mut BuildEvent) -> Result<()> + 'static,
+    ) -> Xtask {
         self.hooks.before_build.push(Box::new(hook));
         self
     }
 
     /// Runs `hook` after each build of the backend that assembled dist/.
-    pub fn after_build(mut self, hook: impl Fn(&BuildEvent) -> Result<()> + 'static) -> Xtask {
+    pub fn after_build(
+        mut self,
+        hook: impl Fn(&Context, &BuildEvent) -> Result<()> + 'static,
+    ) -> Xtask {
         self.hooks.after_build.push(Box::new(hook));
         self
     }
@@ -183,6 +199,9 @@ fn run_builtin<C: Subcommand>(context: &Context, command: Command<C>) -> Result<
         Command::Package(flags) => package::run(context, &flags).map(drop),
         Command::Validate(flags) => validate::run_command(context, &flags),
         Command::Audit(flags) => audit::run_command(context, &flags),
+        Command::Clean => chores::run_clean(context),
+        Command::Test(pass) => chores::run_test(context, &pass.args),
+        Command::Coverage(pass) => chores::run_coverage(context, &pass.args),
         Command::Version(flags) => version::run(context, &flags),
         Command::CiMatrix => ci::print_matrix(context),
         Command::ReleaseNotes => ci::print_release_notes(context),

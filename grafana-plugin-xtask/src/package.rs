@@ -57,7 +57,7 @@ pub struct Contents {
 
 /// `cargo xtask package`: builds every requested platform with the size-optimized profile
 /// (unless `--no-build`), then packages what that build's plan wrote.
-pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
+pub fn run(context: &Context, flags: &PackageFlags) -> Result<Vec<Written>> {
     let project = context.project()?;
     let _held = context.hold_scratch("package")?;
     let platforms = build::requested_targets(&flags.targets)?;
@@ -105,15 +105,29 @@ pub fn run(context: &Context, flags: &PackageFlags) -> Result<PathBuf> {
     write(context, flags, token.as_deref(), &contents)
 }
 
+/// One archive `package` wrote.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub path: PathBuf,
+    /// The platform of a per-platform archive; `None` for the release archive.
+    pub platform: Option<String>,
+    pub size: u64,
+    pub checksums: archive::Checksums,
+    /// Signed (a MANIFEST.txt from Grafana's signing service).
+    pub signed: bool,
+    /// The validator's warnings (an error would have stopped the package).
+    pub warnings: Vec<validate::Finding>,
+}
+
 /// Checks dist/ against `contents`, stages `<id>/`, signs it when asked, writes the archive
 /// (and one per platform with `--per-platform`) with its checksums and validates each.
-/// Returns the release archive's path.
+/// Returns what it wrote, the release archive first.
 pub fn write(
     context: &Context,
     flags: &PackageFlags,
     token: Option<&str>,
     contents: &Contents,
-) -> Result<PathBuf> {
+) -> Result<Vec<Written>> {
     let (sh, ui) = (&context.sh, &context.ui);
     let project = context.project()?;
     let root = &project.cargo.workspace_root;
@@ -172,33 +186,50 @@ pub fn write(
     for (platform, stage) in &stages {
         archives.push((
             out_dir.join(archive_name(id, version, *platform)),
+            platform.map(|p| p.platform_name()),
             archive::entries_of(stage, id, &prefix)?,
         ));
     }
-    let release = archives[0].0.clone();
-    for (path, entries) in &archives {
+    let signed = token.is_some();
+    let mut written = Vec::new();
+    for (path, platform, entries) in archives {
         ui.status(
             "Packaging",
             format!("{} ({} entries)", path.display(), entries.len()),
         );
         // Validated before it takes its name: a failing archive never sits under it.
-        archive::write(path, entries, time, |written| {
-            validate::run_as(ui, written, path)
+        let mut warnings = Vec::new();
+        archive::write(&path, &entries, time, |written| {
+            let findings = validate::check_file(written)?;
+            validate::report(ui, &path, &findings)?;
+            warnings = findings;
+            Ok(())
         })?;
-        let (sha1, sha256) = archive::write_checksums(path)?;
+        let checksums = archive::write_checksums(&path)?;
         ui.status(
             "Wrote",
             format!(
                 "{}\n{:>12} {}\n{:>12} {}",
                 path.display(),
                 "",
-                sha1.display(),
+                checksums.files[0].display(),
                 "",
-                sha256.display()
+                checksums.files[1].display()
             ),
         );
+        let size = fs::metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        written.push(Written {
+            path,
+            platform,
+            size,
+            checksums,
+            signed,
+            warnings,
+        });
     }
-    Ok(release)
+    Ok(written)
 }
 
 fn list_names(dir: &Path) -> Result<Vec<String>> {

@@ -372,10 +372,18 @@ fn build_from(
             crate::toolchain::write_stub_sdk(stub)?;
         }
     }
-    let event = build_event(root, &plan, request.command);
+    let mut event = build_event(root, &project.cargo.target_dir, &plan, request.command);
     let backend = !plan.targets.is_empty() && !plan.check_only;
-    if backend {
-        context.before_build(&event)?;
+    if backend && context.has_before_build() {
+        context.before_build(&mut event)?;
+        for step in (plan.targets.iter_mut()).filter_map(|t| t.step.as_mut().ok()) {
+            apply_changes(&event.changes, &mut step.command);
+        }
+        // What the hook wrote under static/ belongs to this build's dist/.
+        if frontend.is_none() {
+            inputs = gather_inputs(root, project, before.binaries_dir())?;
+            plan.files = plan::staged_files(root, &inputs)?;
+        }
     }
     let outcomes = build_all(sh, ui, options, &plan.targets);
     if frontend.is_some() {
@@ -407,15 +415,41 @@ fn build_from(
 }
 
 /// What the hooks are told about a build of `plan`.
-pub fn build_event(root: &Path, plan: &BuildPlan, command: &'static str) -> BuildEvent {
+pub fn build_event(
+    root: &Path,
+    target_dir: &Path,
+    plan: &BuildPlan,
+    command: &'static str,
+) -> BuildEvent {
     BuildEvent {
         root: root.to_owned(),
+        target_dir: target_dir.to_owned(),
         platforms: (plan.targets.iter())
             .map(|t| t.target.platform_name())
             .collect(),
         profile: plan.profile.to_string(),
         command,
+        changes: crate::context::BuildChanges::default(),
     }
+}
+
+/// A before-build hook's changes, applied to one build command: environment, `--features`,
+/// rustc flags through `--config` (joined with the configured ones for every target, the
+/// host included: `cfg(all())` matches all), then the extra cargo arguments.
+pub fn apply_changes(changes: &crate::context::BuildChanges, command: &mut plan::CommandLine) {
+    command.env.extend(changes.env.iter().cloned());
+    if !changes.features.is_empty() {
+        command.args.push("--features".to_owned());
+        command.args.push(changes.features.join(","));
+    }
+    if !changes.rustflags.is_empty() {
+        let flags: toml_edit::Array = changes.rustflags.iter().map(String::as_str).collect();
+        command.args.push("--config".to_owned());
+        command
+            .args
+            .push(format!("target.'cfg(all())'.rustflags = {flags}"));
+    }
+    command.args.extend(changes.cargo_args.iter().cloned());
 }
 
 /// Builds every target: each group of targets one invocation can build together (plain cargo;

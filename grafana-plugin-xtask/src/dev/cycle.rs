@@ -276,9 +276,14 @@ fn cycle(
     ui.status("Rebuilding", format!("({what} changed)"));
     let build_started = Instant::now();
     let root = state.plan.dist_dir.parent().unwrap_or(&state.plan.dist_dir);
-    let event = build::build_event(root, &state.plan, "dev");
-    context.before_build(&event)?;
-    if build::run_command(sh, &state.step.command).is_err() {
+    let target_dir = &context.project()?.cargo.target_dir;
+    let mut event = build::build_event(root, target_dir, &state.plan, "dev");
+    let mut command = state.step.command.clone();
+    if context.has_before_build() {
+        context.before_build(&mut event)?;
+        build::apply_changes(&event.changes, &mut command);
+    }
+    if build::run_command(sh, &command).is_err() {
         ui.error("the build failed (see above); the previous backend keeps serving");
         return Ok(());
     }

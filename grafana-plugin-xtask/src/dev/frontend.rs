@@ -14,7 +14,6 @@ use anyhow::{Context, Result};
 use crate::layout::PackageManager;
 
 /// How long the watcher gets to exit after it is asked to.
-#[cfg(unix)]
 const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// webpack's watcher, stopped (with everything it started) when this is dropped.
@@ -83,31 +82,7 @@ impl FrontendWatcher {
         if std::mem::replace(&mut self.stopped, true) {
             return;
         }
-        let pid = self.child.id();
-        #[cfg(unix)]
-        {
-            use nix::{sys::signal, unistd::Pid};
-            let group = Pid::from_raw(pid as i32);
-            let _ = signal::killpg(group, signal::Signal::SIGTERM);
-            let deadline = std::time::Instant::now() + GRACE;
-            while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None))
-            {
-                thread::sleep(std::time::Duration::from_millis(20));
-            }
-            // The group, not only the child: node may have left workers behind.
-            let _ = signal::killpg(group, signal::Signal::SIGKILL);
-        }
-        #[cfg(windows)]
-        {
-            // /T: the whole tree npm started.
-            let _ = crate::spawn::command("taskkill")
-                .args(["/T", "/F", "/PID", &pid.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::process::stop_group(&mut self.child, GRACE);
     }
 }
 

@@ -125,6 +125,39 @@ pub fn stop(pids: &[u32], grace: Duration) {
     }
 }
 
+/// Stops `child`, started as the leader of its own process group, with everything in the
+/// group (npm leaves node and webpack's workers): SIGTERM to the group, SIGKILL to the group
+/// after `grace`. On Windows `taskkill /T /F` ends the tree at once. The child is reaped.
+pub fn stop_group(child: &mut std::process::Child, grace: Duration) {
+    let pid = child.id();
+    #[cfg(unix)]
+    {
+        use nix::{
+            sys::signal::{Signal, killpg},
+            unistd::Pid,
+        };
+        let group = Pid::from_raw(pid as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The group, not only the child: node may have left workers behind.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    #[cfg(windows)]
+    {
+        let _ = grace;
+        let _ = crate::spawn::command("taskkill")
+            .args(["/T", "/F", "/PID", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[cfg(unix)]
 fn signal(pid: u32, signal: Option<nix::sys::signal::Signal>) -> bool {
     let Ok(pid) = i32::try_from(pid) else {

@@ -70,7 +70,9 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
             sign: false,
             root_urls: None,
         },
-    )?;
+    )?
+    .swap_remove(0)
+    .path;
     let work = root.join("target").join("e2e");
     util::remove_path_if_present(&work)?;
     let plugins = work.join("plugins");

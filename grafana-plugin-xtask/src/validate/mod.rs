@@ -22,16 +22,24 @@ use crate::{
     ui::Ui,
 };
 
+/// How much a finding weighs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
+    /// Grafana's validator (or Grafana itself) refuses the archive.
     Error,
+    /// Allowed, but worth fixing.
     Warning,
 }
 
+/// One rule's finding about an archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Finding {
+    /// Error or warning.
     pub severity: Severity,
+    /// The rule, named as Grafana's validator names its analyzer (`archive`, `manifest`, …).
     pub rule: &'static str,
+    /// What is wrong and how to fix it.
     pub message: String,
 }
 
@@ -60,15 +68,12 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
 }
 
 pub fn run(ui: &Ui, archive_path: &Path) -> Result<()> {
-    run_as(ui, archive_path, archive_path)
+    report(ui, archive_path, &check_file(archive_path)?)
 }
 
-/// [`run`] on the archive at `read_from`, reported under the name `shown` (package checks
-/// its temporary file before it takes the final name).
-pub fn run_as(ui: &Ui, read_from: &Path, shown: &Path) -> Result<()> {
-    let entries = archive::read(read_from)?;
-    let findings = check(&entries);
-    report(ui, shown, &findings)
+/// Every finding for the archive at `path`; an error only when it cannot be read as a zip.
+pub fn check_file(path: &Path) -> Result<Vec<Finding>> {
+    Ok(check(&archive::read(path)?))
 }
 
 /// Prints the findings and fails when there is an error.

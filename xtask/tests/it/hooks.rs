@@ -1,6 +1,9 @@
-//! A plugin's own xtask with a before-build hook (the library's `codegen` example: it writes
-//! generated code before every build of the backend) run end to end in a scratch copy:
-//! `build`, `package` and a `dev --watch` cycle each run the hook before building.
+//! A plugin's own xtask written on the library alone, run end to end in scratch copies, no
+//! `cargo xtask` run through a process: the `codegen` example's before-build hook (generated
+//! code, an environment variable the plugin's build script sees, a file shipped in that
+//! same build) in `build`, `package` and a `dev --watch` cycle; the `release` example's
+//! build → package → its own step with each archive's size and digest, and its own
+//! validation of an archive by path, printed its own way.
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
@@ -34,15 +37,41 @@ fn run_env(xtask: &Path, scratch: &Scratch, args: &[&str], env: &[(&str, &str)])
 fn a_before_build_hook_runs_before_build_package_and_each_dev_cycle() {
     let xtask = codegen();
     let scratch = Scratch::new();
-    let generated = scratch.root().join("target/generated/platforms.rs");
+    // Generated into cargo's target directory (the tests share one).
+    let generated_dir = shared_target_dir().join("generated");
+    let generated = generated_dir.join("platforms.rs");
     let read = || std::fs::read_to_string(&generated).unwrap_or_default();
+    // The plugin's build script says what the hook set in its environment.
+    scratch.edit("plugin/build.rs", |s| {
+        s.replacen(
+            "fn main() {\n",
+            "fn main() {\n    println!(\"cargo:rerun-if-env-changed=GENERATED_DIR\");\n    \
+             println!(\"cargo:warning=GENERATED_DIR={}\", env::var(\"GENERATED_DIR\").unwrap_or_default());\n",
+            1,
+        )
+    });
 
     let output = run(&xtask, &scratch, &["build", "--debug"]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
     let host = crate::e2e::host_platform();
     assert_eq!(
         read(),
         format!("// generated before `build`\npub const BUILT_FOR: &[&str] = &[\"{host}\"];\n")
+    );
+    assert!(
+        stderr.contains(&format!("GENERATED_DIR={}", generated_dir.display())),
+        "the build script did not see the hook's variable: {stderr}"
+    );
+    assert!(
+        stderr.contains("Generated "),
+        "the hook's status line: {stderr}"
+    );
+    // Written under static/ by the hook, shipped by the same build.
+    let info = std::fs::read_to_string(scratch.root().join("dist/build-info.json"));
+    assert_eq!(
+        info.unwrap_or_default(),
+        "{\"command\": \"build\", \"profile\": \"dev\"}\n"
     );
 
     // package: the hook runs before the build starts. Here cargo then stops at once (a flag
@@ -92,4 +121,96 @@ fn a_before_build_hook_runs_before_build_package_and_each_dev_cycle() {
         .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "{}", output.lock().unwrap());
+}
+
+/// The `release` example, built with the stand-in.
+fn release_example() -> PathBuf {
+    crate::scratch::workspace_binaries().2.clone()
+}
+
+#[test]
+fn an_own_release_command_builds_packages_reports_digests_and_validates_by_path() {
+    let xtask = release_example();
+    let scratch = Scratch::new();
+    let host = crate::e2e::host_platform();
+    // build → package → the own step, through the library (the release profile: the dist
+    // profile's fat LTO would only make the test slower).
+    let output = run(
+        &xtask,
+        &scratch,
+        &[
+            "release",
+            "--target",
+            &host,
+            "--profile",
+            "release",
+            "--to",
+            "https://up.test/",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("Uploading"))
+        .unwrap_or_else(|| panic!("no upload line: {stderr}"));
+    let archive = scratch.root().join(format!(
+        "target/package/{}-0.1.0.zip",
+        crate::scratch::PLUGIN_ID
+    ));
+    let bytes = std::fs::read(&archive).unwrap();
+    let sha256 = std::fs::read_to_string(archive.with_extension("zip.sha256")).unwrap();
+    let sha256 = sha256.split_whitespace().next().unwrap();
+    assert!(
+        line.ends_with(&format!(
+            "{} ({} bytes, sha256 {sha256}) to https://up.test/",
+            archive.display(),
+            bytes.len()
+        )),
+        "{line}"
+    );
+    // No warning is printed twice: package validates once.
+    let validated = stderr.matches("Validated").count();
+    assert_eq!(validated, 1, "{stderr}");
+
+    // Validation of an archive by path, printed by the command itself.
+    let output = run(
+        &xtask,
+        &scratch,
+        &["check-archive", archive.to_str().unwrap()],
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout.ends_with(&format!("ok   {}\n", archive.display())),
+        "{stdout}"
+    );
+    assert!(
+        !text(&output.stderr).contains("Validated"),
+        "the library printed nothing"
+    );
+    // An archive without plugin.json: the findings as the command prints them, and a failure.
+    let broken = scratch.root().join("target/broken.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&broken).unwrap());
+    let readme = format!("{}/README.md", crate::scratch::PLUGIN_ID);
+    zip.start_file(readme, zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"# hello").unwrap();
+    zip.finish().unwrap();
+    let output = run(
+        &xtask,
+        &scratch,
+        &["check-archive", broken.to_str().unwrap()],
+    );
+    let stdout = text(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.lines().any(|line| line.starts_with("FAIL ")),
+        "{stdout}"
+    );
+    assert!(
+        text(&output.stderr).contains("not releasable"),
+        "{}",
+        text(&output.stderr)
+    );
 }

@@ -76,26 +76,34 @@ pub fn xtask_binary() -> &'static Path {
     })
 }
 
-/// The Grafana stand-in (`harness`'s `grafana-standin`) and the library's `codegen` example,
+/// The Grafana stand-in (`harness`'s `grafana-standin`) and the library's `codegen` and
+/// `release` examples,
 /// built once into the test run's target directory (the xtask test binary cannot name another
 /// package's binary). Built for the whole workspace with an example among the targets, so
 /// cargo resolves the same features as `cargo test --workspace` did and reuses every
 /// dependency it compiled (a build of `harness` alone would compile the SDK again).
-pub fn workspace_binaries() -> &'static (PathBuf, PathBuf) {
-    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+pub fn workspace_binaries() -> &'static (PathBuf, PathBuf, PathBuf) {
+    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf, PathBuf)> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let target = shared_target_dir();
         let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "--quiet", "--workspace"])
             .args(["--bin", "grafana-standin", "--example", "codegen"])
+            .args(["--example", "release"])
             .current_dir(repository())
             .env("CARGO_TARGET_DIR", &target)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", text(&output.stderr));
+        let exe = |path: &str| {
+            target
+                .join(path)
+                .with_extension(std::env::consts::EXE_EXTENSION)
+        };
         (
-            (target.join("debug/grafana-standin")).with_extension(std::env::consts::EXE_EXTENSION),
-            (target.join("debug/examples/codegen")).with_extension(std::env::consts::EXE_EXTENSION),
+            exe("debug/grafana-standin"),
+            exe("debug/examples/codegen"),
+            exe("debug/examples/release"),
         )
     })
 }
