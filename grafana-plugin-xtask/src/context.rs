@@ -112,7 +112,21 @@ pub(crate) struct Hooks {
     pub after_build: Vec<AfterHook>,
 }
 
-/// What every command works with; handed to the plugin's own commands too.
+/// What every command works with; handed to the plugin's own commands and to hooks: the
+/// project, cargo-style output that honours `--quiet`, cargo at the workspace root.
+///
+/// ```no_run
+/// use grafana_plugin_xtask::{Context, anyhow::Result};
+///
+/// fn lint(context: &Context) -> Result<()> {
+///     context.cargo(&["clippy", "--workspace", "--", "-D", "warnings"])?;
+///     context.status(
+///         "Finished",
+///         format!("{} in {} is lint-free", context.plugin_id()?, context.root()?.display()),
+///     );
+///     Ok(())
+/// }
+/// ```
 pub struct Context {
     pub(crate) sh: Shell,
     pub(crate) ui: Ui,
@@ -172,7 +186,8 @@ impl Context {
         self.ui.status(verb, message);
     }
 
-    /// Runs the cargo that runs us with `args`, at the workspace root.
+    /// Runs the cargo that runs us with `args`, at the workspace root (its output goes to the
+    /// terminal; a failure is an error naming the command).
     pub fn cargo(&self, args: &[&str]) -> Result<()> {
         let root = self.root()?;
         let cargo = util::cargo();

@@ -69,8 +69,28 @@ pub fn main() -> ExitCode {
     Xtask::new().run()
 }
 
-/// Runs `cargo xtask` with the built-in commands and the caller's own, declared as a clap
-/// [`Subcommand`] enum and run by `custom`.
+/// Runs `cargo xtask` with the built-in commands and the caller's own, declared as an enum
+/// deriving [`clap::Subcommand`] and run by `custom`. A command of one's own named like a
+/// built-in one is refused at start with one error line naming it (rename it with
+/// `#[command(name = "…")]`).
+///
+/// ```no_run
+/// use grafana_plugin_xtask::{Context, anyhow::Result, clap};
+///
+/// #[derive(Debug, clap::Subcommand)]
+/// enum Own {
+///     /// Regenerate the API client.
+///     Codegen,
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     grafana_plugin_xtask::main_with(|command: Own, context: &Context| -> Result<()> {
+///         match command {
+///             Own::Codegen => context.cargo(&["run", "--package", "codegen"]),
+///         }
+///     })
+/// }
+/// ```
 pub fn main_with<C: Subcommand + std::fmt::Debug>(
     custom: impl FnOnce(C, &Context) -> Result<()>,
 ) -> ExitCode {

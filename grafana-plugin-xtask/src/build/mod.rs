@@ -583,10 +583,11 @@ fn finish(
         let what = if plan.check_only {
             "checked".to_owned()
         } else if built.is_empty() {
-            format!(
-                "dist/ around the {} binaries already there",
-                plan.kept_binaries.len()
-            )
+            match plan.kept_binaries.len() {
+                0 => "dist/ (no backend binary in it)".to_owned(),
+                1 => "dist/ around the binary already there".to_owned(),
+                kept => format!("dist/ around the {kept} binaries already there"),
+            }
         } else {
             format!("dist/ ({}, {} profile)", sizes(built), plan.profile.name())
         };
