@@ -20,23 +20,9 @@ use harness::pluginv2;
 use serde_json::{Value, json};
 
 use crate::{
-    api::{self, Api, Shared, error, json_response, signed_in},
     forward::{self, ForwardedCall},
+    state::{self, Api, DataSource, Shared, error, json_response, signed_in},
 };
-
-/// A data source of the org (the `data_source` row).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DataSource {
-    pub id: i64,
-    pub uid: String,
-    pub name: String,
-    /// The plugin id.
-    pub kind: String,
-    pub url: String,
-    pub json_data: Value,
-    pub secure_json_data: BTreeMap<String, String>,
-    pub updated_ms: i64,
-}
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -49,7 +35,7 @@ pub fn routes() -> Router<Shared> {
 }
 
 /// The PluginContext of a call to `ds` by `caller`.
-fn context(ds: &DataSource, caller: &api::Caller) -> pluginv2::PluginContext {
+fn context(ds: &DataSource, caller: &state::Caller) -> pluginv2::PluginContext {
     pluginv2::PluginContext {
         org_id: 1,
         plugin_id: ds.kind.clone(),
@@ -79,10 +65,10 @@ fn context(ds: &DataSource, caller: &api::Caller) -> pluginv2::PluginContext {
 /// The context of the stand-in's own health probe: the first data source of the plugin's
 /// type, else the app's settings.
 pub fn probe_context(api: &Api, plugin_id: &str) -> pluginv2::PluginContext {
-    let admin = api::Caller::admin();
+    let admin = state::Caller::admin();
     match find(api, |ds| ds.kind == plugin_id) {
         Some(ds) => context(ds, &admin),
-        None => api::plugin_context(api, plugin_id, &admin.login, admin.role),
+        None => state::plugin_context(api, plugin_id, &admin.login, admin.role),
     }
 }
 
@@ -142,7 +128,7 @@ async fn add(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
         Some(uid) if !uid.is_empty() => uid.to_owned(),
         _ => format!("standin{id}"),
     };
-    let secure = api::secure_values(&command["secureJsonData"]);
+    let secure = state::secure_values(&command["secureJsonData"]);
     let ds = DataSource {
         id,
         uid,
@@ -151,7 +137,7 @@ async fn add(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
         url: command["url"].as_str().unwrap_or_default().to_owned(),
         json_data: command["jsonData"].clone(),
         secure_json_data: secure,
-        updated_ms: api::now_ms(),
+        updated_ms: state::now_ms(),
     };
     let body =
         json!({ "datasource": shown(&ds), "id": id, "message": "Datasource added", "name": name });
@@ -194,7 +180,7 @@ fn lookup(
     api: &Shared,
     headers: &HeaderMap,
     uid: &str,
-) -> Result<(DataSource, Option<tonic::transport::Channel>, api::Caller), Box<Response>> {
+) -> Result<(DataSource, Option<tonic::transport::Channel>, state::Caller), Box<Response>> {
     let api = api.lock().unwrap();
     let caller = signed_in(&api, headers)?;
     let Some(ds) = find(&api, |ds| ds.uid == uid).cloned() else {
@@ -281,7 +267,7 @@ async fn query(State(api): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "bad request data");
     };
-    let now = api::now_ms();
+    let now = state::now_ms();
     let (Some(from), Some(to)) = (
         parse_time(&request["from"], now),
         parse_time(&request["to"], now),

@@ -13,7 +13,7 @@ use harness::pluginv2;
 use serde_json::json;
 use tonic::transport::Channel;
 
-use crate::api::{error, json_response};
+use crate::state::{error, json_response};
 
 /// CheckHealth with `context`, answered as Grafana's handlers answer it (pkg/api/plugins.go
 /// `CheckHealth`, pkg/api/datasources.go `checkDatasourceHealth`): 200 `OK`, 400 otherwise

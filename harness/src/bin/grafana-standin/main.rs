@@ -17,6 +17,7 @@ mod api;
 mod datasources;
 mod forward;
 mod provisioning;
+mod state;
 
 use std::{
     path::{Path, PathBuf},
@@ -24,8 +25,8 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use api::{AppSetting, Loaded, Shared, User};
 use harness::PluginProcess;
+use state::{AppSetting, Loaded, Shared, User};
 
 /// A plugin found in the plugins directory, and whether Grafana's rules let it load.
 struct Found {
@@ -124,7 +125,7 @@ fn provision(api: &Shared, loaded: Option<&str>) -> Result<()> {
             .context("Failed to provision data sources")?;
     let mut api = api.lock().unwrap();
     for (index, ds) in datasources.into_iter().enumerate() {
-        api.datasources.push(datasources::DataSource {
+        api.datasources.push(state::DataSource {
             id: index as i64 + 1,
             uid: ds.uid,
             name: ds.name,
@@ -132,7 +133,7 @@ fn provision(api: &Shared, loaded: Option<&str>) -> Result<()> {
             url: ds.url,
             json_data: ds.json_data,
             secure_json_data: ds.secure_json_data,
-            updated_ms: api::now_ms(),
+            updated_ms: state::now_ms(),
         });
     }
     for app in apps {
@@ -147,7 +148,7 @@ fn provision(api: &Shared, loaded: Option<&str>) -> Result<()> {
             pinned: false,
             json_data: app.json_data,
             secure_json_data: app.secure_json_data,
-            updated_ms: api::now_ms(),
+            updated_ms: state::now_ms(),
         };
         api.settings.insert(app.org_id, setting);
     }
