@@ -114,6 +114,38 @@ mod tests {
         );
     }
 
+    /// Every `uses:` names an action pinned to a full commit, or a workflow of this
+    /// repository that exists, by the `./` path GitHub requires for one.
+    #[test]
+    fn every_workflow_step_uses_a_pinned_action_or_a_local_workflow() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for entry in std::fs::read_dir(root.join(".github/workflows")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (number, line) in text.lines().enumerate() {
+                let Some(used) = line
+                    .trim_start()
+                    .trim_start_matches("- ")
+                    .strip_prefix("uses: ")
+                else {
+                    continue;
+                };
+                let used = used.split_whitespace().next().unwrap_or_default();
+                let place = format!("{}:{}: {used}", path.display(), number + 1);
+                if let Some(local) = used.strip_prefix("./") {
+                    assert!(root.join(local).is_file(), "{place}: no such workflow");
+                    continue;
+                }
+                let (action, commit) = used.split_once('@').expect(&place);
+                assert!(action.contains('/'), "{place}: not owner/repo");
+                assert!(
+                    commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{place}: pin the action to a full commit SHA"
+                );
+            }
+        }
+    }
+
     #[test]
     fn release_notes_are_the_top_section() {
         let changelog = "# Changelog\n\n## 1.1.0\n\n- New thing.\n- Fix.\n\n## 1.0.0\n\n- First.\n";

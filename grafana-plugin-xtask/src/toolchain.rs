@@ -59,6 +59,8 @@ pub struct Environment {
     /// Without one, darwin links through zig against the CoreFoundation stub written here
     /// (`<target>/xtask/macos-sdk`).
     pub stub_sdk: Option<std::path::PathBuf>,
+    /// `cargo-auditable` is on PATH: optimized builds embed their dependency list.
+    pub auditable: bool,
 }
 
 /// The one framework the plugin links that zig does not ship (core-foundation-sys, through
@@ -316,6 +318,7 @@ impl Environment {
             nightly_rust_src,
             sdkroot: env::var_os("SDKROOT").is_some_and(|root| !root.is_empty()),
             stub_sdk: None,
+            auditable: on_path("cargo-auditable").is_some(),
         })
     }
 }

@@ -89,7 +89,7 @@ fn audit_project(context: &Context, flag: Option<&Path>) -> Result<()> {
         database.as_deref(),
         graph.as_ref(),
     )?;
-    report(&context.ui, &outcome)
+    report(&context.ui, &outcome, "Cargo.lock")
 }
 
 /// Where the database is: the flag, else [`DB_VARIABLE`].
@@ -121,20 +121,9 @@ pub fn audit(
     graph: Option<&serde_json::Value>,
 ) -> Result<Outcome> {
     let Some(dir) = database else {
-        return Ok(Outcome::NotRun(format!(
-            "advisories not checked: no advisory database; set {DB_VARIABLE} to a checkout of \
-             https://github.com/rustsec/advisory-db (git clone --depth 1 …) or pass \
-             --advisory-db DIR"
-        )));
+        return Ok(not_run());
     };
-    let db = Database::open(dir).with_context(|| {
-        format!(
-            "{}: not a RustSec advisory database (it needs crates/<name>/RUSTSEC-*.md); \
-             point --advisory-db or {DB_VARIABLE} at a checkout of \
-             https://github.com/rustsec/advisory-db",
-            dir.display()
-        )
-    })?;
+    let db = open_database(dir)?;
     let lock_path = root.join("Cargo.lock");
     let lockfile = Lockfile::load(&lock_path).with_context(|| {
         format!(
@@ -144,18 +133,103 @@ pub fn audit(
     })?;
     let accepted = accepted(root)?;
     let shipped = graph.and_then(|graph| Shipped::from_metadata(graph, plugin));
+    Ok(Outcome::Checked(findings(
+        &db,
+        &lockfile,
+        &accepted,
+        Ships::From(shipped.as_ref()),
+        plugin,
+    )))
+}
+
+/// Without a database: the line that says the check was not run, and how to run it.
+fn not_run() -> Outcome {
+    Outcome::NotRun(format!(
+        "advisories not checked: no advisory database; set {DB_VARIABLE} to a checkout of \
+         https://github.com/rustsec/advisory-db (git clone --depth 1 …) or pass \
+         --advisory-db DIR"
+    ))
+}
+
+/// `validate ARCHIVE`: the dependency lists the archive's binaries carry, audited without
+/// the source (deny.toml's acceptances apply when run in a project).
+pub fn archive(context: &Context, entries: &[crate::archive::ReadEntry]) -> Result<()> {
+    let ui = &context.ui;
+    let lists = binary::lists(entries)?;
+    let missing: Vec<&str> = (lists.iter())
+        .filter(|(_, listed)| matches!(listed, binary::Listed::Missing))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        ui.warning(format!(
+            "{}: no dependency list (built without cargo-auditable), so not audited; \
+             `cargo install cargo-auditable`, then package again",
+            missing.join(", ")
+        ));
+    }
+    if missing.len() == lists.len() {
+        return Ok(());
+    }
+    let Some(dir) = database_dir(None) else {
+        return report(ui, &not_run(), "the binaries' dependency lists");
+    };
+    let accepted = match context.project() {
+        Ok(project) => accepted(&project.cargo.workspace_root)?,
+        Err(_) => BTreeMap::new(),
+    };
+    let outcome = binary::audit(&dir, &lists, &accepted)?;
+    report(
+        ui,
+        &outcome,
+        "the binaries' dependency lists (cargo-auditable)",
+    )
+}
+
+/// Opens the database at `dir`, or says what it needs.
+fn open_database(dir: &Path) -> Result<Database> {
+    Database::open(dir).with_context(|| {
+        format!(
+            "{}: not a RustSec advisory database (it needs crates/<name>/RUSTSEC-*.md); \
+             point --advisory-db or {DB_VARIABLE} at a checkout of \
+             https://github.com/rustsec/advisory-db",
+            dir.display()
+        )
+    })
+}
+
+/// What of a lockfile ships in the plugin's binary.
+enum Ships<'a> {
+    /// What the plugin's normal dependencies reach (unknown: `None`, nothing counted).
+    From(Option<&'a Shipped>),
+    /// Everything: the list came from the binary itself.
+    All,
+}
+
+/// The advisories that apply to `lockfile`'s versions, each with its chain from `plugin` (or
+/// from any member when what ships does not hold it) and the acceptance of it, if any.
+fn findings(
+    db: &Database,
+    lockfile: &Lockfile,
+    accepted: &BTreeMap<String, String>,
+    ships: Ships<'_>,
+    plugin: &str,
+) -> Vec<Finding> {
+    let (shipped, all_ship) = match ships {
+        Ships::From(shipped) => (shipped, false),
+        Ships::All => (None, true),
+    };
     let query = Query::new()
         .collection(rustsec::Collection::Crates)
         .withdrawn(false);
     let mut findings: Vec<Finding> = db
-        .query_vulnerabilities(&lockfile, &query)
+        .query_vulnerabilities(lockfile, &query)
         .into_iter()
         .map(|found| {
             let label = format!("{} {}", found.package.name, found.package.version);
-            let (chain, ships) = match shipped.as_ref().and_then(|s| s.chain(&label)) {
+            let (chain, ships) = match shipped.and_then(|s| s.chain(&label)) {
                 Some(chain) => (chain, true),
                 // Not in what ships: the chain from another member (or a dev-dependency).
-                None => (chain(&lockfile, &found.package, plugin).0, false),
+                None => (chain(lockfile, &found.package, plugin).0, all_ship),
             };
             let id = found.advisory.id.to_string();
             Finding {
@@ -176,7 +250,7 @@ pub fn audit(
         })
         .collect();
     findings.sort_by(|a, b| (a.kind, &a.id, &a.version).cmp(&(b.kind, &b.id, &b.version)));
-    Ok(Outcome::Checked(findings))
+    findings
 }
 
 /// deny.toml's accepted advisories, by id, with their reasons (cargo-deny's format).
@@ -220,8 +294,9 @@ fn accepted(root: &Path) -> Result<BTreeMap<String, String>> {
     Ok(accepted)
 }
 
-/// Prints the outcome; fails on an advisory of kind vulnerability that is not accepted.
-pub fn report(ui: &Ui, outcome: &Outcome) -> Result<()> {
+/// Prints the outcome for `what` was audited (Cargo.lock, a binary's list); fails on an
+/// advisory of kind vulnerability that is not accepted.
+pub fn report(ui: &Ui, outcome: &Outcome, what: &str) -> Result<()> {
     let findings = match outcome {
         Outcome::NotRun(why) => {
             ui.warning(why);
@@ -261,7 +336,8 @@ pub fn report(ui: &Ui, outcome: &Outcome) -> Result<()> {
     }
     if !refused.is_empty() {
         bail!(
-            "Cargo.lock holds {} advisor{} of kind vulnerability not accepted: {}",
+            "{what} hold{} {} advisor{} of kind vulnerability not accepted: {}",
+            if what == "Cargo.lock" { "s" } else { "" },
             refused.len(),
             if refused.len() == 1 { "y" } else { "ies" },
             refused.join(", ")
@@ -270,13 +346,14 @@ pub fn report(ui: &Ui, outcome: &Outcome) -> Result<()> {
     ui.status(
         "Audited",
         format!(
-            "Cargo.lock against the RustSec advisories: {} apply, none unaccepted",
+            "{what} against the RustSec advisories: {} apply, none unaccepted",
             findings.len()
         ),
     );
     Ok(())
 }
 
+pub mod binary;
 mod graph;
 #[cfg(test)]
 mod tests;

@@ -135,7 +135,7 @@ fn an_accepted_advisory_is_listed_as_accepted_and_the_others_fail() {
     assert_eq!(found[0].accepted.as_deref(), Some("unreachable here"));
     assert_eq!(found[1].accepted, None);
     let outcome = Outcome::Checked(found);
-    let error = report(&Ui::from_env(true), &outcome)
+    let error = report(&Ui::from_env(true), &outcome, "Cargo.lock")
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -146,7 +146,7 @@ fn an_accepted_advisory_is_listed_as_accepted_and_the_others_fail() {
     let both = "[advisories]\nignore = [\n  { id = \"RUSTSEC-2025-0038\", reason = \"a\" },\n  { id = \"RUSTSEC-2026-9001\", reason = \"b\" },\n]\n";
     let (root, db) = workspace(Some(both));
     let outcome = Outcome::Checked(checked(root.path(), db.path()));
-    report(&Ui::from_env(true), &outcome).unwrap();
+    report(&Ui::from_env(true), &outcome, "Cargo.lock").unwrap();
 }
 
 #[test]
@@ -171,4 +171,100 @@ fn without_a_database_it_says_it_did_not_run() {
         why.starts_with("advisories not checked") && why.contains(DB_VARIABLE),
         "{why}"
     );
+}
+
+/// What cargo-auditable embeds (its JSON, before compression) for a plugin that pulls arrow2
+/// through an SDK and serde_json directly.
+const EMBEDDED: &str = r#"{"packages":[
+    {"name":"plugin","version":"0.1.0","source":"local","dependencies":[1,3],"root":true},
+    {"name":"sdk","version":"0.5.0","source":"crates.io","dependencies":[2]},
+    {"name":"arrow2","version":"0.18.0","source":"crates.io"},
+    {"name":"serde_json","version":"1.0.100","source":"crates.io"}]}"#;
+
+#[test]
+fn a_binarys_own_dependency_list_is_audited_as_cargo_lock_is() {
+    let deny = "[advisories]\nignore = [\n  { id = \"RUSTSEC-2025-0038\", reason = \"unreachable here\" },\n]\n";
+    let (root, db) = workspace(Some(deny));
+    let info: auditable_serde::VersionInfo = serde_json::from_str(EMBEDDED).unwrap();
+    let (lockfile, plugin) = binary::lockfile_of(&info).unwrap();
+    assert_eq!(plugin, "plugin");
+    let lists = [
+        (
+            "acme-x-app/gpx_x_linux_amd64".to_owned(),
+            binary::Listed::Deps(Box::new(lockfile.clone()), plugin),
+        ),
+        // The six binaries of a release carry one list: each advisory is said once.
+        (
+            "acme-x-app/gpx_x_linux_arm64".to_owned(),
+            binary::Listed::Deps(Box::new(lockfile), "plugin".to_owned()),
+        ),
+    ];
+    let accepted = accepted(root.path()).unwrap();
+    let Outcome::Checked(found) = binary::audit(db.path(), &lists, &accepted).unwrap() else {
+        panic!("not checked");
+    };
+    let summary: Vec<_> = found
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.ships,
+                f.chain.join(" → "),
+                f.accepted.is_some(),
+            )
+        })
+        .collect();
+    // Everything in the list ships: it is the binary's. The same verdicts as from the
+    // source: the accepted one is accepted, the other vulnerability fails.
+    assert_eq!(
+        summary,
+        [
+            (
+                "RUSTSEC-2025-0038",
+                true,
+                "plugin 0.1.0 → sdk 0.5.0 → arrow2 0.18.0".to_owned(),
+                true
+            ),
+            (
+                "RUSTSEC-2026-9001",
+                true,
+                "plugin 0.1.0 → serde_json 1.0.100".to_owned(),
+                false
+            ),
+        ]
+    );
+    let error = report(
+        &Ui::from_env(true),
+        &Outcome::Checked(found),
+        "the binaries' dependency lists",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("the binaries' dependency lists hold 1 advisory of kind vulnerability not accepted: RUSTSEC-2026-9001"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_binary_without_a_list_is_named_and_other_files_are_not_binaries() {
+    let entry = |path: &str, data: Vec<u8>| crate::archive::ReadEntry {
+        path: path.to_owned(),
+        is_dir: false,
+        unix_mode: Some(0o100755),
+        made_on_unix: true,
+        data,
+        oversized: None,
+    };
+    let entries = [
+        entry(
+            "acme-x-app/gpx_x_linux_amd64",
+            crate::fixtures::release_for("linux", "amd64"),
+        ),
+        entry("acme-x-app/plugin.json", b"{}".to_vec()),
+    ];
+    let lists = binary::lists(&entries).unwrap();
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0].0, "acme-x-app/gpx_x_linux_amd64");
+    assert!(matches!(lists[0].1, binary::Listed::Missing));
 }

@@ -146,6 +146,7 @@ pub fn run(context: &Context, request: &Request) -> Result<Built> {
     } else {
         Environment::probe(sh, &request.targets, request.backend)?
     };
+    environment.auditable = crate::util::on_path("cargo-auditable").is_some();
     if environment.host_os != "macos" && !environment.sdkroot {
         environment.stub_sdk = Some(project.cargo.target_dir.join("xtask").join("macos-sdk"));
     }
@@ -326,6 +327,7 @@ fn build_from(
         return Ok(Built { plan });
     }
 
+    say_what_carries_no_dependency_list(ui, environment, &plan);
     // Everything that can be diagnosed or fixed is, before the first build starts.
     for target_plan in &mut plan.targets {
         install_std_if_needed(
@@ -412,6 +414,44 @@ fn build_from(
         context.after_build(&event)?;
     }
     Ok(Built { plan })
+}
+
+/// One line when what ships will not carry its dependency list (cargo-auditable's section,
+/// which scanners and `validate ARCHIVE` read): cargo-auditable missing for a `dist` build,
+/// or a target built by cross, whose container has no cargo-auditable.
+fn say_what_carries_no_dependency_list(
+    ui: &crate::ui::Ui,
+    environment: &Environment,
+    plan: &BuildPlan,
+) {
+    if plan.check_only || plan.profile == Profile::Debug || plan.targets.is_empty() {
+        return;
+    }
+    if !environment.auditable {
+        if plan.profile == Profile::Dist {
+            ui.note(
+                "the binaries carry no dependency list: cargo-auditable is not installed \
+                 (`cargo install cargo-auditable`); scanners and `validate ARCHIVE` then cannot \
+                 audit them",
+            );
+        }
+        return;
+    }
+    let by_cross: Vec<String> = (plan.targets.iter())
+        .filter(|t| {
+            t.step
+                .as_ref()
+                .is_ok_and(|step| step.choice.backend == crate::toolchain::Backend::Cross)
+        })
+        .map(|t| t.target.platform_name())
+        .collect();
+    if !by_cross.is_empty() {
+        ui.note(format!(
+            "{}: no dependency list embedded (cross builds in a container, without \
+             cargo-auditable)",
+            by_cross.join(", ")
+        ));
+    }
 }
 
 /// What the hooks are told about a build of `plan`.

@@ -181,6 +181,15 @@ pub(super) fn step_for(
     } else {
         "cargo"
     };
+    // Optimized builds carry their dependency list (cargo-auditable's `.dep-v0` section),
+    // for scanners and `validate ARCHIVE`; cross builds in a container without it.
+    if environment.auditable
+        && options.profile != Profile::Debug
+        && !options.check_only
+        && choice.backend != Backend::Cross
+    {
+        args.push("auditable".to_owned());
+    }
     args.push(
         match (options.check_only, choice.backend) {
             (true, _) => "check",

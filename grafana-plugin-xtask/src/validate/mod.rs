@@ -48,7 +48,9 @@ pub const CATALOG_NOTE: &str = "Grafana's plugin catalog currently rejects backe
 requires Go build information in the linux/amd64 binary and, with source, a go.mod using the Go SDK. Use this archive \
 for private or self-hosted installs, signed privately (--root-urls) or loaded unsigned.";
 
-/// `cargo xtask validate [ARCHIVE]`; without one, the archive `package` writes.
+/// `cargo xtask validate [ARCHIVE]`; without one, the archive `package` writes. The
+/// advisories: of an archive given, the dependency lists its binaries carry (no source
+/// needed); of the project's own archive, the project's Cargo.lock.
 pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
     let archive = match &flags.archive {
         Some(archive) => archive.clone(),
@@ -58,17 +60,13 @@ pub fn run_command(context: &Context, flags: &ValidateFlags) -> Result<()> {
             default_archive(&out, &project.plugin.id, &project.cargo.version)?
         }
     };
-    run(&context.ui, &archive)?;
-    // The project's Cargo.lock, when there is a project here (an archive can be checked
-    // anywhere).
-    if context.project().is_ok() {
-        crate::audit::project(context)?;
+    let entries = archive::read(&archive)?;
+    report(&context.ui, &archive, &check(&entries))?;
+    if flags.archive.is_some() {
+        crate::audit::archive(context, &entries)
+    } else {
+        crate::audit::project(context)
     }
-    Ok(())
-}
-
-pub fn run(ui: &Ui, archive_path: &Path) -> Result<()> {
-    report(ui, archive_path, &check_file(archive_path)?)
 }
 
 /// Every finding for the archive at `path`; an error only when it cannot be read as a zip.

@@ -173,6 +173,41 @@ fn an_own_release_command_builds_packages_reports_digests_and_validates_by_path(
     let validated = stderr.matches("Validated").count();
     assert_eq!(validated, 1, "{stderr}");
 
+    // The archive alone, without its source: with cargo-auditable the binary carries its
+    // dependency list, and `validate ARCHIVE` reports the same advisories as the source.
+    let db = crate::scratch::repository().join("fixtures/advisory-db");
+    let db = [("GRAFANA_PLUGIN_ADVISORY_DB", db.to_str().unwrap())];
+    if crate::cross::on_path("cargo-auditable").is_some() {
+        let output = run_env(
+            &xtask,
+            &scratch,
+            &["validate", archive.to_str().unwrap()],
+            &db,
+        );
+        let from_binary = text(&output.stderr);
+        assert!(output.status.success(), "{from_binary}");
+        let output = run_env(&xtask, &scratch, &["audit"], &db);
+        let from_source = text(&output.stderr);
+        assert!(output.status.success(), "{from_source}");
+        let accepted = |said: &str| -> Vec<String> {
+            (said.lines())
+                .filter(|line| line.trim_start().starts_with("Accepted "))
+                .map(|line| line.trim().to_owned())
+                .collect()
+        };
+        assert!(
+            from_binary.contains("Audited the binaries' dependency lists (cargo-auditable)"),
+            "{from_binary}"
+        );
+        assert!(!accepted(&from_binary).is_empty(), "{from_binary}");
+        assert_eq!(accepted(&from_binary), accepted(&from_source));
+    } else {
+        println!(
+            "SKIPPED the archive's own dependency list: cargo-auditable is not installed \
+             (cargo install cargo-auditable)"
+        );
+    }
+
     // Validation of an archive by path, printed by the command itself.
     let output = run(
         &xtask,

@@ -15,7 +15,7 @@ pub const EXECUTABLE: &str = "gpx_service_checks";
 /// 2026-11-24T00:00:00Z, pinned through SOURCE_DATE_EPOCH.
 pub const EPOCH: &str = "1795478400";
 
-fn repository() -> PathBuf {
+pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
