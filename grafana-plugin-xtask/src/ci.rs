@@ -115,7 +115,8 @@ mod tests {
     }
 
     /// Every `uses:` names an action pinned to a full commit, or a workflow of this
-    /// repository that exists, by the `./` path GitHub requires for one.
+    /// repository that exists, in GitHub's self-repository form (`$/.github/…`, what zizmor's
+    /// self-repository audit asks for) or the older workspace-relative one (`./`).
     #[test]
     fn every_workflow_step_uses_a_pinned_action_or_a_local_workflow() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -132,7 +133,7 @@ mod tests {
                 };
                 let used = used.split_whitespace().next().unwrap_or_default();
                 let place = format!("{}:{}: {used}", path.display(), number + 1);
-                if let Some(local) = used.strip_prefix("./") {
+                if let Some(local) = used.strip_prefix("$/").or(used.strip_prefix("./")) {
                     assert!(root.join(local).is_file(), "{place}: no such workflow");
                     continue;
                 }
