@@ -79,6 +79,9 @@ pub fn project(context: &Context) -> Result<()> {
 fn audit_project(context: &Context, flag: Option<&Path>) -> Result<()> {
     let project = context.project()?;
     let database = database_dir(flag);
+    if let Some(dir) = &database {
+        say_database(&context.ui, dir, flag);
+    }
     let graph = match &database {
         Some(_) => Some(metadata(&context.sh)?),
         None => None,
@@ -92,13 +95,46 @@ fn audit_project(context: &Context, flag: Option<&Path>) -> Result<()> {
     report(&context.ui, &outcome, "Cargo.lock")
 }
 
-/// Where the database is: the flag, else [`DB_VARIABLE`].
+/// Where the database is: the flag, else [`DB_VARIABLE`], else the copy cargo-audit or
+/// cargo-deny keeps when one of them is installed and has fetched it (said in one line, with
+/// the copy's age as the files tell it).
 pub fn database_dir(flag: Option<&Path>) -> Option<PathBuf> {
-    flag.map(Path::to_owned).or_else(|| {
-        std::env::var_os(DB_VARIABLE)
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-    })
+    database_dir_in(flag, std::env::var_os(DB_VARIABLE), cargo_home().as_deref())
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cargo")))
+}
+
+fn database_dir_in(
+    flag: Option<&Path>,
+    variable: Option<std::ffi::OsString>,
+    cargo_home: Option<&Path>,
+) -> Option<PathBuf> {
+    if let Some(dir) = flag {
+        return Some(dir.to_owned());
+    }
+    if let Some(dir) = variable.filter(|value| !value.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let home = cargo_home?;
+    let is_database = |dir: &Path| dir.join("crates").is_dir();
+    // cargo-audit's copy, then cargo-deny's (one directory per database URL).
+    let audit = home.join("advisory-db");
+    if is_database(&audit) {
+        return Some(audit);
+    }
+    let mut deny: Vec<PathBuf> = std::fs::read_dir(home.join("advisory-dbs"))
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|dir| is_database(dir))
+        .collect();
+    deny.sort();
+    deny.into_iter().next()
 }
 
 /// `cargo metadata`'s resolve graph of the workspace at `root` (every call of cargo here
@@ -142,12 +178,25 @@ pub fn audit(
     )))
 }
 
+/// Says which database is used when it is not the one named by the flag or the variable
+/// (cargo-audit's or cargo-deny's copy).
+fn say_database(ui: &Ui, dir: &Path, flag: Option<&Path>) {
+    let named = flag.is_some() || std::env::var_os(DB_VARIABLE).is_some_and(|v| !v.is_empty());
+    if !named {
+        ui.note(format!(
+            "advisories from {} (the copy cargo-audit or cargo-deny fetched; update it with \
+             their `fetch`, or name one with {DB_VARIABLE})",
+            dir.display()
+        ));
+    }
+}
+
 /// Without a database: the line that says the check was not run, and how to run it.
 fn not_run() -> Outcome {
     Outcome::NotRun(format!(
         "advisories not checked: no advisory database; set {DB_VARIABLE} to a checkout of \
-         https://github.com/rustsec/advisory-db (git clone --depth 1 …) or pass \
-         --advisory-db DIR"
+         https://github.com/rustsec/advisory-db (git clone --depth 1 …), pass --advisory-db \
+         DIR, or let an installed cargo-audit or cargo-deny fetch its copy"
     ))
 }
 
@@ -173,6 +222,7 @@ pub fn archive(context: &Context, entries: &[crate::archive::ReadEntry]) -> Resu
     let Some(dir) = database_dir(None) else {
         return report(ui, &not_run(), "the binaries' dependency lists");
     };
+    say_database(ui, &dir, None);
     let accepted = match context.project() {
         Ok(project) => accepted(&project.cargo.workspace_root)?,
         Err(_) => BTreeMap::new(),

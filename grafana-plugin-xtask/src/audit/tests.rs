@@ -268,3 +268,32 @@ fn a_binary_without_a_list_is_named_and_other_files_are_not_binaries() {
     assert_eq!(lists[0].0, "acme-x-app/gpx_x_linux_amd64");
     assert!(matches!(lists[0].1, binary::Listed::Missing));
 }
+
+#[test]
+fn the_database_is_the_flag_the_variable_or_cargo_audits_or_cargo_denys_copy() {
+    let home = tempfile::tempdir().unwrap();
+    let flag = Path::new("/flag/db");
+    let variable = Some(std::ffi::OsString::from("/variable/db"));
+    assert_eq!(
+        database_dir_in(Some(flag), variable.clone(), Some(home.path())).as_deref(),
+        Some(flag)
+    );
+    assert_eq!(
+        database_dir_in(None, variable, Some(home.path())),
+        Some(PathBuf::from("/variable/db"))
+    );
+    // Nothing fetched: no database, and the check says it did not run.
+    assert_eq!(database_dir_in(None, None, Some(home.path())), None);
+    // cargo-deny's copy (one folder per database URL), then cargo-audit's, which wins.
+    let deny = home
+        .path()
+        .join("advisory-dbs/advisory-db-3157b0e258782691");
+    std::fs::create_dir_all(deny.join("crates")).unwrap();
+    assert_eq!(database_dir_in(None, None, Some(home.path())), Some(deny));
+    let audit = home.path().join("advisory-db");
+    std::fs::create_dir_all(audit.join("crates")).unwrap();
+    assert_eq!(
+        database_dir_in(None, Some("".into()), Some(home.path())),
+        Some(audit)
+    );
+}

@@ -569,8 +569,16 @@ fn leftovers_are_never_shipped_and_a_failing_archive_never_takes_its_name() {
 fn the_lockfile_is_audited_against_rustsec_and_an_unaccepted_vulnerability_fails() {
     let scratch = Scratch::new();
     let database = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/advisory-db");
-    // Without a database: said, never a pass.
-    let output = scratch.xtask_env(&["audit"], &[("GRAFANA_PLUGIN_ADVISORY_DB", "")]);
+    // Without a database (and no copy of cargo-audit's or cargo-deny's in CARGO_HOME): said,
+    // never a pass.
+    let no_home = tempfile::tempdir().unwrap();
+    let output = scratch.xtask_env(
+        &["audit"],
+        &[
+            ("GRAFANA_PLUGIN_ADVISORY_DB", ""),
+            ("CARGO_HOME", no_home.path().to_str().unwrap()),
+        ],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(
         text(&output.stderr).contains("warning: advisories not checked: no advisory database"),
