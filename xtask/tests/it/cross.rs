@@ -12,7 +12,7 @@ use grafana_plugin_xtask::api::{Platform, Runner};
 
 use crate::scratch::{PLUGIN_ID, Scratch, text};
 
-fn sysroot_has_std(triple: &str) -> bool {
+pub fn sysroot_has_std(triple: &str) -> bool {
     let Ok(output) = Command::new("rustc").args(["--print", "sysroot"]).output() else {
         return false;
     };

@@ -113,3 +113,93 @@ fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
         "its own container removed last: {asked}"
     );
 }
+
+/// `docker` for `dev`'s compose mode: an engine that answers, the compose plugin, an `up`
+/// that takes its time (an image pull), a `down` that is recorded.
+const FAKE_COMPOSE_DOCKER: &str = r#"#!/bin/sh
+echo "$*" >> "$DOCKER_LOG"
+case "$1 $2" in
+  "info "*) exit 0 ;;
+  "compose version") echo "2.29.0"; exit 0 ;;
+  "compose up") sleep 60 ;;
+esac
+exit 0
+"#;
+
+#[test]
+fn ctrl_c_during_compose_up_takes_the_containers_down() {
+    use std::os::unix::fs::PermissionsExt;
+    // Compose mode builds the static Linux binary the container runs.
+    let musl = format!("{}-unknown-linux-musl", std::env::consts::ARCH);
+    if !crate::cross::sysroot_has_std(&musl) {
+        return harness::skip(
+            "ctrl_c_during_compose_up_takes_the_containers_down",
+            &format!("no {musl} standard library (rustup target add {musl})"),
+        );
+    }
+    let scratch = Scratch::new();
+    let bin = tempfile::tempdir().unwrap();
+    let docker = bin.path().join("docker");
+    fs::write(&docker, FAKE_COMPOSE_DOCKER).unwrap();
+    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = bin.path().join("docker.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    // In its own process group, as a terminal runs it: Ctrl-C reaches dev and compose.
+    let mut command = Command::new(crate::scratch::xtask_binary());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut dev = command
+        .args(["dev", "--port", &free_port().to_string()])
+        .current_dir(scratch.root())
+        .env("PATH", &path)
+        .env("DOCKER_LOG", &log)
+        .env_remove("GRAFANA_HOME")
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first build (static Linux, for the container), then `compose up`.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !fs::read_to_string(&log).is_ok_and(|asked| asked.contains("compose up")) {
+        assert!(Instant::now() < deadline, "dev never ran compose up");
+        if let Some(status) = dev.try_wait().unwrap() {
+            let mut stderr = String::new();
+            dev.stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            panic!("dev exited before compose up ({status}): {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", dev.id())])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = dev.wait().unwrap();
+    let mut stderr = String::new();
+    dev.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Stopping (Ctrl-C during Grafana's start)"),
+        "{stderr}"
+    );
+    let asked = fs::read_to_string(&log).unwrap();
+    assert!(
+        asked.lines().last() == Some("compose down"),
+        "what came up is taken down, last: {asked}"
+    );
+}
