@@ -24,9 +24,24 @@ esac
 exit 0
 "#;
 
+/// A folder holding `docker` (the script), the log it writes, and PATH with it first.
+fn fake_docker(script: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let docker = bin.path().join("docker");
+    fs::write(&docker, script).unwrap();
+    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = bin.path().join("docker.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    (bin, log, path)
+}
+
 #[test]
 fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
-    use std::os::unix::fs::PermissionsExt;
     let scratch = Scratch::new();
     let output = scratch.xtask(&["build", "--no-backend"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -36,16 +51,7 @@ fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
         harness::binaries::release_for("linux", platform.rsplit('_').next().unwrap()),
     )
     .unwrap();
-    let bin = tempfile::tempdir().unwrap();
-    let docker = bin.path().join("docker");
-    fs::write(&docker, FAKE_DOCKER).unwrap();
-    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
-    let log = bin.path().join("docker.log");
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let (_bin, log, path) = fake_docker(FAKE_DOCKER);
     let alive = std::process::id().to_string();
 
     // Nothing answers on the port: e2e waits (up to 300 s) for Grafana's /api/health.
@@ -128,7 +134,6 @@ exit 0
 
 #[test]
 fn ctrl_c_during_compose_up_takes_the_containers_down() {
-    use std::os::unix::fs::PermissionsExt;
     // Compose mode builds the static Linux binary the container runs.
     let musl = format!("{}-unknown-linux-musl", std::env::consts::ARCH);
     if !crate::cross::sysroot_has_std(&musl) {
@@ -138,16 +143,7 @@ fn ctrl_c_during_compose_up_takes_the_containers_down() {
         );
     }
     let scratch = Scratch::new();
-    let bin = tempfile::tempdir().unwrap();
-    let docker = bin.path().join("docker");
-    fs::write(&docker, FAKE_COMPOSE_DOCKER).unwrap();
-    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
-    let log = bin.path().join("docker.log");
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let (_bin, log, path) = fake_docker(FAKE_COMPOSE_DOCKER);
     // In its own process group, as a terminal runs it: Ctrl-C reaches dev and compose.
     let mut command = Command::new(crate::scratch::xtask_binary());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
