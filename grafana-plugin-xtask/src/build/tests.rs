@@ -111,6 +111,24 @@ fn a_missing_dist_profile_is_named_with_the_lines_to_add() {
 }
 
 #[test]
+fn optimized_builds_go_through_cargo_auditable_when_installed_and_debug_ones_do_not() {
+    let auditable = Environment {
+        auditable: true,
+        ..linux()
+    };
+    let args = |targets: &[BuildTarget], profile| {
+        let plan = planned(targets, &auditable, profile);
+        plan.targets[0].step.as_ref().unwrap().command.args.clone()
+    };
+    assert_eq!(
+        args(&[host()], Profile::Release)[..2],
+        ["auditable", "build"]
+    );
+    assert_eq!(args(&[host()], Profile::Dist)[..2], ["auditable", "build"]);
+    assert_eq!(args(&[host()], Profile::Debug)[0], "build");
+}
+
+#[test]
 fn host_plan_builds_the_package_without_a_target_flag() {
     let plan = planned(&[host()], &Environment::default(), Profile::Release);
     let step = plan.targets[0].step.as_ref().unwrap();

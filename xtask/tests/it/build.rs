@@ -240,8 +240,15 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         plan.starts_with("build acme-servicechecks-app 0.1.0 (release)\n  target "),
         "{plan}"
     );
+    // Through cargo-auditable when it is installed: the binary carries its dependency list.
+    let build = match crate::cross::on_path("cargo-auditable") {
+        Some(_) => "cargo auditable build",
+        None => "cargo build",
+    };
     assert!(
-        plan.contains("    run      cargo build --package plugin --release\n"),
+        plan.contains(&format!(
+            "    run      {build} --package plugin --release\n"
+        )),
         "{plan}"
     );
     assert!(
