@@ -70,11 +70,11 @@ pub enum Command<C: Subcommand> {
     /// Grafana's data.
     Clean,
 
-    /// Run the workspace's tests: `cargo test --workspace [ARGS…]`.
+    /// Run the workspace's tests: `cargo test --workspace [ARGS…] [-- TEST ARGS…]`.
     Test(PassThrough),
 
-    /// Measure the tests' coverage with `cargo llvm-cov --workspace [ARGS…]` (installed
-    /// separately: `cargo install cargo-llvm-cov`).
+    /// Measure the tests' coverage with `cargo llvm-cov --workspace [ARGS…] [-- TEST ARGS…]`
+    /// (installed separately: `cargo install cargo-llvm-cov`).
     Coverage(PassThrough),
 
     /// Print the version (from Cargo.toml), or check a release tag against it.
@@ -115,12 +115,28 @@ pub enum Command<C: Subcommand> {
     Custom(C),
 }
 
-/// Arguments handed on to cargo as they are.
+/// Arguments handed on as `cargo test` takes them: cargo's own, then after `--` the test
+/// binaries'.
 #[derive(Debug, Args)]
 pub struct PassThrough {
-    /// Given to cargo after the command's own (e.g. `-- --nocapture`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Given to cargo (e.g. `-p plugin`, a test name).
+    #[arg(allow_hyphen_values = true)]
     pub args: Vec<String>,
+    /// After `--`: given to the test binaries (e.g. `--nocapture`).
+    #[arg(last = true)]
+    pub test_args: Vec<String>,
+}
+
+impl PassThrough {
+    /// As cargo takes them: cargo's, then `--` and the test binaries' when there are any.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut args = self.args.clone();
+        if !self.test_args.is_empty() {
+            args.push("--".to_owned());
+            args.extend(self.test_args.iter().cloned());
+        }
+        args
+    }
 }
 
 #[derive(Debug, Args)]
@@ -314,4 +330,34 @@ pub enum MessageFormat {
     Human,
     /// JSON on stdout: one document for --dry-run, one line per target after a build.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passed_on(args: &[&str]) -> Vec<String> {
+        let parsed =
+            Xtask::<crate::NoCommands>::try_parse_from(["xtask"].iter().chain(args)).unwrap();
+        match parsed.command {
+            Command::Test(pass) | Command::Coverage(pass) => pass.cargo_args(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `cargo xtask test` takes what `cargo test` takes, as written: cargo's own flags, then
+    /// `--` and the test binaries' flags.
+    #[test]
+    fn test_and_coverage_hand_their_arguments_on_as_written() {
+        assert!(passed_on(&["test"]).is_empty());
+        assert_eq!(passed_on(&["test", "-p", "plugin"]), ["-p", "plugin"]);
+        assert_eq!(
+            passed_on(&["test", "-p", "plugin", "--", "--nocapture"]),
+            ["-p", "plugin", "--", "--nocapture"]
+        );
+        assert_eq!(
+            passed_on(&["coverage", "--", "--nocapture"]),
+            ["--", "--nocapture"]
+        );
+    }
 }
