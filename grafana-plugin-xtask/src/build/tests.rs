@@ -697,3 +697,37 @@ fn the_dry_run_shows_the_one_cargo_that_builds_several_targets() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn a_hooks_changes_reach_the_build_command() {
+    let plan = planned(&[host()], &Environment::default(), Profile::Release);
+    let mut command = plan.targets[0].step.as_ref().unwrap().command.clone();
+    let mut changes = crate::context::BuildChanges::default();
+    changes
+        .env("GENERATED_DIR", "/tmp/gen")
+        .feature("otel")
+        .feature("nightly")
+        .rustflag("-Cforce-frame-pointers=yes")
+        .rustflag("--cfg")
+        .rustflag("from_hook")
+        .cargo_arg("--locked");
+    super::apply_changes(&changes, &mut command);
+    assert_eq!(
+        command.args,
+        [
+            "build",
+            "--package",
+            "plugin",
+            "--release",
+            "--features",
+            "otel,nightly",
+            "--config",
+            r#"target.'cfg(all())'.rustflags = ["-Cforce-frame-pointers=yes", "--cfg", "from_hook"]"#,
+            "--locked",
+        ]
+    );
+    assert_eq!(
+        command.env,
+        [("GENERATED_DIR".to_owned(), "/tmp/gen".to_owned())]
+    );
+}
