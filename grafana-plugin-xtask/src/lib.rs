@@ -45,6 +45,7 @@ pub mod fixtures;
 mod flags;
 mod http;
 mod init;
+mod interrupt;
 mod layout;
 mod local_grafana;
 mod lock;

@@ -16,7 +16,6 @@ mod watch;
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc,
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
@@ -101,7 +100,8 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
     // Ctrl-C is heard from here on: every wait below looks at `stop` at least once a second
     // (a terminal's Ctrl-C also reaches the cargo of the first build, which then ends).
     let (sender, messages) = mpsc::channel();
-    let stop = on_ctrl_c(sender.clone())?;
+    let listening = on_ctrl_c(sender.clone())?;
+    let stop = listening.flag();
     // Armed before the first build: a save made while it runs, while Grafana starts or
     // before "Serving" waits in the channel and is rebuilt as soon as the start is over.
     let _watcher = match flags.watch {
@@ -242,16 +242,11 @@ fn where_grafana_runs(
     })
 }
 
-/// Sets `stop` and sends [`Message::Stop`] on Ctrl-C (and SIGTERM); returns the flag.
-fn on_ctrl_c(sender: mpsc::Sender<Message>) -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        flag.store(true, Ordering::SeqCst);
+/// Sets the flag and sends [`Message::Stop`] on Ctrl-C (and SIGTERM) while listening.
+fn on_ctrl_c(sender: mpsc::Sender<Message>) -> Result<crate::interrupt::Listening> {
+    crate::interrupt::listen(move || {
         let _ = sender.send(Message::Stop);
     })
-    .context("cannot install the Ctrl-C handler")?;
-    Ok(stop)
 }
 
 /// Whether Ctrl-C was pressed, asked after something failed. A terminal's Ctrl-C reaches

@@ -17,10 +17,6 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
@@ -89,10 +85,8 @@ pub fn run(context: &Context, flags: &E2eFlags) -> Result<()> {
     let log = work.join("grafana.log");
     // Ctrl-C (or SIGTERM) from here on ends the waits, and Grafana is stopped on every path:
     // `Running` stops it when dropped.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot install the Ctrl-C handler")?;
+    let listening = crate::interrupt::listen(|| {})?;
+    let stop = listening.flag();
     let grafana = match &flags.grafana {
         Some(binary) => Grafana::local(binary, &work, &plugins, &id, flags.port, &password)?,
         None => Grafana::container(sh, &version, &plugins, &id, flags.port, &password)?,
