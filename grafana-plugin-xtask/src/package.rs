@@ -191,45 +191,60 @@ pub fn write(
         ));
     }
     let signed = token.is_some();
-    let mut written = Vec::new();
-    for (path, platform, entries) in archives {
-        ui.status(
-            "Packaging",
-            format!("{} ({} entries)", path.display(), entries.len()),
-        );
-        // Validated before it takes its name: a failing archive never sits under it.
-        let mut warnings = Vec::new();
-        archive::write(&path, &entries, time, |written| {
-            let findings = validate::check_file(written)?;
-            validate::report(ui, &path, &findings)?;
-            warnings = findings;
-            Ok(())
-        })?;
-        let checksums = archive::write_checksums(&path)?;
-        ui.status(
-            "Wrote",
-            format!(
-                "{}\n{:>12} {}\n{:>12} {}",
-                path.display(),
-                "",
-                checksums.files[0].display(),
-                "",
-                checksums.files[1].display()
-            ),
-        );
-        let size = fs::metadata(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .len();
-        written.push(Written {
-            path,
-            platform,
-            size,
-            checksums,
-            signed,
-            warnings,
-        });
-    }
-    Ok(written)
+    (archives.into_iter())
+        .map(|(path, platform, entries)| {
+            let written = write_one(ui, path, &entries, time)?;
+            Ok(Written {
+                platform,
+                signed,
+                ..written
+            })
+        })
+        .collect()
+}
+
+/// Writes one archive of `entries`, validated before it takes its name (a failing archive
+/// never sits under it), then its checksums.
+fn write_one(
+    ui: &Ui,
+    path: PathBuf,
+    entries: &[archive::Entry],
+    time: zip::DateTime,
+) -> Result<Written> {
+    ui.status(
+        "Packaging",
+        format!("{} ({} entries)", path.display(), entries.len()),
+    );
+    let mut warnings = Vec::new();
+    archive::write(&path, entries, time, |written| {
+        let findings = validate::check_file(written)?;
+        validate::report(ui, &path, &findings)?;
+        warnings = findings;
+        Ok(())
+    })?;
+    let checksums = archive::write_checksums(&path)?;
+    ui.status(
+        "Wrote",
+        format!(
+            "{}\n{:>12} {}\n{:>12} {}",
+            path.display(),
+            "",
+            checksums.files[0].display(),
+            "",
+            checksums.files[1].display()
+        ),
+    );
+    let size = fs::metadata(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    Ok(Written {
+        path,
+        platform: None,
+        size,
+        checksums,
+        signed: false,
+        warnings,
+    })
 }
 
 fn list_names(dir: &Path) -> Result<Vec<String>> {

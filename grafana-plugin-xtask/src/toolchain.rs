@@ -59,7 +59,8 @@ pub struct Environment {
     /// Without one, darwin links through zig against the CoreFoundation stub written here
     /// (`<target>/xtask/macos-sdk`).
     pub stub_sdk: Option<std::path::PathBuf>,
-    /// `cargo-auditable` is on PATH: optimized builds embed their dependency list.
+    /// `cargo-auditable` is on PATH: optimized builds embed their dependency list (set by
+    /// the build, whether the machine was probed or not).
     pub auditable: bool,
 }
 
@@ -317,8 +318,9 @@ impl Environment {
             mingw_linker: wants("windows") && on_path("x86_64-w64-mingw32-gcc").is_some(),
             nightly_rust_src,
             sdkroot: env::var_os("SDKROOT").is_some_and(|root| !root.is_empty()),
-            stub_sdk: None,
-            auditable: on_path("cargo-auditable").is_some(),
+            // Where the stub SDK goes and whether cargo-auditable is there are the build's to
+            // say (build::run), for a probed environment and a plain host build alike.
+            ..Environment::default()
         })
     }
 }

@@ -297,32 +297,7 @@ fn cycle(
     dist::replace_binary(&state.step.built_binary, &state.dest)?;
     drop(held);
     context.after_build(&event)?;
-    let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
-    let restarted = if batch.strongest() == Change::Manifest {
-        if state.webpack_frontend() {
-            wait_for_webpack_manifest(ui, &state.plan.dist_dir, stop);
-        }
-        grafana.restart(sh, ui, stop)?;
-        format!(
-            "Grafana restarted in {:.0} ms (plugin.json is read at start-up)",
-            milliseconds()
-        )
-    } else {
-        match state.restart_plugin(sh)? {
-            Restart::HandedOver(Some(took)) => format!(
-                "handed over in {:.0} ms (same process, no call failed)",
-                took.as_secs_f64() * 1000.0
-            ),
-            Restart::HandedOver(None) => "handed over (same process)".to_owned(),
-            Restart::Stopped => format!(
-                "plugin restarted in {:.0} ms (it has no handover: Grafana started it again)",
-                milliseconds()
-            ),
-            Restart::NoneRunning => "no plugin process was running; Grafana starts the new \
-                                     binary when it loads the plugin"
-                .to_owned(),
-        }
-    };
+    let restarted = load_new_binary(context, state, grafana, batch, stop, restart_started)?;
     let served = match grafana.served_after(restart_started, stop) {
         Some(took) => format!(
             ", first call served {:.0} ms after the binary was replaced",
@@ -340,6 +315,44 @@ fn cycle(
         ),
     );
     Ok(())
+}
+
+/// Has the new binary serve: Grafana restarted for a plugin.json change (read at start-up),
+/// else the plugin handed over in place or restarted. Says how, for the reload line.
+fn load_new_binary(
+    context: &Context,
+    state: &Loop,
+    grafana: &mut Grafana,
+    batch: &Batch,
+    stop: &AtomicBool,
+    restart_started: Instant,
+) -> Result<String> {
+    let (sh, ui) = (&context.sh, &context.ui);
+    let milliseconds = || restart_started.elapsed().as_secs_f64() * 1000.0;
+    if batch.strongest() == Change::Manifest {
+        if state.webpack_frontend() {
+            wait_for_webpack_manifest(ui, &state.plan.dist_dir, stop);
+        }
+        grafana.restart(sh, ui, stop)?;
+        return Ok(format!(
+            "Grafana restarted in {:.0} ms (plugin.json is read at start-up)",
+            milliseconds()
+        ));
+    }
+    Ok(match state.restart_plugin(sh)? {
+        Restart::HandedOver(Some(took)) => format!(
+            "handed over in {:.0} ms (same process, no call failed)",
+            took.as_secs_f64() * 1000.0
+        ),
+        Restart::HandedOver(None) => "handed over (same process)".to_owned(),
+        Restart::Stopped => format!(
+            "plugin restarted in {:.0} ms (it has no handover: Grafana started it again)",
+            milliseconds()
+        ),
+        Restart::NoneRunning => "no plugin process was running; Grafana starts the new \
+                                 binary when it loads the plugin"
+            .to_owned(),
+    })
 }
 
 /// Brings dist/'s copied files (static/, plugin.json, README, CHANGELOG, LICENSE) up to date

@@ -183,18 +183,30 @@ pub fn run(context: &Context, flags: &DevFlags) -> Result<()> {
         let _ = messages.recv();
         Ok(())
     };
+    tear_down(context, flags, &mode, webpack, &mut grafana, result)
+}
+
+/// The end of `dev`, said as it goes: the frontend watcher, then Grafana (unless kept). A
+/// failed stop is an error of this command too, but the loop's own error comes first.
+fn tear_down(
+    context: &Context,
+    flags: &DevFlags,
+    mode: &Mode,
+    webpack: Option<frontend::FrontendWatcher>,
+    grafana: &mut Grafana,
+    result: Result<()>,
+) -> Result<()> {
+    let ui = &context.ui;
     if let Some(mut watcher) = webpack {
         ui.status("Stopping", "the frontend watcher");
         watcher.stop();
     }
-    if let Some(stopping) = stopping_what(&mode, flags.keep_running, flags.watch) {
+    if let Some(stopping) = stopping_what(mode, flags.keep_running, flags.watch) {
         ui.status("Stopping", stopping);
     }
-    // Said here, not only by the guard: a failed stop is an error of this command, but the
-    // loop's own error comes first.
     let stopped = match flags.keep_running {
         true => Ok(()),
-        false => grafana.stop(sh),
+        false => grafana.stop(&context.sh),
     };
     match (result, stopped) {
         (Err(error), Err(stop_error)) => {
