@@ -40,6 +40,18 @@ fn fake_docker(script: &str) -> (tempfile::TempDir, std::path::PathBuf, String) 
     (bin, log, path)
 }
 
+/// All a child wrote to its piped stderr, once it has closed it.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
 #[test]
 fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
     let scratch = Scratch::new();
@@ -55,14 +67,11 @@ fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
     let alive = std::process::id().to_string();
 
     // Nothing answers on the port: e2e waits (up to 300 s) for Grafana's /api/health.
-    let mut e2e = Command::new(crate::scratch::xtask_binary())
-        .args(["e2e", "--no-build", "--port", &free_port().to_string()])
-        .current_dir(scratch.root())
+    let mut e2e = scratch
+        .xtask_command(&["e2e", "--no-build", "--port", &free_port().to_string()])
         .env("PATH", &path)
         .env("DOCKER_LOG", &log)
         .env("ALIVE_PID", &alive)
-        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
-        .env("CARGO_TERM_COLOR", "never")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -85,12 +94,7 @@ fn ctrl_c_during_e2e_removes_its_container_and_stale_ones_go_at_start() {
     assert!(interrupted.success());
     let started = Instant::now();
     let status = e2e.wait().unwrap();
-    let mut stderr = String::new();
-    e2e.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut e2e);
     assert!(!status.success(), "{stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -145,16 +149,12 @@ fn ctrl_c_during_compose_up_takes_the_containers_down() {
     let scratch = Scratch::new();
     let (_bin, log, path) = fake_docker(FAKE_COMPOSE_DOCKER);
     // In its own process group, as a terminal runs it: Ctrl-C reaches dev and compose.
-    let mut command = Command::new(crate::scratch::xtask_binary());
+    let mut command = scratch.xtask_command(&["dev", "--port", &free_port().to_string()]);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut dev = command
-        .args(["dev", "--port", &free_port().to_string()])
-        .current_dir(scratch.root())
         .env("PATH", &path)
         .env("DOCKER_LOG", &log)
         .env_remove("GRAFANA_HOME")
-        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
-        .env("CARGO_TERM_COLOR", "never")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -165,12 +165,7 @@ fn ctrl_c_during_compose_up_takes_the_containers_down() {
     while !fs::read_to_string(&log).is_ok_and(|asked| asked.contains("compose up")) {
         assert!(Instant::now() < deadline, "dev never ran compose up");
         if let Some(status) = dev.try_wait().unwrap() {
-            let mut stderr = String::new();
-            dev.stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
+            let stderr = stderr_of(&mut dev);
             panic!("dev exited before compose up ({status}): {stderr}");
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -182,12 +177,7 @@ fn ctrl_c_during_compose_up_takes_the_containers_down() {
         .unwrap();
     assert!(interrupted.success());
     let status = dev.wait().unwrap();
-    let mut stderr = String::new();
-    dev.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut dev);
     assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("Stopping (Ctrl-C during Grafana's start)"),
