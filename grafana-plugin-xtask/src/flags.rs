@@ -64,10 +64,11 @@ pub enum Command<C: Subcommand> {
     /// run. `validate` and `package` run it too.
     Audit(AuditFlags),
 
-    /// Remove what this tool wrote: dist/, target/package/, target/xtask/, target/e2e/.
+    /// Remove what this tool wrote: dist/, the plugin's archives in target/package/,
+    /// target/xtask/, target/e2e/.
     ///
-    /// Cargo's builds stay (`cargo clean`), and so does target/dev/, the development
-    /// Grafana's data.
+    /// Cargo's builds stay (`cargo clean`), and so do `cargo package`'s crates and
+    /// target/dev/, the development Grafana's data.
     Clean,
 
     /// Run the workspace's tests: `cargo test --workspace [ARGS…] [-- TEST ARGS…]`.

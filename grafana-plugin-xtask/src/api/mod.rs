@@ -287,7 +287,7 @@ pub fn validate(archive: &Path) -> Result<Validation> {
 
 /// Removes what the tool wrote (`dist/`, the archives, the staging folders, e2e's Grafana
 /// home), as `cargo xtask clean` does, printing nothing; returns what it removed. Cargo's
-/// builds and the development Grafana's data stay.
+/// builds, `cargo package`'s crates and the development Grafana's data stay.
 ///
 /// ```no_run
 /// # use grafana_plugin_xtask::{Context, anyhow::Result, api};
