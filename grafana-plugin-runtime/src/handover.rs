@@ -15,7 +15,9 @@ use std::{
     sync::OnceLock,
 };
 
-/// Names the inherited listener's file descriptor in the new image.
+/// Names the inherited listener's file descriptor in the new image (Unix only; elsewhere a
+/// reload restarts the plugin).
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const FD_VARIABLE: &str = "GF_PLUGIN_RUNTIME_HANDOVER_FD";
 
 /// Found in the binary by `cargo xtask dev`, which signals only plugins that carry it (a

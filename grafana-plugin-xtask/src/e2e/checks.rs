@@ -37,7 +37,7 @@ struct RouteCheck {
 /// and no address to connect to. The hook token (secureJsonData.hookToken) is made per run.
 const APP_JSON_DATA: &str = r#"{"targets": [{"name": "e2e-job", "passive": true}]}"#;
 
-/// The plugin's routes (plugin/src/resources.rs) as Grafana's users reach them.
+/// The plugin's routes (plugin/src/routes.rs) as Grafana's users reach them.
 const ROUTES: [RouteCheck; 4] = [
     RouteCheck {
         method: "GET",
