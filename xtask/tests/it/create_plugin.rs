@@ -507,6 +507,21 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
     );
     assert!(dist.join(host_binary_name()).is_file(), "{stderr}");
 
+    // The backend it wrote, on the runtime crate, passes its own tests there.
+    let tested = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["test", "-p", "plugin", "--quiet"])
+        .current_dir(app.path())
+        .env("CARGO_TARGET_DIR", crate::scratch::shared_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap();
+    assert!(
+        tested.status.success() && text(&tested.stdout).contains("test result: ok"),
+        "{}{}",
+        text(&tested.stdout),
+        text(&tested.stderr)
+    );
+
     // Adopting again changes nothing, and keeps the app's Cargo.lock as its build left it.
     let lock = fs::read(app.path().join("Cargo.lock")).unwrap();
     let again = adopt(false);
