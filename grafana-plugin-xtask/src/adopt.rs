@@ -113,7 +113,8 @@ pub fn run(context: &Context, flags: &AdoptFlags) -> Result<()> {
     Ok(())
 }
 
-/// Where the libraries are named from, and the Go backend the app still has.
+/// Where the libraries are named from, the Go backend the app still has, and the workflows
+/// that build a backend only through mage.
 fn say_what_remains(context: &Context, here: &Path, app: &Path) {
     context.status(
         "Depends",
@@ -139,6 +140,9 @@ fn say_what_remains(context: &Context, here: &Path, app: &Path) {
                 go.join(", ")
             ),
         );
+    }
+    for (workflow, advice) in crate::mage_workflows::mage_only_workflows(app) {
+        context.status("Note", format!("{workflow} {advice}"));
     }
 }
 

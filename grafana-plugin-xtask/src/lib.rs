@@ -50,6 +50,7 @@ mod layout;
 mod local_grafana;
 mod lock;
 mod macho;
+mod mage_workflows;
 mod package;
 mod project;
 mod spawn;

@@ -76,11 +76,27 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
                 .contains("the Go backend is still there: delete Magefile.go, go.mod, go.sum, pkg"),
         "{stderr}"
     );
+    // create-plugin's workflows, which would package dist/ without a backend once the Go one
+    // is gone: named, with the change, and left as they were.
+    assert!(
+        stderr.contains(".github/workflows/ci.yml builds the backend only through mage")
+            && stderr.contains(
+                ".github/workflows/release.yml releases through grafana/plugin-actions/build-plugin"
+            )
+            && stderr.contains("README: CI after adopt"),
+        "{stderr}"
+    );
     // Beside the Go backend, which stays until its owner deletes it; the executable name is
     // the app's, so Grafana finds the new binaries where the old ones were.
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/create-plugin-datasource");
-    for go in ["go.mod", "Magefile.go", "pkg/plugin/datasource.go"] {
+    for go in [
+        "go.mod",
+        "Magefile.go",
+        "pkg/plugin/datasource.go",
+        ".github/workflows/ci.yml",
+        ".github/workflows/release.yml",
+    ] {
         assert_eq!(
             fs::read(app.path().join(go)).unwrap(),
             fs::read(fixture.join(go)).unwrap(),
