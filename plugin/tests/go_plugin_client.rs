@@ -249,6 +249,7 @@ fn an_org_that_stops_calling_has_its_checks_stopped_after_the_idle_time() {
 
 /// Puts a copy of `from` at `to` as `dev` does (a new file renamed over the old), then sends
 /// SIGUSR1 to `pid`: the handover.
+#[cfg(unix)]
 fn hand_over(from: &Path, to: &Path, pid: u64) {
     let fresh = to.with_extension("new");
     std::fs::copy(from, &fresh).unwrap();

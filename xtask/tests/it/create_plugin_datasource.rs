@@ -230,11 +230,18 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
             &format!("dev and e2e of the data source (the frontend build): {reason}"),
         );
     }
+    #[cfg(unix)]
     data_source_in_dev_and_e2e(app.path(), &in_app);
+    #[cfg(not(unix))]
+    harness::skip(
+        TEST,
+        "dev and e2e of the data source: their tests need Unix (as dev.rs and e2e.rs)",
+    );
 }
 
 /// `dev --attach` to a stand-in that provisions (or does not) a data source of the app's
 /// type, then `e2e` against the stand-in.
+#[cfg(unix)]
 fn data_source_in_dev_and_e2e(app: &Path, in_app: &dyn Fn(&[&str]) -> std::process::Output) {
     let platform = crate::e2e::host_platform();
     let built = in_app(&["xtask", "build", "--target", &platform]);

@@ -81,7 +81,9 @@ pub fn xtask_binary() -> &'static Path {
 /// built once into the test run's target directory (the xtask test binary cannot name another
 /// package's binary). Built for the whole workspace with an example among the targets, so
 /// cargo resolves the same features as `cargo test --workspace` did and reuses every
-/// dependency it compiled (a build of `harness` alone would compile the SDK again).
+/// dependency it compiled (a build of `harness` alone would compile the SDK again). The
+/// tests that use them (dev, hooks) are Unix's.
+#[cfg(unix)]
 pub fn workspace_binaries() -> &'static (PathBuf, PathBuf, PathBuf) {
     static BUILT: std::sync::OnceLock<(PathBuf, PathBuf, PathBuf)> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
