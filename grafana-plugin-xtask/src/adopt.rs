@@ -375,10 +375,10 @@ fn plan(here: &Path, app: &Path) -> Result<Vec<AppFile>> {
             WhenPresent::Replace,
         ),
     ];
-    // The backend for the app's type: a data source gets the data-source backend.
-    for (name, contents) in
-        templates::backend_sources(plugin.plugin_type, &here.join("plugin/src"))?
-    {
+    // The backend for the app's type: a data source gets the data-source backend, answering
+    // as create-plugin's Go backend does (its frontend and e2e tests expect that).
+    let sources = templates::backend_sources(plugin.plugin_type, &here.join("plugin/src"))?;
+    for (name, contents) in templates::as_go_scaffold(sources) {
         files.push(file(
             &format!("plugin/src/{name}"),
             contents,

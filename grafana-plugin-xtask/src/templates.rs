@@ -66,6 +66,47 @@ pub fn backend_sources(kind: PluginType, source: &Path) -> Result<Vec<(String, V
     }
 }
 
+/// The data-source backend's series line, and the one `adopt` writes instead: a create-plugin
+/// data source answers as its Go backend did (`Series::GoScaffold` in datasource.rs).
+const RANGE_SERIES: &str = "pub const SERIES: Series = Series::Range;";
+const GO_SCAFFOLD_SERIES: &str = "pub const SERIES: Series = Series::GoScaffold;";
+
+/// `files` (from [`backend_sources`]) with the data-source backend answering as
+/// create-plugin's Go backend does, for `adopt`; other files are left as they are.
+pub fn as_go_scaffold(files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    files
+        .into_iter()
+        .map(|(name, contents)| {
+            if name != "datasource.rs" {
+                return (name, contents);
+            }
+            let text = String::from_utf8_lossy(&contents).replace(RANGE_SERIES, GO_SCAFFOLD_SERIES);
+            (name, text.into_bytes())
+        })
+        .collect()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adopt_makes_the_data_source_answer_as_the_go_scaffold() {
+        let files = vec![
+            (
+                "datasource.rs".to_owned(),
+                DATASOURCE[1].1.as_bytes().to_vec(),
+            ),
+            ("main.rs".to_owned(), DATASOURCE[0].1.as_bytes().to_vec()),
+        ];
+        assert_eq!(DATASOURCE[1].1.matches(RANGE_SERIES).count(), 1);
+        let adopted = as_go_scaffold(files);
+        let text = String::from_utf8(adopted[0].1.clone()).unwrap();
+        assert!(text.contains(GO_SCAFFOLD_SERIES) && !text.contains(RANGE_SERIES));
+        assert_eq!(adopted[1].1, DATASOURCE[0].1.as_bytes());
+    }
 }

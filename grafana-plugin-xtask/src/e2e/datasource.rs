@@ -1,11 +1,30 @@
 //! `e2e` for a data-source plugin, as Grafana serves one: an instance made through the data
 //! source API as an org Admin does (`POST /api/datasources`, pkg/api/datasources.go), its
 //! health by uid OK, then as a Viewer one `/api/ds/query` call (pkg/api/ds_query.go) whose
-//! valid query returns the expected frame (fields, types, values) and whose invalid query
+//! valid query returns a frame of a time and a number field and whose invalid query
 //! returns its own error while the other still answers (207).
 use serde_json::{Value, json};
 
 use super::checks::{Checks, VIEWER, json, shown};
+
+/// Whether `frame` (as data.FrameToJSON writes it) has a time field and a number field, with
+/// values. The values themselves are the backend's: this template's data source answers the
+/// query's constant (its own tests check the values), an adopted create-plugin data source
+/// 10 and 20 as the Go scaffold did.
+fn time_and_numbers(frame: &Value) -> bool {
+    let Some(fields) = frame["schema"]["fields"].as_array() else {
+        return false;
+    };
+    let has = |kind: &str| {
+        fields.iter().enumerate().any(|(i, field)| {
+            field["type"] == kind
+                && frame["data"]["values"][i]
+                    .as_array()
+                    .is_some_and(|values| !values.is_empty())
+        })
+    };
+    has("time") && has("number")
+}
 
 /// The data source `e2e` makes: the settings the data-source backend reads
 /// (templates/datasource: `path`, `unit`, `secureJsonData.apiKey`).
@@ -79,19 +98,14 @@ impl Checks<'_> {
             Err(_) => Value::Null,
         };
         let frame = &results["A"]["frames"][0];
-        let fields = &frame["schema"]["fields"];
-        let values = &frame["data"]["values"];
-        let good = fields[0]["type"] == "time"
-            && fields[1]["type"] == "number"
-            && fields[1]["config"]["unit"] == "celsius"
-            && values[1]
-                .as_array()
-                .is_some_and(|v| !v.is_empty() && v.iter().all(|x| x == 21.5));
         self.expect(
-            "POST /api/ds/query as Viewer: query A answers a time and a number field of 21.5 °C"
+            "POST /api/ds/query as Viewer: query A answers a time field and a number field"
                 .to_owned(),
-            shown(&answer, "results.A with frames"),
-            good,
+            shown(
+                &answer,
+                "results.A with a frame of a time and a number field",
+            ),
+            time_and_numbers(frame),
         );
         let refused = matches!(&answer, Ok(a) if a.status == 207)
             && results["B"]["status"] == 400
@@ -104,5 +118,31 @@ impl Checks<'_> {
             shown(&answer, "207 with results.B.error"),
             refused,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_needs_a_time_and_a_number_field_with_values() {
+        let frame = |types: [&str; 2], values: Value| {
+            json!({ "schema": { "fields": [{ "type": types[0] }, { "type": types[1] }] },
+                    "data": { "values": values } })
+        };
+        assert!(time_and_numbers(&frame(
+            ["time", "number"],
+            json!([[1, 2], [10, 20]])
+        )));
+        assert!(!time_and_numbers(&frame(
+            ["time", "string"],
+            json!([[1], ["a"]])
+        )));
+        assert!(!time_and_numbers(&frame(
+            ["time", "number"],
+            json!([[], []])
+        )));
+        assert!(!time_and_numbers(&Value::Null));
     }
 }

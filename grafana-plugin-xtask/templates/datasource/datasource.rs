@@ -1,8 +1,9 @@
 //! A small, real data source: one instance per data source (its own settings, its API key,
 //! its own count of queries), QueryData that answers each query of the create-plugin
 //! frontend's model (`{queryText?, constant}`, src/types.ts) with a time series over the
-//! panel's range, CheckHealth that checks the instance's settings, and resources for the
-//! query editor. A query of the wrong shape gets its own error; the others still answer.
+//! panel's range ([`SERIES`]), CheckHealth that checks the instance's settings, and resources
+//! for the query editor. A query of the wrong shape gets its own error; the others still
+//! answer.
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -20,6 +21,22 @@ use serde_json::{Value, json};
 
 /// The most points one query answers, whatever the panel asks for.
 const MAX_POINTS: i64 = 10_000;
+
+/// What a query's frame `response` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Series {
+    /// `time` over the panel's range, one point per interval (at most its maxDataPoints), and
+    /// `values`, the query's constant, in the settings' unit.
+    Range,
+    /// What create-plugin's Go backend answers: `time` at the range's start and end, and
+    /// `values` 10 and 20 (int64), which the scaffold's own e2e test expects
+    /// (tests/queryEditor.spec.ts). `cargo xtask adopt` writes this one for a create-plugin
+    /// data source, so it answers as the Go backend did until its owner changes it.
+    GoScaffold,
+}
+
+/// This data source's series.
+pub const SERIES: Series = Series::Range;
 
 /// jsonData as the config editor writes it (MyDataSourceOptions in src/types.ts).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -100,7 +117,7 @@ impl Plugin for DataSource {
             .into_iter()
             .map(|query| {
                 instance.queries.fetch_add(1, Ordering::Relaxed);
-                let answer = answer(&instance, &query);
+                let answer = answer(&instance, &query, SERIES);
                 (query.ref_id, answer)
             })
             .collect()
@@ -114,9 +131,8 @@ impl Plugin for DataSource {
     }
 }
 
-/// One query's frame: `time` over the panel's range, one point per interval (at most the
-/// panel's maxDataPoints), and `values`, the query's constant, in the settings' unit.
-fn answer(instance: &Instance, query: &DataQuery) -> DataResponse {
+/// One query's frame, as `series` says.
+fn answer(instance: &Instance, query: &DataQuery, series: Series) -> DataResponse {
     let settings = match &instance.settings {
         Ok(settings) => settings,
         Err(error) => return DataResponse::error(500, format!("Invalid settings: {error}")),
@@ -135,6 +151,12 @@ fn answer(instance: &Instance, query: &DataQuery) -> DataResponse {
                 query.ref_id
             ),
         );
+    }
+    if series == Series::GoScaffold {
+        return DataResponse::frames(vec![Frame::new("response").with_fields([
+            Field::time_ms("time", vec![query.from_ms, query.to_ms]),
+            Field::i64("values", vec![10, 20]),
+        ])]);
     }
     let points = query.max_data_points.clamp(2, MAX_POINTS);
     let span = query.to_ms - query.from_ms;
@@ -205,7 +227,7 @@ mod tests {
         );
         query.max_data_points = 7;
         query.interval_ms = 1_000;
-        let response = answer(&instance, &query);
+        let response = answer(&instance, &query, Series::Range);
         let frame = &response.frames[0];
         assert_eq!(frame.name, "response");
         let Values::Time(times) = &frame.fields[0].values else {
@@ -226,6 +248,7 @@ mod tests {
         let response = answer(
             &instance,
             &DataQuery::new("B", 0, 1, r#"{"constant": "six"}"#),
+            Series::Range,
         );
         let (status, message) = response.error.unwrap();
         assert_eq!(status, 400);
@@ -234,11 +257,33 @@ mod tests {
             "{message}"
         );
         // The scaffold's default query (no constant) answers 6.5.
-        let response = answer(&instance, &DataQuery::new("C", 0, 1, r#"{"refId": "C"}"#));
+        let response = answer(
+            &instance,
+            &DataQuery::new("C", 0, 1, r#"{"refId": "C"}"#),
+            Series::Range,
+        );
         assert_eq!(
             response.frames[0].fields[1].values,
             Values::F64(vec![Some(6.5); 2])
         );
+    }
+
+    #[test]
+    fn the_go_scaffolds_series_is_its_frame_exactly() {
+        let instance = instance(r#"{"unit": "celsius"}"#, Some("k"));
+        let query = DataQuery::new("A", 1_000, 61_000, r#"{"refId": "A", "constant": 6.5}"#);
+        let response = answer(&instance, &query, Series::GoScaffold);
+        let frame = &response.frames[0];
+        assert_eq!(frame.name, "response");
+        assert_eq!(
+            frame.fields[0].values,
+            Values::Time(vec![1_000_000_000, 61_000_000_000])
+        );
+        assert_eq!(frame.fields[1].values, Values::I64(vec![10, 20]));
+        assert_eq!(frame.fields[1].config, None);
+        // A query of the wrong shape is still its own error.
+        let wrong = DataQuery::new("B", 0, 1, r#"{"constant": "six"}"#);
+        assert_eq!(answer(&instance, &wrong, Series::GoScaffold).error.unwrap().0, 400);
     }
 
     #[tokio::test]

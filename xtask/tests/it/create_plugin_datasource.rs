@@ -187,15 +187,20 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
         (Some("response"), Some("A")),
         "{a}"
     );
-    assert_eq!(a["fields"][0]["type"], "time");
-    assert_eq!(a["fields"][0]["values"][0], 1_700_000_000_000u64);
-    assert_eq!(a["fields"][0]["values"].as_array().unwrap().len(), 5);
-    assert_eq!(a["fields"][1]["type"], "number");
-    assert_eq!(a["fields"][1]["values"][4], 21.5);
+    // The Go backend's answer, field for field (pkg/plugin/datasource.go: `time` at the
+    // range's ends, `values` 10 and 20 as int64), which the scaffold's e2e test expects.
     assert_eq!(
-        a["fields"][1]["config"],
-        serde_json::json!({ "unit": "celsius", "displayNameFromDS": "room" })
+        (&a["fields"][0]["name"], &a["fields"][0]["type"]),
+        (&serde_json::json!("time"), &serde_json::json!("time")),
+        "{a}"
     );
+    assert_eq!(
+        a["fields"][0]["values"],
+        serde_json::json!([1_700_000_000_000u64, 1_700_000_060_000u64])
+    );
+    assert_eq!(a["fields"][1]["name"], "values", "{a}");
+    // Whole numbers (10, not 10.0): the column is Int64, as Go's []int64.
+    assert_eq!(a["fields"][1]["values"], serde_json::json!([10, 20]));
     assert_eq!(responses["B"]["status"], 400, "{answer}");
     assert!(
         responses["B"]["error"]
@@ -205,8 +210,8 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
         "{answer}"
     );
     assert_eq!(
-        frame("C")["fields"][1]["values"][0],
-        6.5,
+        frame("C")["fields"][1]["values"],
+        serde_json::json!([10, 20]),
         "the frontend's DEFAULT_QUERY"
     );
 
@@ -331,7 +336,7 @@ fn data_source_in_dev_and_e2e(app: &Path, in_app: &dyn Fn(&[&str]) -> std::proce
     for line in [
         "Checked POST /api/datasources: a data source of this type made",
         "/health: status OK",
-        "Checked POST /api/ds/query as Viewer: query A answers a time and a number field of 21.5 °C",
+        "Checked POST /api/ds/query as Viewer: query A answers a time field and a number field",
         "Checked POST /api/ds/query as Viewer: query B of the wrong shape answers its own 400 (207)",
         "passed every check",
     ] {

@@ -68,7 +68,7 @@ fn init_makes_a_data_source_whose_own_tests_pass() {
         .unwrap();
     let stdout = text(&tests.stdout);
     assert!(tests.status.success(), "{stdout}\n{}", text(&tests.stderr));
-    // Its unit tests (4) and its process tests (2), none skipped.
-    assert!(stdout.contains("test result: ok. 4 passed"), "{stdout}");
+    // Its unit tests (5) and its process tests (2), none skipped.
+    assert!(stdout.contains("test result: ok. 5 passed"), "{stdout}");
     assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
 }
