@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 /// The most points one query answers, whatever the panel asks for.
 const MAX_POINTS: i64 = 10_000;
 
-/// What a query's frame `response` holds.
+/// What a query's frame `response` holds. [`SERIES`] picks one; the other stays for the
+/// owner to switch to (hence no dead-code warning for it).
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Series {
     /// `time` over the panel's range, one point per interval (at most its maxDataPoints), and

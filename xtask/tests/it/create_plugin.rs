@@ -500,6 +500,7 @@ fn adopt_gives_a_create_plugin_app_the_rust_backend_and_then_it_builds() {
         .unwrap();
     let stderr = text(&build.stderr);
     assert!(build.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning: `plugin`"), "{stderr}");
     let dist = app.path().join("dist");
     assert!(
         dist.join("module.js").is_file() && dist.join("202.js").is_file(),

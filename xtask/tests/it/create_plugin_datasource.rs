@@ -129,6 +129,12 @@ fn adopt_gives_a_create_plugin_data_source_a_rust_backend_that_answers_its_queri
     );
     let built = in_app(&["xtask", "build", "--backend-only", "--debug"]);
     assert!(built.status.success(), "{}", text(&built.stderr));
+    // Without a warning of its own: an author's `clippy -D warnings` starts clean.
+    assert!(
+        !text(&built.stderr).contains("warning: `plugin`"),
+        "{}",
+        text(&built.stderr)
+    );
     let binary = app
         .path()
         .join("dist")
