@@ -42,8 +42,9 @@ fn advice(text: &str) -> Option<String> {
     if text.contains("magefile/mage-action") {
         advice.push(
             "builds the backend only through mage: replace its Go steps (setup-go, the Go \
-             lint, mage buildAll, mage test) with `cargo xtask build --backend-only --all \
-             --profile dist` and `cargo test --workspace`",
+             lint, mage buildAll, mage test) with `cargo clippy --workspace --all-targets -- -D \
+             warnings`, `cargo xtask build --backend-only --all --profile dist` and `cargo test \
+             --workspace`",
         );
     }
     if text.contains("grafana/plugin-actions/build-plugin")
@@ -106,5 +107,49 @@ mod tests {
 
         // No workflows at all: nothing to say.
         assert!(mage_only_workflows(&app.path().join("elsewhere")).is_empty());
+    }
+
+    /// README's "CI after adopt" steps run the commands adopt's advice names, and put in
+    /// place of the Go steps of create-plugin's own ci.yml (fixtures/create-plugin-datasource)
+    /// they make a workflow GitHub's schema accepts (checked with check-jsonschema, which
+    /// .ci/run installs; SKIPPED without it).
+    #[test]
+    fn the_readmes_ci_steps_are_the_advice_and_fit_create_plugins_ci() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let section = readme.split("**CI after adopt.**").nth(1).unwrap();
+        let steps = section.split("```yaml\n").nth(1).unwrap();
+        let steps = steps.split("```").next().unwrap();
+        let advice = advice("magefile/mage-action").unwrap();
+        for command in advice.split('`').skip(1).step_by(2) {
+            assert!(steps.contains(command), "{command:?} in {steps}");
+        }
+        let ci = std::fs::read_to_string(
+            root.join("fixtures/create-plugin-datasource/.github/workflows/ci.yml"),
+        )
+        .unwrap();
+        let start = ci.find("      - name: Setup Go environment").unwrap();
+        let end = ci.find("      - name: Check for E2E").unwrap();
+        let edited = format!("{}{steps}\n{}", &ci[..start], &ci[end..]);
+        let Some(checker) = crate::util::on_path("check-jsonschema") else {
+            println!(
+                "SKIPPED the edited ci.yml against GitHub's schema: check-jsonschema is not on PATH"
+            );
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ci.yml");
+        std::fs::write(&file, edited).unwrap();
+        let output = std::process::Command::new(checker)
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
