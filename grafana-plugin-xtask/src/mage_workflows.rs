@@ -140,7 +140,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ci.yml");
         std::fs::write(&file, edited).unwrap();
-        let output = std::process::Command::new(checker)
+        let output = crate::spawn::command(checker)
             .args(["--builtin-schema", "vendor.github-workflows"])
             .arg(&file)
             .output()
