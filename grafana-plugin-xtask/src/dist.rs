@@ -90,25 +90,16 @@ fn stage_file(staging_dir: &Path, file: &StagedFile, placeholders: &Placeholders
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    if file.fill {
-        let text = fs::read_to_string(&file.source)
-            .with_context(|| format!("cannot read {}", file.source.display()))?;
-        fs::write(&dest, placeholders.fill(&text))
-            .with_context(|| format!("cannot write {}", dest.display()))?;
-    } else if file.link && {
+    if file.link {
         // A binary kept from dist/ that is a link would bring its target into dist/.
         crate::util::refuse_link(&file.source)?;
-        fs::hard_link(&file.source, &dest).is_ok()
-    } {
-        // One inode in both trees.
-    } else {
-        fs::copy(&file.source, &dest).with_context(|| {
-            format!(
-                "cannot copy {} to {}",
-                file.source.display(),
-                dest.display()
-            )
-        })?;
+    }
+    // One inode in both trees where the file system allows it; else a copy.
+    let linked = file.link && !file.fill && fs::hard_link(&file.source, &dest).is_ok();
+    if !linked {
+        let mut out =
+            fs::File::create(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
+        write_contents(&mut out, file, placeholders)?;
     }
     set_mode(&dest, if file.executable { 0o755 } else { 0o644 })
 }
