@@ -62,15 +62,7 @@ fn entries(dir: &Path) -> Vec<std::fs::DirEntry> {
 /// (`<id>-<version>[.<os>_<arch>].zip`), its `.sha1`/`.sha256`, or one being written
 /// (`.<that name>.<pid>.partial`).
 fn is_ours_in_package_dir(name: &str, id: &str) -> bool {
-    let name = match name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_suffix(".partial"))
-    {
-        Some(partial) => partial
-            .rsplit_once('.')
-            .map_or(partial, |(name, _pid)| name),
-        None => name,
-    };
+    let name = util::partial_of(name).unwrap_or(name);
     let archive = [".zip", ".zip.sha1", ".zip.sha256"]
         .iter()
         .find_map(|suffix| name.strip_suffix(suffix));

@@ -154,20 +154,23 @@ fn remove_leftover_partials(out: &Path, name: &str) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
-    let prefix = format!(".{name}.");
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        let pid = file_name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".partial"));
-        if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+        if file_name.to_str().and_then(partial_of) == Some(name) {
             remove_path_if_present(&entry.path())?;
         }
     }
     Ok(())
+}
+
+/// The file a write-then-rename temporary named `file_name` (`.<name>.<pid>.partial`) was
+/// being written for, or `None` when `file_name` is not such a temporary.
+pub fn partial_of(file_name: &str) -> Option<&str> {
+    let (name, pid) = file_name
+        .strip_prefix('.')?
+        .strip_suffix(".partial")?
+        .rsplit_once('.')?;
+    (!name.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(name)
 }
 
 /// Whether process `pid` still runs (on Unix; elsewhere assumed so, which keeps what it owns).
